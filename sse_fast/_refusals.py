@@ -1,0 +1,55 @@
+"""The errors both encoder twins raise, built in one place so their types and messages never drift.
+
+Each function raises; the twins call them only after they have found the bad input.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+TEXT_TYPES = "str, bytes, bytearray or memoryview"
+
+
+def shown(value: Any) -> str:
+    """A short repr of a value for an error message."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def not_text(what: str, value: Any, *, none_allowed: bool = False) -> NoReturn:
+    expected = TEXT_TYPES + (" or None" if none_allowed else "")
+    raise TypeError(f"{what} must be {expected}, got {type(value).__name__}")
+
+
+def not_str(what: str, value: Any) -> NoReturn:
+    raise TypeError(f"{what} must be str or None, got {type(value).__name__}: {shown(value)}")
+
+
+def line_break_in(what: str, value: str) -> NoReturn:
+    raise ValueError(f"{what} must be a single line without '\\r' or '\\n', got {shown(value)}")
+
+
+def nul_in_id(value: str) -> NoReturn:
+    raise ValueError(f"id must not contain NUL ('\\x00'), browsers ignore such ids; got {shown(value)}")
+
+
+def not_utf8(what: str, value: str, exc: UnicodeEncodeError) -> NoReturn:
+    raise ValueError(
+        f"{what} must be encodable as UTF-8, got a lone surrogate {value[exc.start]!r} "
+        f"at index {exc.start}"
+    ) from None
+
+
+def bad_retry(value: Any) -> NoReturn:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f"retry must be a non-negative int (milliseconds), got {value}")
+    raise ValueError(
+        f"retry must be a non-negative int (milliseconds), got {type(value).__name__}: {shown(value)}"
+    )
+
+
+def not_json(obj: Any, exc: Exception) -> NoReturn:
+    raise TypeError(
+        f"cannot encode {type(obj).__name__} as JSON: {exc}; "
+        "pass default= to convert values orjson does not know"
+    ) from exc

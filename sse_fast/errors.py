@@ -1,0 +1,27 @@
+"""The error hierarchy: every error sse_fast raises on purpose is an ``SSEError``."""
+
+from __future__ import annotations
+
+
+class SSEError(Exception):
+    """Base of every sse_fast error."""
+
+
+class TransportNotFound(SSEError, TypeError):
+    """``new_writer`` was given something that is no transport it knows."""
+
+
+class NotHTTP(SSEError, ValueError):
+    """The transport is not an HTTP request (a websocket or lifespan scope, say)."""
+
+
+class HTTPTransportFailed(SSEError):
+    """An HTTP transport was recognised but could not be opened for streaming."""
+
+
+class StreamingNotSupported(SSEError):
+    """The transport cannot send a response body in pieces."""
+
+
+class ClientDisconnected(SSEError, ConnectionError):
+    """A write was attempted after the client left or the stream was closed."""
