@@ -1,0 +1,69 @@
+"""Shared test setup: Hypothesis profiles and the ``encoder`` fixture that runs a test on both twins.
+
+Profiles: ``ci`` (the default) and ``thorough``, picked with ``HYPOTHESIS_PROFILE=thorough``.
+The compiled twin must be importable; with ``SSE_FAST_NO_EXTENSIONS=1`` its tests are skipped instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+NO_EXTENSIONS = os.environ.get("SSE_FAST_NO_EXTENSIONS") == "1"
+
+settings.register_profile(
+    "ci", max_examples=1_000, deadline=None, derandomize=False, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "thorough",
+    max_examples=100_000,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def compiled_encoder() -> ModuleType:
+    """``sse_fast._encoder``; a missing build fails the test, or skips it under SSE_FAST_NO_EXTENSIONS=1."""
+    try:
+        return importlib.import_module("sse_fast._encoder")
+    except ImportError as exc:
+        if NO_EXTENSIONS:
+            pytest.skip(f"SSE_FAST_NO_EXTENSIONS=1 and the compiled core is not built ({exc})")
+        pytest.fail(
+            f"the compiled core sse_fast._encoder did not import ({exc}); build it with "
+            "`pip install -e . --no-build-isolation`, or set SSE_FAST_NO_EXTENSIONS=1 to test only "
+            "the pure-Python twin",
+            pytrace=False,
+        )
+
+
+def python_encoder() -> ModuleType:
+    return importlib.import_module("sse_fast._encoder_py")
+
+
+@pytest.fixture(params=["c", "python"])
+def encoder(request: pytest.FixtureRequest) -> ModuleType:
+    """One encoder twin: the compiled core ("c") or the pure-Python twin ("python")."""
+    return compiled_encoder() if request.param == "c" else python_encoder()
+
+
+@pytest.fixture
+def twins() -> tuple:
+    """Both twins at once, (compiled, pure Python), for tests that compare them."""
+    return compiled_encoder(), python_encoder()
+
+
+@pytest.fixture
+def event_encoder(encoder: ModuleType, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``encoder``, also made the one ``sse_fast.Event`` encodes with for this test."""
+    import sse_fast.event
+
+    for name in ("encode", "encode_json", "encode_comment"):
+        monkeypatch.setattr(sse_fast.event, name, getattr(encoder, name))
+    return encoder
