@@ -7,7 +7,7 @@ way a browser's ``EventSource`` would. One call parses a whole stream (what was 
 from __future__ import annotations
 
 import re
-from typing import List, NamedTuple, Optional
+from typing import NamedTuple
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
@@ -18,39 +18,37 @@ class Message(NamedTuple):
     type: str
     data: str
     last_event_id: str
-    retry: Optional[int]
+    retry: int | None
 
 
 class Stream(NamedTuple):
     """What a stream left behind: its events, the last event ID string and the reconnection time."""
 
-    events: List[Message]
+    events: list[Message]
     last_event_id: str
-    retry: Optional[int]
+    retry: int | None
 
 
 def parse(raw: bytes) -> Stream:
     """Interpret ``raw`` as a ``text/event-stream``; an unterminated last line or event is discarded."""
     text = raw.decode("utf-8", errors="replace")  # the WHATWG "UTF-8 decode" replaces bad sequences
-    if text.startswith("\ufeff"):  # ... and strips one leading BOM
-        text = text[1:]
+    text = text.removeprefix("\ufeff")
     lines = _LINE_END.split(text)
     lines.pop()  # the piece after the last line ending is not a (complete) line
 
-    events: List[Message] = []
+    events: list[Message] = []
     data = ""
     event_type = ""
     id_buffer = ""
     last_event_id = ""
-    retry: Optional[int] = None
+    retry: int | None = None
     for line in lines:
         if line == "":  # dispatch
             last_event_id = id_buffer
             if data == "":
                 event_type = ""
                 continue
-            if data.endswith("\n"):
-                data = data[:-1]
+            data = data.removesuffix("\n")
             events.append(Message(event_type or "message", data, last_event_id, retry))
             data = ""
             event_type = ""
@@ -67,9 +65,8 @@ def parse(raw: bytes) -> Stream:
         elif field == "id":
             if "\x00" not in value:
                 id_buffer = value
-        elif field == "retry":
-            if value and all("0" <= ch <= "9" for ch in value):
-                retry = int(value)
+        elif field == "retry" and value and all("0" <= ch <= "9" for ch in value):
+            retry = int(value)
         # any other field is ignored
     return Stream(events, last_event_id, retry)
 

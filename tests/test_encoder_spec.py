@@ -6,7 +6,6 @@ import sys
 from array import array
 
 import pytest
-
 from sse_parser import Message, parse
 
 # (id, data, exact frame, the data an EventSource receives)
@@ -42,7 +41,9 @@ TEXT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("data", "wire", "received"), [c[1:] for c in TEXT_CASES], ids=[c[0] for c in TEXT_CASES])
+@pytest.mark.parametrize(
+    ("data", "wire", "received"), [c[1:] for c in TEXT_CASES], ids=[c[0] for c in TEXT_CASES]
+)
 def test_text_data(encoder, data, wire, received):
     assert encoder.encode(data) == wire
     assert parse(wire).events == [Message("message", received, "", None)]

@@ -1,0 +1,233 @@
+"""Input the encoder refuses: the exact error type and message (so both twins agree), and nothing written."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+ADD = {
+    "encode": "add",
+    "encode_json": "add_json",
+    "encode_comment": "add_comment",
+    "encode_retry": "add_retry",
+}
+HINT = "; pass default= to convert values orjson does not know"
+RETRY = "retry must be a non-negative int (milliseconds), got "
+
+
+def line_break(what: str, shown: str) -> str:
+    return f"{what} must be a single line without '\\r' or '\\n', got {shown}"
+
+
+def surrogate(what: str, index: int) -> str:
+    return f"{what} must be encodable as UTF-8, got a lone surrogate '\\ud800' at index {index}"
+
+
+def orjson_says(obj, default=None) -> str:
+    with pytest.raises(TypeError) as info:
+        orjson.dumps(obj, default=default)
+    return str(info.value)
+
+
+def give_up(obj):
+    raise TypeError(f"no idea what to do with {obj!r}")
+
+
+class Opaque:
+    pass
+
+
+# (id, function, args, kwargs, error type, exact message)
+CASES = [
+    ("lf-in-event", "encode", ("x",), {"event": "a\nb"}, ValueError, line_break("event", "'a\\nb'")),
+    ("cr-in-event", "encode", ("x",), {"event": "a\rb"}, ValueError, line_break("event", "'a\\rb'")),
+    ("crlf-in-event", "encode_json", (1,), {"event": "\r\n"}, ValueError, line_break("event", "'\\r\\n'")),
+    ("lf-in-id", "encode", ("x",), {"id": "a\nb"}, ValueError, line_break("id", "'a\\nb'")),
+    ("cr-in-id", "encode_json", (1,), {"id": "a\r"}, ValueError, line_break("id", "'a\\r'")),
+    (
+        "nul-in-id",
+        "encode",
+        ("x",),
+        {"id": "a\x00b"},
+        ValueError,
+        "id must not contain NUL ('\\x00'), browsers ignore such ids; got 'a\\x00b'",
+    ),
+    (
+        "long-id-shown-short",
+        "encode",
+        ("x",),
+        {"id": "\n" + "a" * 200},
+        ValueError,
+        line_break("id", "'\\n" + "a" * 74 + "..."),
+    ),
+    ("negative-retry", "encode_retry", (-1,), {}, ValueError, RETRY + "-1"),
+    ("negative-retry-field", "encode", ("x",), {"retry": -5}, ValueError, RETRY + "-5"),
+    ("huge-negative-retry", "encode_retry", (-(2**70),), {}, ValueError, RETRY + str(-(2**70))),
+    ("bool-retry", "encode_retry", (True,), {}, ValueError, RETRY + "bool: True"),
+    ("bool-retry-field", "encode_json", (1,), {"retry": False}, ValueError, RETRY + "bool: False"),
+    ("float-retry", "encode_retry", (1.5,), {}, ValueError, RETRY + "float: 1.5"),
+    ("integral-float-retry", "encode", ("x",), {"retry": 3000.0}, ValueError, RETRY + "float: 3000.0"),
+    ("str-retry", "encode_retry", ("3000",), {}, ValueError, RETRY + "str: '3000'"),
+    ("none-retry", "encode_retry", (None,), {}, ValueError, RETRY + "NoneType: None"),
+    (
+        "int-data",
+        "encode",
+        (5,),
+        {},
+        TypeError,
+        "data must be str, bytes, bytearray or memoryview or None, got int",
+    ),
+    (
+        "list-data",
+        "encode",
+        ([1],),
+        {},
+        TypeError,
+        "data must be str, bytes, bytearray or memoryview or None, got list",
+    ),
+    (
+        "dict-data",
+        "encode",
+        ({"a": 1},),
+        {},
+        TypeError,
+        "data must be str, bytes, bytearray or memoryview or None, got dict",
+    ),
+    (
+        "none-comment",
+        "encode_comment",
+        (None,),
+        {},
+        TypeError,
+        "comment must be str, bytes, bytearray or memoryview, got NoneType",
+    ),
+    (
+        "int-comment",
+        "encode_comment",
+        (7,),
+        {},
+        TypeError,
+        "comment must be str, bytes, bytearray or memoryview, got int",
+    ),
+    ("int-id", "encode", ("x",), {"id": 5}, TypeError, "id must be str or None, got int: 5"),
+    ("bytes-id", "encode_json", (1,), {"id": b"5"}, TypeError, "id must be str or None, got bytes: b'5'"),
+    (
+        "bytes-event",
+        "encode",
+        ("x",),
+        {"event": b"e"},
+        TypeError,
+        "event must be str or None, got bytes: b'e'",
+    ),
+    (
+        "list-event",
+        "encode_json",
+        (1,),
+        {"event": ["e"]},
+        TypeError,
+        "event must be str or None, got list: ['e']",
+    ),
+    ("surrogate-in-data", "encode", ("a\ud800",), {}, ValueError, surrogate("data", 1)),
+    ("surrogate-in-id", "encode", ("x",), {"id": "ab\ud800"}, ValueError, surrogate("id", 2)),
+    ("surrogate-in-event", "encode_json", (1,), {"event": "\ud800"}, ValueError, surrogate("event", 0)),
+    ("surrogate-in-comment", "encode_comment", ("a\nb\ud800",), {}, ValueError, surrogate("comment", 3)),
+    ("set", "encode_json", ({1, 2},), {}, TypeError, "cannot encode set as JSON: " + orjson_says({1}) + HINT),
+    (
+        "object",
+        "encode_json",
+        (Opaque(),),
+        {},
+        TypeError,
+        "cannot encode Opaque as JSON: " + orjson_says(Opaque()) + HINT,
+    ),
+    (
+        "nested-set",
+        "encode_json",
+        ({"a": [{1}]},),
+        {},
+        TypeError,
+        "cannot encode dict as JSON: " + orjson_says({1}) + HINT,
+    ),
+    (
+        "surrogate-in-json",
+        "encode_json",
+        ("\ud800",),
+        {},
+        TypeError,
+        "cannot encode str as JSON: " + orjson_says("\ud800") + HINT,
+    ),
+    (
+        "int-too-big-for-json",
+        "encode_json",
+        (2**64,),
+        {},
+        TypeError,
+        "cannot encode int as JSON: " + orjson_says(2**64) + HINT,
+    ),
+    (
+        "default-gives-up",
+        "encode_json",
+        ({1},),
+        {"default": give_up},
+        TypeError,
+        "cannot encode set as JSON: " + orjson_says({1}, give_up) + HINT,
+    ),
+    # checks run in wire order: id, event, retry, then data
+    ("id-before-event", "encode", ("x",), {"id": "\n", "event": "\n"}, ValueError, line_break("id", "'\\n'")),
+    (
+        "event-before-retry",
+        "encode",
+        ("x",),
+        {"event": 1, "retry": -1},
+        TypeError,
+        "event must be str or None, got int: 1",
+    ),
+    ("retry-before-data", "encode", (1,), {"retry": -1}, ValueError, RETRY + "-1"),
+    ("fields-before-json", "encode_json", ({1},), {"id": 1}, TypeError, "id must be str or None, got int: 1"),
+]
+IDS = [case[0] for case in CASES]
+
+
+@pytest.mark.parametrize(("function", "args", "kwargs", "error", "message"), [c[1:] for c in CASES], ids=IDS)
+def test_refused_with_exact_error(encoder, function, args, kwargs, error, message):
+    with pytest.raises(error) as info:
+        getattr(encoder, function)(*args, **kwargs)
+    assert type(info.value) is error
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(("function", "args", "kwargs"), [c[1:4] for c in CASES], ids=IDS)
+def test_both_twins_refuse_alike(twins, function, args, kwargs):
+    errors = []
+    for twin in twins:
+        with pytest.raises(Exception) as info:
+            getattr(twin, function)(*args, **kwargs)
+        errors.append((type(info.value), str(info.value)))
+    assert errors[0] == errors[1]
+
+
+@pytest.mark.parametrize(("function", "args", "kwargs", "error"), [c[1:5] for c in CASES], ids=IDS)
+def test_failed_add_leaves_the_buffer_unchanged(encoder, function, args, kwargs, error):
+    buf = encoder.FrameBuffer()
+    buf.add("before", id="1")
+    buf.add_json({"big": "x" * 5000})  # past any small initial capacity
+    before = len(buf)
+    with pytest.raises(error):
+        getattr(buf, ADD[function])(*args, **kwargs)
+    assert len(buf) == before
+    buf.add_comment("after")
+    assert buf.take() == (
+        encoder.encode("before", id="1") + encoder.encode_json({"big": "x" * 5000}) + b": after\n\n"
+    )
+
+
+def test_failed_add_on_an_empty_buffer_leaves_it_empty(encoder):
+    buf = encoder.FrameBuffer()
+    with pytest.raises(ValueError):
+        buf.add("x" * 100_000, id="a\nb")
+    with pytest.raises(TypeError):
+        buf.add_json(["x" * 100_000, {1}])
+    with pytest.raises(ValueError):
+        buf.add("x" * 100_000 + "\ud800")
+    assert len(buf) == 0
+    assert buf.take() == b""
