@@ -33,14 +33,15 @@ def compiled_encoder() -> ModuleType:
     try:
         return importlib.import_module("sse_fast._encoder")
     except ImportError as exc:
-        if NO_EXTENSIONS:
-            pytest.skip(f"SSE_FAST_NO_EXTENSIONS=1 and the compiled core is not built ({exc})")
-        pytest.fail(
-            f"the compiled core sse_fast._encoder did not import ({exc}); build it with "
-            "`pip install -e . --no-build-isolation`, or set SSE_FAST_NO_EXTENSIONS=1 to test only "
-            "the pure-Python twin",
-            pytrace=False,
-        )
+        missing = exc
+    if NO_EXTENSIONS:
+        pytest.skip(f"SSE_FAST_NO_EXTENSIONS=1 and the compiled core is not built ({missing})")
+    pytest.fail(
+        f"the compiled core sse_fast._encoder did not import ({missing}); build it with "
+        "`pip install -e . --no-build-isolation`, or set SSE_FAST_NO_EXTENSIONS=1 to test only "
+        "the pure-Python twin",
+        pytrace=False,
+    )
 
 
 def python_encoder() -> ModuleType:

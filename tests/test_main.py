@@ -1,0 +1,45 @@
+"""`python -m sse_fast`: prints the encoder in use and the golden frames."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import NO_EXTENSIONS
+
+GOLDEN = [
+    b'data: {"content":"hello"}\n\n',
+    b'event: message\ndata: {"text":"hi"}\n\n',
+    b'id: evt-001\ndata: {"text":"hi"}\n\n',
+    b"data: a\ndata: b\n\n",
+    b"data: [DONE]\n\n",
+    b": heartbeat\n\n",
+    b"retry: 3000\n\n",
+    b'id: evt-001\nevent: update\ndata: {"value":100}\n\n',
+]
+
+
+def run_main(**env: str) -> str:
+    environ = {k: v for k, v in os.environ.items() if k != "SSE_FAST_NO_EXTENSIONS"}
+    environ.update(env)
+    done = subprocess.run(
+        [sys.executable, "-m", "sse_fast"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("forced", [False, True], ids=["default", "no-extensions"])
+def test_main_prints_the_implementation_and_golden_frames(forced):
+    out = run_main(SSE_FAST_NO_EXTENSIONS="1") if forced else run_main()
+    expected = "python" if forced or NO_EXTENSIONS else "c"
+    assert out.splitlines()[0] == f"sse_fast encoder in use: {expected!r}"
+    for frame in GOLDEN:
+        assert f"-> {frame!r}" in out

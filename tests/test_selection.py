@@ -1,0 +1,78 @@
+"""The selector: the compiled core is what `import sse_fast` uses, unless SSE_FAST_NO_EXTENSIONS=1."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import NO_EXTENSIONS, compiled_encoder
+
+import sse_fast
+import sse_fast.encoder
+
+FUNCTIONS = ["encode", "encode_json", "encode_comment", "encode_retry", "FrameBuffer"]
+
+
+def run_python(code: str, **env: str) -> str:
+    """Run ``code`` in a fresh interpreter (this one) with ``env`` over a copy of os.environ."""
+    environ = {k: v for k, v in os.environ.items() if k != "SSE_FAST_NO_EXTENSIONS"}
+    environ.update(env)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_compiled_core_really_loaded():
+    if NO_EXTENSIONS:
+        assert sse_fast.IMPLEMENTATION == "python"
+        for name in FUNCTIONS:
+            assert getattr(sse_fast.encoder, name) is getattr(sse_fast._encoder_py, name)
+        return
+    core = compiled_encoder()
+    assert sse_fast.IMPLEMENTATION == "c"
+    assert sse_fast.encoder.encode is core.encode
+    for name in FUNCTIONS:
+        assert getattr(sse_fast.encoder, name) is getattr(core, name)
+        assert getattr(sse_fast, name) is getattr(core, name)
+
+
+def test_implementation_is_exported_from_the_selector():
+    assert sse_fast.IMPLEMENTATION is sse_fast.encoder.IMPLEMENTATION
+    assert sse_fast.IMPLEMENTATION in ("c", "python")
+
+
+REPORT = "import sse_fast; print(sse_fast.IMPLEMENTATION, sse_fast.encode.__module__, sse_fast.FrameBuffer.__module__)"
+
+
+def test_no_extensions_forces_the_python_twin():
+    assert run_python(REPORT, SSE_FAST_NO_EXTENSIONS="1").split() == [
+        "python",
+        "sse_fast._encoder_py",
+        "sse_fast._encoder_py",
+    ]
+
+
+def test_without_the_variable_the_compiled_core_is_chosen():
+    if NO_EXTENSIONS:
+        pytest.skip("SSE_FAST_NO_EXTENSIONS=1: the compiled core need not be built")
+    compiled_encoder()
+    assert run_python(REPORT).split() == ["c", "sse_fast._encoder", "sse_fast._encoder"]
+
+
+def test_no_extensions_forces_the_python_twin_for_event_too():
+    code = "from sse_fast import Event; import sse_fast.event as m; print(m.encode.__module__)"
+    assert run_python(code, SSE_FAST_NO_EXTENSIONS="1").strip() == "sse_fast._encoder_py"
+
+
+def test_import_sse_fast_loads_no_framework():
+    code = (
+        "import sys, sse_fast; "
+        "print(sorted(m for m in ('httpx', 'starlette', 'fastapi', 'flask', 'django', 'aiohttp', "
+        "'uvicorn', 'waitress', 'redis', 'anyio') if m in sys.modules))"
+    )
+    assert run_python(code).strip() == "[]"
+    assert run_python(code, SSE_FAST_NO_EXTENSIONS="1").strip() == "[]"
