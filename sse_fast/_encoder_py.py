@@ -17,7 +17,7 @@ _TEXT = (bytes, bytearray)
 
 def _utf8(what: str, value: str) -> bytes:
     try:
-        return value.encode("utf-8")
+        return str.encode(value, "utf-8")  # the text itself, whatever a subclass overrides
     except UnicodeEncodeError as exc:
         _refusals.not_utf8(what, value, exc)
 
@@ -89,7 +89,8 @@ def encode_json(
         payload = orjson.dumps(obj, default=default)
     except TypeError as exc:
         _refusals.not_json(obj, exc)
-    return head + b"data: " + payload + b"\n\n"
+    # Split like any data: an orjson.Fragment may hold raw line breaks.
+    return head + _lines(b"data: ", payload) + b"\n"
 
 
 def encode_comment(text: Any) -> bytes:
