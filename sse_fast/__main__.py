@@ -1,7 +1,8 @@
-"""``python -m sse_fast``: encode sample events and show the bytes and the encoder in use."""
+"""``python -m sse_fast``: sample frames; ``python -m sse_fast demo``: the browser demo; ``... bench``: the benchmark."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from . import IMPLEMENTATION, Event, encode, encode_comment, encode_json, encode_retry
@@ -27,7 +28,31 @@ def show_samples() -> None:
         print(f"\n{call}\n  -> {make()!r}")
 
 
-def main(argv: list) -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sse_fast", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    demo = sub.add_parser("demo", help="serve the browser demo (needs uvicorn: pip install sse-fast[demo])")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    demo.add_argument(
+        "--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks a free one)"
+    )
+    bench = sub.add_parser("bench", help="a quick benchmark against the peers installed (sse-fast[bench])")
+    bench.add_argument(
+        "--repeats", type=int, default=7, help="rounds per contender; the best counts (default 7)"
+    )
+    bench.add_argument(
+        "--budget", type=float, default=0.02, help="seconds per round per contender (default 0.02)"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from .demo import serve
+
+        return serve(args.host, args.port)
+    if args.command == "bench":
+        from ._bench import quick
+
+        quick(args.repeats, args.budget)
+        return 0
     show_samples()
     return 0
 
