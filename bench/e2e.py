@@ -1,0 +1,342 @@
+"""End-to-end benchmark: uvicorn serving sse_fast's ASGI writer and sse-starlette's EventSourceResponse.
+
+    python bench/e2e.py            # full: 200,000 chunks to 1 client, 2,000 each to 100 clients, 1,000 idle
+    python bench/e2e.py --quick    # the same, 10x smaller
+    python bench/e2e.py --servers sse-starlette --quick
+
+Each server is its own uvicorn process on 127.0.0.1 (a socket bound here and handed over with ``--fd``);
+clients are separate processes of raw asyncio sockets that count ``data: `` lines and read nothing else, so
+they stay cheap. Reported: events/s (all events / wall time from the common start to the last byte), server
+CPU seconds per 100k events (utime + stime from /proc/<pid>/stat), and server RSS per idle connection
+(``VmRSS`` with N idle streams open, minus before them, over N). Linux only; loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SERVERS = {"sse_fast": "e2e:sse_fast_app", "sse-starlette": "e2e:sse_starlette_app"}
+PATTERN = b"data: "
+IDLE_PING = 3600  # seconds: keep-alives must not fire while idle memory is measured
+
+
+# ---- the two servers (imported by uvicorn in its own process) -----------------------------------------
+
+
+def _query(scope: dict) -> tuple[str, int]:
+    n = parse_qs(scope.get("query_string", b"").decode()).get("n", ["1"])[0]
+    return scope["path"], int(n)
+
+
+async def sse_starlette_app(scope: dict, receive: Any, send: Any) -> None:
+    """``/stream?n=N``: N chat chunks as ``JSONServerSentEvent``; ``/idle``: one chunk, then silence."""
+    from sse_starlette import EventSourceResponse, JSONServerSentEvent
+
+    from sse_fast._bench import chat_chunk, token
+
+    path, n = _query(scope)
+
+    async def chunks():
+        for i in range(n):
+            yield JSONServerSentEvent(chat_chunk(token(i), i))
+        if path == "/idle":
+            await asyncio.sleep(IDLE_PING * 2)
+
+    await EventSourceResponse(chunks(), ping=IDLE_PING)(scope, receive, send)
+
+
+async def sse_fast_app(scope: dict, receive: Any, send: Any) -> None:
+    """The same two routes on sse_fast's ASGI writer."""
+    from sse_fast.transports.asgi import stream
+
+    from sse_fast._bench import chat_chunk, token
+
+    path, n = _query(scope)
+    async with stream(scope, receive, send, heartbeat=IDLE_PING) as writer:
+        for i in range(n):
+            await writer.write_event(chat_chunk(token(i), i))
+        if path == "/idle":
+            await asyncio.sleep(IDLE_PING * 2)
+
+
+# ---- the client process ------------------------------------------------------------------------------
+
+
+async def _one(port: int, target: str, start_at: float) -> dict:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    count, size, tail = 0, 0, b""
+    while True:
+        data = await reader.read(1 << 16)
+        if not data:
+            break
+        size += len(data)
+        window = tail + data
+        count += window.count(PATTERN)
+        tail = window[-(len(PATTERN) - 1) :]
+    end = time.time()
+    writer.close()
+    return {"events": count, "bytes": size, "end": end}
+
+
+async def _client(port: int, target: str, conns: int, start_at: float) -> dict:
+    results = await asyncio.gather(*[_one(port, target, start_at) for _ in range(conns)])
+    return {"events": sum(r["events"] for r in results), "bytes": sum(r["bytes"] for r in results),
+            "end": max(r["end"] for r in results)}  # fmt: skip
+
+
+def client_main(args: argparse.Namespace) -> None:
+    result = asyncio.run(_client(args.port, args.target, args.conns, args.start_at))
+    print(json.dumps(result), flush=True)
+
+
+# ---- the driver --------------------------------------------------------------------------------------
+
+
+def _raise_nofile() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+class Server:
+    """One uvicorn process serving ``app`` on a socket bound here; stopped with SIGINT, then SIGKILL."""
+
+    def __init__(self, app: str, http: str, loop: str) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4096)
+        self.port = self.sock.getsockname()[1]
+        cmd = [sys.executable, "-m", "uvicorn", app, "--app-dir", HERE, "--fd", str(self.sock.fileno()),
+               "--http", http, "--loop", loop, "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+               "--backlog", "4096"]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, pass_fds=(self.sock.fileno(),))
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"GET /stream?n=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    got = b""
+                    while PATTERN not in got:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        got += chunk
+                    if PATTERN in got:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("uvicorn did not answer within 20 s")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.sock.close()
+
+
+def _clients(port: int, target: str, conns: int, procs: int) -> dict:
+    """Run ``conns`` streams spread over ``procs`` client processes from one common start; add them up."""
+    start_at = time.time() + 1.0
+    share = [conns // procs + (1 if i < conns % procs else 0) for i in range(procs)]
+    command = [sys.executable, __file__, "client", "--port", str(port), "--target", target]
+    children = [
+        subprocess.Popen([*command, "--conns", str(k), "--start-at", repr(start_at)], stdout=subprocess.PIPE)
+        for k in share
+        if k
+    ]
+    results = []
+    for child in children:
+        out, _ = child.communicate(timeout=600)
+        if child.returncode:
+            raise RuntimeError(f"client exited with {child.returncode}")
+        results.append(json.loads(out))
+    return {
+        "events": sum(r["events"] for r in results),
+        "bytes": sum(r["bytes"] for r in results),
+        "seconds": max(r["end"] for r in results) - start_at,
+    }
+
+
+def stream_run(server: Server, events: int, conns: int, procs: int) -> dict:
+    """``conns`` clients each read ``events`` chunks; events/s and server CPU s per 100k events."""
+    cpu0 = _cpu_seconds(server.proc.pid)
+    got = _clients(server.port, f"/stream?n={events}", conns, procs)
+    cpu = _cpu_seconds(server.proc.pid) - cpu0
+    want = events * conns
+    if got["events"] != want:
+        raise RuntimeError(f"clients counted {got['events']:,} events, expected {want:,}")
+    return {
+        "events": want,
+        "events_per_s": want / got["seconds"],
+        "cpu_per_100k": cpu / want * 1e5,
+        "seconds": got["seconds"],
+        "cpu": cpu,
+    }
+
+
+def idle_run(server: Server, conns: int) -> dict:
+    """RSS added per idle stream: ``conns`` streams each get one event and then stay open, quiet."""
+    time.sleep(0.5)
+    before = _rss_kib(server.proc.pid)
+    child = subprocess.Popen(
+        [sys.executable, __file__, "idle", "--port", str(server.port), "--conns", str(conns)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    assert child.stdout is not None and child.stdin is not None
+    line = child.stdout.readline().decode().strip()
+    if line != "ready":
+        raise RuntimeError(f"idle client said {line!r}")
+    time.sleep(1.0)
+    after = _rss_kib(server.proc.pid)
+    child.stdin.close()
+    child.wait(60)
+    return {"conns": conns, "rss_before_kib": before, "rss_after_kib": after,
+            "kib_per_conn": (after - before) / conns}  # fmt: skip
+
+
+async def _idle(port: int, conns: int) -> None:
+    opened = []
+    for _ in range(conns):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /idle?n=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        opened.append((reader, writer))
+    for reader, _ in opened:
+        got = b""
+        while PATTERN not in got:
+            chunk = await reader.read(4096)
+            if not chunk:
+                raise RuntimeError("an idle stream closed before its first event")
+            got += chunk
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    for _, writer in opened:
+        writer.close()
+
+
+def idle_main(args: argparse.Namespace) -> None:
+    asyncio.run(_idle(args.port, args.conns))
+
+
+def versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
+    for name in ("sse-fast", "sse-starlette", "starlette", "uvicorn", "orjson", "uvloop", "httptools", "h11"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    import sse_fast
+
+    out["sse_fast encoder"] = sse_fast.IMPLEMENTATION
+    return out
+
+
+def driver_main(args: argparse.Namespace) -> None:
+    scale = 10 if args.quick else 1
+    one, many, clients, idle = 200_000 // scale, 2_000 // scale, 100, 1_000 // scale
+    print(json.dumps(versions()))
+    print(f"uvicorn --http {args.http} --loop {args.loop}; 1 client x {one:,} chunks; {clients} clients x "
+          f"{many:,} chunks ({args.client_procs} client processes); {idle:,} idle streams")  # fmt: skip
+    results: dict[str, dict[str, Any]] = {}
+    for name in args.servers:
+        server = Server(SERVERS[name], args.http, args.loop)
+        try:
+            results[name] = {
+                "one client": stream_run(server, one, 1, 1),
+                f"{clients} clients": stream_run(server, many, clients, args.client_procs),
+                "idle": idle_run(server, idle),
+            }
+        finally:
+            server.stop()
+    print()
+    print(f"{'server':<15}{'run':<13}{'events/s':>12}{'CPU s/100k ev':>15}")
+    for name, r in results.items():
+        for run in ("one client", f"{clients} clients"):
+            print(f"{name:<15}{run:<13}{r[run]['events_per_s']:>12,.0f}{r[run]['cpu_per_100k']:>15.3f}")
+        print(f"{name:<15}{'idle':<13}{r['idle']['kib_per_conn']:>11.1f} KiB RSS per idle stream "
+              f"({r['idle']['conns']:,} open)")  # fmt: skip
+    if "sse_fast" in results and "sse-starlette" in results:
+        a, b = results["sse_fast"], results["sse-starlette"]
+        print("\nratios (sse_fast over sse-starlette):")
+        for run in ("one client", f"{clients} clients"):
+            speed = a[run]["events_per_s"] / b[run]["events_per_s"]
+            cpu = b[run]["cpu_per_100k"] / a[run]["cpu_per_100k"]
+            verdict = "MET " if speed >= 2 and cpu > 1 else "MISS"
+            print(
+                f"  {verdict} {run}: {speed:.2f}x events/s (want >= 2), {cpu:.2f}x less CPU per event (want > 1)"
+            )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"versions": versions(), "results": results}, f, indent=2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="role")
+    client = sub.add_parser("client")
+    client.add_argument("--port", type=int, required=True)
+    client.add_argument("--target", required=True)
+    client.add_argument("--conns", type=int, required=True)
+    client.add_argument("--start-at", type=float, required=True)
+    idle = sub.add_parser("idle")
+    idle.add_argument("--port", type=int, required=True)
+    idle.add_argument("--conns", type=int, required=True)
+    parser.add_argument("--quick", action="store_true", help="10x fewer events and idle streams")
+    parser.add_argument("--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS))
+    parser.add_argument("--http", default="auto", help="uvicorn --http (auto, h11, httptools)")
+    parser.add_argument("--loop", default="auto", help="uvicorn --loop (auto, asyncio, uvloop)")
+    parser.add_argument("--client-procs", type=int, default=2, help="client processes for the 100 clients")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    _raise_nofile()  # 1,000 idle streams need more descriptors than the usual soft limit; children inherit it
+    if args.role == "client":
+        client_main(args)
+    elif args.role == "idle":
+        idle_main(args)
+    else:
+        driver_main(args)
+
+
+if __name__ == "__main__":
+    main()
