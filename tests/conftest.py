@@ -15,17 +15,20 @@ from hypothesis import HealthCheck, settings
 
 NO_EXTENSIONS = os.environ.get("SSE_FAST_NO_EXTENSIONS") == "1"
 
-settings.register_profile(
-    "ci", max_examples=1_000, deadline=None, derandomize=False, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.register_profile(
-    "thorough",
-    max_examples=100_000,
-    deadline=None,
-    derandomize=False,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+# examples per property test, and for the test that compares the twins on any input at all
+EXAMPLES = {"ci": 200, "thorough": 10_000}
+TWIN_EXAMPLES = {"ci": 1_000, "thorough": 100_000}
+
+for _name, _examples in EXAMPLES.items():
+    settings.register_profile(
+        _name,
+        max_examples=_examples,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+settings.load_profile(PROFILE)
 
 
 def compiled_encoder() -> ModuleType:
@@ -48,13 +51,16 @@ def python_encoder() -> ModuleType:
     return importlib.import_module("sse_fast._encoder_py")
 
 
-@pytest.fixture(params=["c", "python"])
+@pytest.fixture(scope="session", params=["c", "python"])
 def encoder(request: pytest.FixtureRequest) -> ModuleType:
-    """One encoder twin: the compiled core ("c") or the pure-Python twin ("python")."""
+    """One encoder twin: the compiled core ("c") or the pure-Python twin ("python").
+
+    Session-scoped (twins are stateless modules), so ``@given`` tests may use it.
+    """
     return compiled_encoder() if request.param == "c" else python_encoder()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def twins() -> tuple:
     """Both twins at once, (compiled, pure Python), for tests that compare them."""
     return compiled_encoder(), python_encoder()

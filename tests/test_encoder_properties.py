@@ -1,0 +1,218 @@
+"""Property tests: what goes in comes back out of a spec parser, and the twins never disagree.
+
+Example counts come from the Hypothesis profile (conftest.py): ``ci`` by default,
+``HYPOTHESIS_PROFILE=thorough`` for the long run.
+"""
+
+from __future__ import annotations
+
+import enum
+from array import array
+from functools import partial
+from typing import Any, Callable
+
+import orjson
+from conftest import PROFILE, TWIN_EXAMPLES
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sse_parser import Message, normalise, parse
+
+# ---- well-formed input ----
+
+BREAKS = ["\r", "\n", "\r\n", "\n\r", "\r\r\n"]
+AWKWARD = ["\x00", " ", ":", "\u2028", "\u2029", "\x85", "\x0b", "\ufeff", "\u00e9", "\U0001f389", "data: "]
+
+chars = st.characters(codec="utf-8")  # every code point but surrogates
+surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+texts = st.lists(st.one_of(st.text(chars, max_size=8), st.sampled_from(BREAKS + AWKWARD)), max_size=12).map(
+    "".join
+)
+event_names = st.lists(
+    st.one_of(
+        st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=6), st.sampled_from(AWKWARD)
+    ),
+    max_size=4,
+).map("".join)
+ids = event_names.filter(lambda s: "\x00" not in s)
+retries = st.one_of(st.integers(min_value=0, max_value=2**40), st.integers(min_value=0))
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**63), max_value=2**64 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+        texts,
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(texts, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+def expected(data: str, event: Any, id: Any, retry: Any) -> Message:
+    return Message(event or "message", data, "" if id is None else id, retry)
+
+
+@given(texts, st.none() | event_names, st.none() | ids, st.none() | retries)
+def test_encode_round_trips(encoder, data, event, id, retry):
+    stream = parse(encoder.encode(data, event=event, id=id, retry=retry))
+    assert stream.events == [expected(normalise(data), event, id, retry)]
+
+
+@given(st.binary(max_size=64), st.none() | ids)
+def test_encode_bytes_round_trips(encoder, raw, id):
+    frame = encoder.encode(raw, id=id)
+    assert frame == encoder.encode(bytearray(raw), id=id) == encoder.encode(memoryview(raw), id=id)
+    received = normalise(raw.decode("utf-8", errors="replace"))
+    assert parse(frame).events == [expected(received, None, id, None)]
+
+
+@given(json_values, st.none() | event_names, st.none() | ids, st.none() | retries)
+def test_encode_json_round_trips(encoder, obj, event, id, retry):
+    stream = parse(encoder.encode_json(obj, event=event, id=id, retry=retry))
+    assert len(stream.events) == 1
+    message = stream.events[0]
+    assert message._replace(data="") == expected("", event, id, retry)
+    assert orjson.loads(message.data) == obj
+    assert message.data == orjson.dumps(obj).decode()
+
+
+@given(texts)
+def test_a_comment_is_invisible_and_every_line_is_a_comment(encoder, text):
+    frame = encoder.encode_comment(text)
+    assert parse(frame) == ([], "", None)
+    *lines, last, after = frame.split(b"\n")
+    assert (last, after) == (b"", b"")
+    assert [line.startswith(b": ") for line in lines] == [True] * len(lines)
+    assert b"\r" not in frame
+    assert b"\n".join(line[2:] for line in lines).decode() == normalise(text)
+
+
+@given(retries)
+def test_encode_retry_round_trips(encoder, ms):
+    assert parse(encoder.encode_retry(ms)) == ([], "", ms)
+
+
+@given(st.lists(st.tuples(texts, st.none() | event_names, st.none() | ids), max_size=8))
+def test_a_stream_of_frames_round_trips(encoder, frames):
+    buf = encoder.FrameBuffer()
+    for data, event, id in frames:
+        buf.add(data, event=event, id=id)
+        buf.add_comment(data)
+    out = buf.take()
+    assert out == b"".join(encoder.encode(*f) + encoder.encode_comment(f[0]) for f in frames)
+    messages, last_id = [], ""
+    for data, event, id in frames:
+        last_id = last_id if id is None else id
+        messages.append(Message(event or "message", normalise(data), last_id, None))
+    assert parse(out).events == messages
+
+
+# ---- any input at all: both twins must agree on bytes, or on error type and message ----
+
+
+class Text(str):
+    def encode(self, *args: Any, **kwargs: Any) -> bytes:  # type: ignore[override]
+        return b"overridden"
+
+
+class Raw(bytes):
+    pass
+
+
+class Millis(int):
+    pass
+
+
+class Level(enum.IntEnum):
+    LOW = 5
+
+
+class Opaque:
+    pass
+
+
+def give_up(obj: Any) -> Any:
+    raise TypeError(f"no idea what to do with {type(obj).__name__}")
+
+
+bad_texts = st.lists(st.one_of(texts, st.text(surrogates, min_size=1, max_size=2)), max_size=3).map("".join)
+anything = st.deferred(
+    lambda: st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.integers(min_value=-10, max_value=10),
+        st.floats(),
+        st.complex_numbers(),
+        texts,
+        bad_texts,
+        st.binary(max_size=16),
+        st.binary(max_size=16).map(bytearray),
+        st.binary(max_size=16).map(memoryview),
+        st.binary(max_size=16).map(lambda b: memoryview(b)[::2]),
+        st.lists(st.integers(0, 2**32 - 1), max_size=4).map(lambda v: memoryview(array("I", v))),
+        texts.map(Text),
+        st.binary(max_size=8).map(Raw),
+        st.integers(0, 10**6).map(Millis),
+        st.just(Level.LOW),
+        st.binary(max_size=16).map(orjson.Fragment),
+        texts.map(orjson.Fragment),
+        st.builds(Opaque),
+        st.lists(anything, max_size=3),
+        st.lists(anything, max_size=3).map(tuple),
+        st.frozensets(st.integers(), max_size=3),
+        st.dictionaries(st.one_of(texts, st.integers()), anything, max_size=3),
+    )
+)
+
+
+def weighted(*choices: tuple) -> st.SearchStrategy:
+    """One of the strategies, picked in proportion to its weight: mostly good input, some bad."""
+    return st.sampled_from([strategy for weight, strategy in choices for _ in range(weight)]).flatmap(
+        lambda strategy: strategy
+    )
+
+
+fields = weighted((4, st.none()), (4, ids), (1, event_names), (1, texts), (1, bad_texts), (1, anything))
+retry_values = weighted((5, st.none()), (3, retries), (1, st.integers()), (1, anything))
+payloads = weighted((4, texts), (1, bad_texts), (1, st.binary(max_size=16)), (1, st.none()), (2, anything))
+json_payloads = weighted((4, json_values), (2, anything))
+defaults = st.sampled_from([None, None, None, str, repr, give_up, 5])
+calls = st.one_of(
+    st.tuples(st.just("encode"), st.tuples(payloads, fields, fields, retry_values)),
+    st.tuples(st.just("encode_json"), st.tuples(json_payloads, fields, fields, retry_values, defaults)),
+    st.tuples(st.just("encode_comment"), st.tuples(payloads)),
+    st.tuples(st.just("encode_retry"), st.tuples(retry_values)),
+)
+ADD = {
+    "encode": "add",
+    "encode_json": "add_json",
+    "encode_comment": "add_comment",
+    "encode_retry": "add_retry",
+}
+
+
+def outcome(call: Callable[[], Any]) -> tuple:
+    try:
+        return ("ok", call())
+    except Exception as exc:  # noqa: BLE001 - any exception is an outcome to compare
+        return (type(exc), str(exc))
+
+
+def run(twin: Any, batch: list) -> list:
+    """Every call of ``batch`` as a function, then all of them again into one FrameBuffer."""
+    results = [outcome(partial(getattr(twin, name), *args)) for name, args in batch]
+    buf = twin.FrameBuffer()
+    for name, args in batch:
+        results.append(outcome(partial(getattr(buf, ADD[name]), *args)))
+        results.append(len(buf))
+    results.append(buf.take())
+    results.append(len(buf))
+    return results
+
+
+@settings(max_examples=TWIN_EXAMPLES.get(PROFILE, settings.default.max_examples))
+@given(st.lists(calls, min_size=1, max_size=4))
+def test_twins_agree_on_any_input(twins, batch):
+    compiled, python = twins
+    assert run(compiled, batch) == run(python, batch)
