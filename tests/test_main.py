@@ -22,8 +22,7 @@ GOLDEN = [
 
 
 def run_main(**env: str) -> str:
-    environ = {k: v for k, v in os.environ.items() if k != "SSE_FAST_NO_EXTENSIONS"}
-    environ.update(env)
+    environ = {**os.environ, **env}
     done = subprocess.run(
         [sys.executable, "-m", "sse_fast"],
         env=environ,
