@@ -1,5 +1,5 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-# cython: embedsignature=True, embedsignature.format=clinic
+# cython: embedsignature=True, embedsignature.format=clinic, autotestdict=False
 """The compiled core of sse_fast: frames are measured once, then written in one pass into one buffer.
 
 The twin of ``sse_fast/_encoder_py.py``: the same functions, the same bytes, the same errors, raised
@@ -89,7 +89,7 @@ cdef inline Py_ssize_t _lines_next(Lines* it, const char** line) noexcept nogil:
 
 # ---- measuring and writing a frame: the one implementation for bytes and FrameBuffer ----
 
-cdef Py_ssize_t _frame_size(Frame* f) except -1:
+cdef inline Py_ssize_t _frame_size(Frame* f) except -1:
     """The exact size of the frame in bytes; also records whether the body is one line."""
     cdef unsigned long long n = 1  # the blank line that ends the frame
     cdef Lines it
@@ -127,7 +127,7 @@ cdef inline char* _put_field(char* out, const char* name, Py_ssize_t name_len,
     return out + 1
 
 
-cdef void _write_frame(char* out, const Frame* f) noexcept nogil:
+cdef inline void _write_frame(char* out, const Frame* f) noexcept nogil:
     """Writes exactly _frame_size(f) bytes at out (the size must have been measured first)."""
     cdef Lines it
     cdef const char* line
@@ -205,7 +205,7 @@ cdef object _set_retry(Frame* f, object value):
     return text
 
 
-cdef object _set_head(Frame* f, object event, object id, object retry):
+cdef inline object _set_head(Frame* f, object event, object id, object retry):
     """Checks id, event, retry in wire order; the frame gets no body. Returns what must stay alive."""
     f.id = f.event = f.retry = f.prefix = NULL
     if id is not None:
@@ -243,7 +243,7 @@ cdef object _set_text(Frame* f, str what, object value, const char* prefix):
     return value
 
 
-cdef object _emit(Frame* f, FrameBuffer sink):
+cdef inline object _emit(Frame* f, FrameBuffer sink):
     """The frame as new bytes, or appended to ``sink`` when one is given (then None)."""
     cdef Py_ssize_t n = _frame_size(f)
     if sink is not None:
@@ -317,7 +317,6 @@ def encode_retry(ms):
     return _retry_frame(None, ms)
 
 
-@cython.final
 @cython.auto_pickle(False)
 cdef class FrameBuffer:
     """Frames gathered for one write; ``take()`` returns them and keeps the memory for the next batch."""
