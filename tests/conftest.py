@@ -1,7 +1,8 @@
 """Shared test setup: Hypothesis profiles and the ``encoder`` fixture that runs a test on both twins.
 
 Profiles: ``ci`` (the default) and ``thorough``, picked with ``HYPOTHESIS_PROFILE=thorough``.
-The compiled twin must be importable; with ``SSE_FAST_NO_EXTENSIONS=1`` its tests are skipped instead.
+The compiled twin must be importable, or its half of the tests fails; with ``SSE_FAST_NO_EXTENSIONS=1``
+a missing build skips that half instead.
 """
 
 from __future__ import annotations

@@ -133,6 +133,14 @@ CASES = [
     ("surrogate-in-comment", "encode_comment", ("a\nb\ud800",), {}, ValueError, surrogate("comment", 3)),
     ("set", "encode_json", ({1, 2},), {}, TypeError, "cannot encode set as JSON: " + orjson_says({1}) + HINT),
     (
+        "plain-object",
+        "encode_json",
+        (object(),),
+        {},
+        TypeError,
+        "cannot encode object as JSON: " + orjson_says(object()) + HINT,
+    ),
+    (
         "object",
         "encode_json",
         (Opaque(),),

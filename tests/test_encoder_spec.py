@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from array import array
 
+import orjson
 import pytest
 from sse_parser import Message, parse
 
@@ -135,3 +136,10 @@ def test_id_and_event_keep_colons_spaces_and_unicode(encoder):
 
 def test_nul_is_allowed_in_an_event_name(encoder):
     assert encoder.encode("x", event="a\x00b") == b"event: a\x00b\ndata: x\n\n"
+
+
+def test_a_json_fragment_with_line_breaks_is_split_like_any_data(encoder):
+    fragment = orjson.Fragment(b'{"a":\r\n1,\n"b":2}')
+    frame = encoder.encode_json(fragment, id="f")
+    assert frame == b'id: f\ndata: {"a":\ndata: 1,\ndata: "b":2}\n\n'
+    assert orjson.loads(parse(frame).events[0].data) == {"a": 1, "b": 2}
