@@ -1,5 +1,6 @@
 """sse_fast: Server-Sent Events for Python, encoded by a compiled core."""
 
+from .context import StreamContext
 from .encoder import (
     IMPLEMENTATION,
     FrameBuffer,
@@ -17,21 +18,35 @@ from .errors import (
     TransportNotFound,
 )
 from .event import Event
+from .registry import open_streams, shutdown, shutdown_on_signals, shutdown_sync
+from .transports import ASGIResponse, WSGIResponse, new_writer, sse_headers
+from .writer import AsyncWriter, Writer
 
 __version__ = "0.1.0"
 
 __all__ = [
     "IMPLEMENTATION",
+    "ASGIResponse",
+    "AsyncWriter",
     "ClientDisconnected",
     "Event",
     "FrameBuffer",
     "HTTPTransportFailed",
     "NotHTTP",
     "SSEError",
+    "StreamContext",
     "StreamingNotSupported",
     "TransportNotFound",
+    "WSGIResponse",
+    "Writer",
     "encode",
     "encode_comment",
     "encode_json",
     "encode_retry",
+    "new_writer",
+    "open_streams",
+    "shutdown",
+    "shutdown_on_signals",
+    "shutdown_sync",
+    "sse_headers",
 ]

@@ -1,0 +1,127 @@
+"""``StreamContext``: when a stream ends and why, waitable from asyncio and from threads alike."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Awaitable, Callable, List, Optional, Tuple, TypeVar
+
+from .errors import ClientDisconnected
+
+T = TypeVar("T")
+
+CLIENT_DISCONNECTED = "client_disconnected"
+CLOSED = "closed"
+SHUTDOWN = "shutdown"
+SEND_TIMEOUT = "send_timeout"
+
+
+def ended(reason: str, what: str = "the stream has ended") -> ClientDisconnected:
+    """A ``ClientDisconnected`` whose ``reason`` attribute says why the stream ended."""
+    exc = ClientDisconnected(f"{what} (reason: {reason})")
+    exc.reason = reason  # type: ignore[attr-defined]
+    return exc
+
+
+class StreamContext:
+    """Done when the client leaves, the writer is closed or the server shuts down; ``reason`` says which.
+
+    It has no deadline of its own: a request timeout does not end it. Asyncio code awaits ``wait()`` or
+    runs work under it with ``run()``; threads call ``wait_sync()``. The first reason given wins.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._reason: Optional[str] = None
+        self._waiters: List[Tuple[asyncio.AbstractEventLoop, "asyncio.Future[str]"]] = []
+        self._callbacks: List[Callable[[str], Any]] = []
+
+    @property
+    def done(self) -> bool:
+        """True once the stream has ended."""
+        return self._reason is not None
+
+    @property
+    def reason(self) -> Optional[str]:
+        """``"client_disconnected"``, ``"closed"``, ``"shutdown"``, ``"send_timeout"``, or None while open."""
+        return self._reason
+
+    def finish(self, reason: str) -> bool:
+        """End the context with ``reason`` (thread-safe); False if it had already ended."""
+        with self._lock:
+            if self._reason is not None:
+                return False
+            self._reason = reason
+            waiters, self._waiters = self._waiters, []
+            callbacks, self._callbacks = self._callbacks, []
+        self._done.set()
+        for loop, fut in waiters:
+            try:
+                loop.call_soon_threadsafe(_resolve, fut, reason)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                pass
+        for callback in callbacks:
+            callback(reason)
+        return True
+
+    def add_callback(self, callback: Callable[[str], Any]) -> Callable[[], None]:
+        """Call ``callback(reason)`` when the context ends (at once if it has); returns a remover."""
+        with self._lock:
+            if self._reason is None:
+                self._callbacks.append(callback)
+                return lambda: self._discard(callback)
+        callback(self._reason)
+        return lambda: None
+
+    def _discard(self, callback: Callable[[str], Any]) -> None:
+        with self._lock:
+            if callback in self._callbacks:
+                self._callbacks.remove(callback)
+
+    async def wait(self) -> str:
+        """Wait until the context ends; returns the reason."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._reason is not None:
+                return self._reason
+            fut: asyncio.Future[str] = loop.create_future()
+            self._waiters.append((loop, fut))
+        try:
+            return await fut
+        finally:
+            with self._lock:
+                if (loop, fut) in self._waiters:
+                    self._waiters.remove((loop, fut))
+
+    def wait_sync(self, timeout: Optional[float] = None) -> bool:
+        """Block the calling thread until the context ends or ``timeout`` passes; True if it ended."""
+        return self._done.wait(timeout)
+
+    async def run(self, aw: Awaitable[T]) -> T:
+        """Await ``aw``, cancelling it as soon as the context ends.
+
+        Returns its result, or raises ``ClientDisconnected`` (with ``reason``) if the context ended first.
+        """
+        task = asyncio.ensure_future(aw)
+        loop = asyncio.get_running_loop()
+        stopped: List[str] = []
+
+        def stop(reason: str) -> None:
+            stopped.append(reason)
+            loop.call_soon_threadsafe(task.cancel)
+
+        remove = self.add_callback(stop)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if stopped and task.cancelled():
+                raise ended(stopped[0], "the work was cancelled because the stream ended") from None
+            raise
+        finally:
+            remove()
+
+
+def _resolve(fut: "asyncio.Future[str]", reason: str) -> None:
+    if not fut.done():
+        fut.set_result(reason)

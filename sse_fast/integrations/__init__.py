@@ -1,0 +1,1 @@
+"""Thin, optional integrations with web frameworks; each imports its framework itself."""

@@ -1,0 +1,103 @@
+"""``new_writer``: open a writer on whatever the application runs on, picked from what it is given.
+
+Async transports (ASGI, a Starlette ``Request``, asyncio streams) return an awaitable; WSGI, which
+runs in threads, returns the pair at once::
+
+    writer, ctx = await new_writer(scope, receive, send)
+    writer, ctx = await new_writer(request)                 # Starlette Request
+    writer, ctx = await new_writer(reader, stream_writer)   # or new_writer(stream_writer)
+    writer, ctx = new_writer(environ, start_response)       # return writer.sink; write from a thread
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any, Awaitable, Tuple, Union
+
+from ..context import StreamContext
+from ..errors import HTTPTransportFailed, TransportNotFound
+from ..writer import AsyncWriter, Writer
+from .asgi import ASGIResponse, check_scope, open_asgi
+from .headers import sse_headers
+from .streams import open_stream
+from .wsgi import WSGIResponse, check_environ, open_wsgi
+
+EXPECTED = (
+    "expected an ASGI (scope, receive, send), a Starlette Request, a WSGI (environ, start_response), "
+    "or an asyncio StreamWriter (optionally after its StreamReader)"
+)
+
+
+def new_writer(
+    *transport: Any, **options: Any
+) -> Union[Awaitable[Tuple[AsyncWriter, StreamContext]], Tuple[Writer, StreamContext]]:
+    """Open a writer on ``transport`` and return it with its stream context.
+
+    ``options``: ``status``, ``headers``, ``send_timeout``, ``default`` (and ``max_buffered`` for WSGI).
+    Raises ``TransportNotFound``, ``NotHTTP``, ``HTTPTransportFailed`` or ``StreamingNotSupported``.
+    """
+    if len(transport) == 1 and isinstance(transport[0], tuple):
+        transport = transport[0]
+    kind = _kind(transport)
+    if kind == "asgi":
+        scope, receive, send = transport
+        check_scope(scope)
+        return _opened(open_asgi(scope, receive, send, **options))
+    if kind == "starlette":
+        request = transport[0]
+        send = getattr(request, "_send", None)
+        if send is None or getattr(send, "__name__", "") == "empty_send":
+            raise HTTPTransportFailed(
+                f"new_writer() got {request!r}, built without the ASGI send; return "
+                "sse_fast.integrations.starlette.SSEResponse(handler) from the endpoint instead"
+            )
+        check_scope(request.scope)
+        return _opened(open_asgi(request.scope, request.receive, send, **options))
+    if kind == "streams":
+        *reader, stream = transport
+        return _opened(open_stream(stream, *reader, **options))
+    environ, start_response = transport
+    check_environ(environ)
+    writer = open_wsgi(environ, start_response, **options)
+    return writer, writer.context
+
+
+async def _opened(opening: Awaitable[AsyncWriter]) -> Tuple[AsyncWriter, StreamContext]:
+    writer = await opening
+    return writer, writer.context
+
+
+def _kind(transport: Tuple[Any, ...]) -> str:
+    if len(transport) == 3 and isinstance(transport[0], dict) and all(map(callable, transport[1:])):
+        if "type" in transport[0]:
+            return "asgi"
+    if len(transport) == 2 and isinstance(transport[0], dict) and callable(transport[1]):
+        if "REQUEST_METHOD" in transport[0] or "wsgi.version" in transport[0]:
+            return "wsgi"
+    if len(transport) == 1 and isinstance(transport[0], asyncio.StreamWriter):
+        return "streams"
+    if (
+        len(transport) == 2
+        and isinstance(transport[0], asyncio.StreamReader)
+        and isinstance(transport[1], asyncio.StreamWriter)
+    ):
+        return "streams"
+    if len(transport) == 1 and _is_starlette_request(transport[0]):
+        return "starlette"
+    raise TransportNotFound(f"new_writer() got {_describe(transport)}; {EXPECTED}")
+
+
+def _is_starlette_request(obj: Any) -> bool:
+    requests = sys.modules.get("starlette.requests")  # never imported here: only if the app uses it
+    return requests is not None and isinstance(obj, requests.Request)
+
+
+def _describe(transport: Tuple[Any, ...]) -> str:
+    if not transport:
+        return "nothing"
+    names = ", ".join(type(part).__name__ for part in transport)
+    return f"({names})" if len(transport) > 1 else names
+
+
+__all__ = ["ASGIResponse", "WSGIResponse", "new_writer", "sse_headers"]

@@ -1,0 +1,478 @@
+"""``Writer`` (threads, WSGI) and ``AsyncWriter`` (asyncio, ASGI): one method set over a transport's sink.
+
+Each method encodes its frame first (so a refused value raises with nothing written), then hands the
+bytes to ``_send``. Sends are serialised; frames written while a send is in flight are coalesced and go
+out together in the next transport write. Every transport write is bounded by ``send_timeout``.
+
+A sink is what a transport gives the writer: ``send(data)`` (a coroutine for ``AsyncWriter``;
+``send(data, timeout)`` for ``Writer``), ``end()`` to finish the body normally and ``abort()`` to drop
+a connection that stopped reading. Transports report a client that left with ``writer.lost(reason)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import queue
+import threading
+import time
+from typing import (
+    Any,
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Generic,
+    Iterable,
+    List,
+    Optional,
+    TypeVar,
+    Union,
+)
+
+from . import registry as _registry
+from .context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT, StreamContext, ended
+from .encoder import encode, encode_comment, encode_json, encode_retry
+from .errors import ClientDisconnected, SSEError
+from .event import Event
+
+R = TypeVar("R")
+Default = Optional[Callable[[Any], Any]]
+
+DONE = encode("[DONE]")
+HEARTBEAT = encode_comment("heartbeat")
+DEFAULT_SEND_TIMEOUT = 30.0
+
+
+class _Stream(Generic[R]):
+    """The method set and the state both writers share; ``_send`` is the only thing they differ in."""
+
+    def __init__(
+        self, sink: Any, context: Optional[StreamContext], send_timeout: Optional[float], default: Default
+    ) -> None:
+        self.sink = sink
+        self.context = context if context is not None else StreamContext()
+        self.send_timeout = send_timeout
+        self._default = default
+        self._state = threading.Lock()  # guards everything below
+        self._closed = False
+        self.closed_event = threading.Event()  # set once closed, for threads that wait on it
+        self._body_over = False  # the body was ended or the connection dropped
+        self._pending = bytearray()  # frames waiting for the next transport write
+        self._batch = 0  # number of the batch that `_pending` will go out in
+        self._sent = 0  # batches written to the transport so far
+        self._last_write = time.monotonic()
+        self._stops: List[Callable[[], None]] = []
+        _registry.register(self)
+
+    # -- the method set: each builds one frame and sends it -------------------------------------------
+
+    def write_event(self, data: Any) -> R:
+        """``data: <json>``."""
+        return self._send(encode_json(data, default=self._default))
+
+    def write_event_with_name(self, name: str, data: Any) -> R:
+        """``event: <name>`` then ``data: <json>``."""
+        return self._send(encode_json(data, event=name, default=self._default))
+
+    def write_event_with_id(self, id: str, data: Any) -> R:
+        """``id: <id>`` then ``data: <json>``."""
+        return self._send(encode_json(data, id=id, default=self._default))
+
+    def write_full_event(self, event: Event) -> R:
+        """An ``Event`` with all its fields (text data as it is, other data as JSON)."""
+        return self._send(event.encode(self._default))
+
+    def write_raw_event(self, text: Union[str, bytes]) -> R:
+        """``data: <text>`` with no JSON; each line of ``text`` is its own ``data:`` line."""
+        return self._send(encode(text))
+
+    def write_done(self) -> R:
+        """``data: [DONE]``."""
+        return self._send(DONE)
+
+    def write_error(self, err: BaseException) -> R:
+        """``event: error`` then ``data: {"error": str(err)}``."""
+        return self._send(encode_json({"error": str(err)}, event="error"))
+
+    def write_comment(self, text: Union[str, bytes]) -> R:
+        """``: <text>``, ignored by browsers; keeps proxies from timing the stream out."""
+        return self._send(encode_comment(text))
+
+    def set_retry(self, ms: int) -> R:
+        """``retry: <ms>``: how long the browser waits before reconnecting."""
+        return self._send(encode_retry(ms))
+
+    def _send(self, frame: bytes) -> R:
+        raise NotImplementedError
+
+    # -- shared state ---------------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """True once nothing more can be written."""
+        return self._closed
+
+    def _enqueue(self, frame: bytes) -> int:
+        """Add ``frame`` to the pending batch; returns the batch's number."""
+        with self._state:
+            self._check_open()
+            self._pending += frame
+            self._last_write = time.monotonic()
+            return self._batch
+
+    def _take(self, batch: int) -> Optional[bytes]:
+        """The pending bytes to write now, or None if ``batch`` already went out."""
+        with self._state:
+            if self._sent > batch:
+                return None
+            self._check_open()
+            data = bytes(self._pending)
+            self._pending.clear()
+            self._batch += 1
+            return data
+
+    def _mark_sent(self) -> None:
+        with self._state:
+            self._sent = self._batch
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ended(self.context.reason or CLOSED, "cannot write: the stream is closed")
+
+    def _mark_closed(self, reason: str) -> bool:
+        """Close for good (thread-safe); False if it was already closed."""
+        self.context.finish(reason)
+        with self._state:
+            if self._closed:
+                return False
+            self._closed = True
+            self.closed_event.set()
+            self._pending.clear()
+            stops, self._stops = self._stops, []
+        for stop in stops:
+            stop()
+        _registry.unregister(self)
+        return True
+
+    def _claim_body_end(self) -> bool:
+        """True for the one caller that gets to end the body (or drop the connection)."""
+        with self._state:
+            if self._body_over:
+                return False
+            self._body_over = True
+            return True
+
+    def lost(self, reason: str = CLIENT_DISCONNECTED) -> None:
+        """The transport says the client is gone (or stopped reading): close, and cancel the owner task.
+
+        After ``"send_timeout"`` the connection is dropped without ending the body: it cannot take more.
+        """
+        self._mark_closed(reason)
+        if reason == SEND_TIMEOUT and self._claim_body_end():
+            self.sink.abort()
+        self._on_lost()
+
+    def _on_lost(self) -> None:
+        """Hook for work a writer must stop when its client is gone."""
+
+    def _idle_for(self) -> float:
+        return time.monotonic() - self._last_write
+
+
+def _item_writer(writer: _Stream[R], item: Any) -> R:
+    if isinstance(item, Event):
+        return writer.write_full_event(item)
+    return writer.write_event(item)
+
+
+class AsyncWriter(_Stream[Awaitable[None]]):
+    """The writer for asyncio transports (ASGI, asyncio streams): every method is awaited."""
+
+    def __init__(
+        self,
+        sink: Any,
+        context: Optional[StreamContext] = None,
+        *,
+        send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
+        default: Default = None,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._lock = asyncio.Lock()
+        self.owner: Optional[asyncio.Task] = None  # a handler task to cancel when the client goes
+        super().__init__(sink, context, send_timeout, default)
+
+    async def _send(self, frame: bytes) -> None:
+        batch = self._enqueue(frame)
+        async with self._lock:
+            data = self._take(batch)
+            if data is None:
+                return
+            try:
+                await asyncio.wait_for(self.sink.send(data), self.send_timeout)
+            except asyncio.TimeoutError:
+                self.lost(SEND_TIMEOUT)
+                raise ended(SEND_TIMEOUT, f"the client read nothing for {self.send_timeout} s") from None
+            except asyncio.CancelledError:
+                self._mark_closed(CLOSED)  # a half-finished write leaves the stream unusable
+                raise
+            except (OSError, ClientDisconnected) as exc:
+                self.lost(CLIENT_DISCONNECTED)
+                raise ended(CLIENT_DISCONNECTED, f"the client left ({exc})") from exc
+            self._mark_sent()
+
+    def _on_lost(self) -> None:
+        owner = self.owner
+        if owner is not None and not owner.done():
+            self._loop.call_soon_threadsafe(owner.cancel)
+
+    async def close(self) -> None:
+        """End the stream: the body is finished and the context is done with reason ``"closed"``."""
+        self._mark_closed(CLOSED)
+        if not self._claim_body_end():
+            return
+        async with self._lock:
+            try:
+                await asyncio.wait_for(self.sink.end(), self.send_timeout)
+            except (asyncio.TimeoutError, OSError, ClientDisconnected):
+                self.sink.abort()
+
+    def close_threadsafe(self) -> "concurrent.futures.Future[None]":
+        """From any thread: cancel the owner task, then close on the writer's loop."""
+
+        async def cancel_and_close() -> None:
+            owner = self.owner
+            if owner is not None and not owner.done() and owner is not asyncio.current_task():
+                owner.cancel()
+            await self.close()
+
+        return asyncio.run_coroutine_threadsafe(cancel_and_close(), self._loop)
+
+    async def __aenter__(self) -> AsyncWriter:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def start_heartbeat(self, interval: float = 15.0) -> Callable[[], None]:
+        """Write ``: heartbeat`` after ``interval`` seconds without a write; returns an idempotent stop."""
+        stopped = asyncio.Event()
+
+        async def beat() -> None:
+            while not stopped.is_set():
+                wait = interval - self._idle_for()
+                if wait > 0:
+                    try:
+                        await asyncio.wait_for(stopped.wait(), wait)
+                    except asyncio.TimeoutError:
+                        pass
+                    continue
+                try:
+                    await self._send(HEARTBEAT)
+                except SSEError:
+                    return
+
+        def stop() -> None:
+            self._loop.call_soon_threadsafe(stopped.set)
+
+        task = self._loop.create_task(beat())
+        with self._state:
+            if self._closed:
+                task.cancel()
+                return lambda: None
+            self._stops.append(stop)
+        return stop
+
+    async def stream(self, source: Any) -> None:
+        """Write every item of a sync or async iterable (or of what a callable returns), then ``[DONE]``.
+
+        An ``Event`` item is written whole; any other item as JSON.
+        """
+        if callable(source) and not _is_iterable(source):
+            source = source()
+            if inspect.isawaitable(source):
+                source = await source
+        if isinstance(source, AsyncIterable):
+            async for item in source:
+                await _item_writer(self, item)
+        else:
+            for item in source:
+                await _item_writer(self, item)
+        await self.write_done()
+
+    async def stream_func(
+        self,
+        data: Union[AsyncIterable[Any], "asyncio.Queue[Any]"],
+        errors: Optional["asyncio.Queue[BaseException]"] = None,
+    ) -> None:
+        """Write what ``data`` yields until it ends (``[DONE]``) or ``errors`` yields one (``event: error``).
+
+        ``data`` is an async iterable or an ``asyncio.Queue`` ended by a ``None`` item.
+        """
+        if isinstance(data, asyncio.Queue):
+            items: Any = _queue_items(data)
+        else:
+            items = data.__aiter__()
+        next_item: Optional[asyncio.Future] = None
+        next_error: Optional[asyncio.Future] = asyncio.ensure_future(errors.get()) if errors else None
+        try:
+            while True:
+                next_item = asyncio.ensure_future(items.__anext__())
+                waiting = {next_item} if next_error is None else {next_item, next_error}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if next_item.done():
+                    try:
+                        item = next_item.result()
+                    except StopAsyncIteration:
+                        await self.write_done()
+                        return
+                    await _item_writer(self, item)
+                if next_error is not None and next_error.done():
+                    await self.write_error(next_error.result())
+                    return
+        finally:
+            for fut in (next_item, next_error):
+                if fut is not None and not fut.done():
+                    fut.cancel()
+
+
+async def _queue_items(q: "asyncio.Queue[Any]") -> Any:
+    while True:
+        item = await q.get()
+        if item is None:
+            return
+        yield item
+
+
+def _is_iterable(obj: Any) -> bool:
+    return isinstance(obj, (Iterable, AsyncIterable))
+
+
+class Writer(_Stream[None]):
+    """The writer for threads (WSGI): every method blocks until its frame is handed to the transport.
+
+    Safe to share between threads: writes are serialised and never interleave.
+    """
+
+    def __init__(
+        self,
+        sink: Any,
+        context: Optional[StreamContext] = None,
+        *,
+        send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
+        default: Default = None,
+    ) -> None:
+        self._lock = threading.Lock()  # held for one transport write
+        super().__init__(sink, context, send_timeout, default)
+
+    def _send(self, frame: bytes) -> None:
+        batch = self._enqueue(frame)
+        with self._lock:
+            data = self._take(batch)
+            if data is None:
+                return
+            try:
+                self.sink.send(data, self.send_timeout)
+            except TimeoutError:
+                self.lost(SEND_TIMEOUT)
+                raise ended(SEND_TIMEOUT, f"the client read nothing for {self.send_timeout} s") from None
+            except (OSError, ClientDisconnected) as exc:
+                self.lost(CLIENT_DISCONNECTED)
+                raise ended(CLIENT_DISCONNECTED, f"the client left ({exc})") from exc
+            self._mark_sent()
+
+    def close(self) -> None:
+        """End the stream: the body is finished and the context is done with reason ``"closed"``."""
+        self._mark_closed(CLOSED)
+        if not self._claim_body_end():
+            return
+        with self._lock:
+            self.sink.end()
+
+    def close_threadsafe(self) -> "concurrent.futures.Future[None]":
+        """Close from any thread (``close()`` already is thread-safe); returns a finished future."""
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        try:
+            self.close()
+            done.set_result(None)
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start_heartbeat(self, interval: float = 15.0) -> Callable[[], None]:
+        """Write ``: heartbeat`` after ``interval`` seconds without a write (from a daemon thread).
+
+        Returns an idempotent stop.
+        """
+        stopped = threading.Event()
+
+        def beat() -> None:
+            while not stopped.is_set():
+                wait = interval - self._idle_for()
+                if wait > 0:
+                    stopped.wait(wait)
+                    continue
+                try:
+                    self._send(HEARTBEAT)
+                except SSEError:
+                    return
+
+        with self._state:
+            if self._closed:
+                return lambda: None
+            self._stops.append(stopped.set)
+        threading.Thread(target=beat, name="sse-heartbeat", daemon=True).start()
+        return stopped.set
+
+    def stream(self, source: Any) -> None:
+        """Write every item of an iterable (or of what a callable returns), then ``[DONE]``.
+
+        An ``Event`` item is written whole; any other item as JSON.
+        """
+        if callable(source) and not _is_iterable(source):
+            source = source()
+        for item in source:
+            _item_writer(self, item)
+        self.write_done()
+
+    def stream_func(
+        self,
+        data: Union[Iterable[Any], "queue.Queue[Any]"],
+        errors: Optional["queue.Queue[BaseException]"] = None,
+        poll: float = 0.05,
+    ) -> None:
+        """Write what ``data`` yields until it ends (``[DONE]``) or ``errors`` yields one (``event: error``).
+
+        ``data`` is an iterable or a ``queue.Queue`` ended by a ``None`` item; ``errors`` is checked
+        between items and, while a queue is empty, every ``poll`` seconds.
+        """
+        items = iter(data) if not isinstance(data, queue.Queue) else None
+        while True:
+            if errors is not None:
+                try:
+                    self.write_error(errors.get_nowait())
+                    return
+                except queue.Empty:
+                    pass
+            if items is not None:
+                item = next(items, _END)
+            else:
+                try:
+                    item = data.get(timeout=poll)  # type: ignore[union-attr]
+                except queue.Empty:
+                    continue
+                if item is None:
+                    item = _END
+            if item is _END:
+                self.write_done()
+                return
+            _item_writer(self, item)
+
+
+_END = object()
