@@ -239,3 +239,18 @@ def test_failed_add_on_an_empty_buffer_leaves_it_empty(encoder):
         buf.add("x" * 100_000 + "\ud800")
     assert len(buf) == 0
     assert buf.take() == b""
+
+
+def test_wrong_arguments_are_type_errors(encoder):
+    # the messages come from the interpreter and differ between the twins; the type must not
+    for call in [
+        lambda: encoder.encode(),
+        lambda: encoder.encode("x", None, None, None, None),
+        lambda: encoder.encode("x", colour="red"),
+        lambda: encoder.encode_retry(),
+        lambda: encoder.FrameBuffer(1),
+        lambda: encoder.FrameBuffer().add(),
+        lambda: encoder.FrameBuffer().take(1),
+    ]:
+        with pytest.raises(TypeError):
+            call()
