@@ -59,17 +59,19 @@ async def sse_starlette_app(scope: dict, receive: Any, send: Any) -> None:
 
 
 async def sse_fast_app(scope: dict, receive: Any, send: Any) -> None:
-    """The same two routes on sse_fast's ASGI writer."""
-    from sse_fast.transports.asgi import stream
-
+    """The same two routes on sse_fast's ASGI writer (``ASGIResponse``, no framework)."""
+    from sse_fast import ASGIResponse
     from sse_fast._bench import chat_chunk, token
 
     path, n = _query(scope)
-    async with stream(scope, receive, send, heartbeat=IDLE_PING) as writer:
+
+    async def chunks(writer: Any) -> None:
         for i in range(n):
             await writer.write_event(chat_chunk(token(i), i))
         if path == "/idle":
             await asyncio.sleep(IDLE_PING * 2)
+
+    await ASGIResponse(chunks)(scope, receive, send)
 
 
 # ---- the client process ------------------------------------------------------------------------------

@@ -1,0 +1,144 @@
+"""``python -m sse_fast demo``: a page that shows sse_fast streaming, served by uvicorn on sse_fast's ASGI writer.
+
+Routes: ``/`` the page; ``/chat`` a chat-style answer, one JSON token per event with ids ``1..n``, then
+``data: [DONE]``; ``/fast`` numbered events as fast as the browser takes them; ``/status`` ``retry:``, a
+``hello`` event and a named ``heartbeat`` event every second. ``/chat`` and ``/status`` resume after the
+``Last-Event-ID`` the browser sends when it reconnects, so restarting the server is seamless. No network,
+no model: the answer comes from the built-in token source below.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import time
+from importlib import resources
+from typing import Any
+
+from .encoder import IMPLEMENTATION
+from .event import Event
+
+ANSWER = (
+    "Server-Sent Events are a simple way for a server to push a stream of updates to a browser over one "
+    'long HTTP response. The page opens an EventSource, the server writes frames like "data: hello" '
+    "followed by a blank line, and each frame arrives as a message event. If the connection drops, the "
+    "browser reconnects by itself and sends the id of the last event it saw, so the server can resume "
+    "where it left off. sse_fast turns Python values into those frames with a compiled core."
+)
+TOKENS = re.findall(r"\s*[^\s]{1,6}", ANSWER)  # word pieces of up to six characters, as a model would stream
+TOKEN_DELAY = 0.03  # seconds between chat tokens
+FAST_BATCH = 200  # /fast events written between two pauses of the event loop
+FAST_PAUSE = 0.002
+HEARTBEAT = 1.0  # seconds between heartbeat events
+RETRY_MS = 1000
+STARTED = time.time()
+
+
+def _last_event_id(scope: dict) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"last-event-id":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def chat(writer: Any, last_id: int | None) -> None:
+    """The answer, one token per event (id = its position from 1), then ``[DONE]``; resumes after ``last_id``."""
+    await writer.set_retry(RETRY_MS)
+    for i in range((last_id or 0) + 1, len(TOKENS) + 1):
+        if writer.context.done:  # the server is shutting down
+            return
+        await writer.write_event_with_id(str(i), {"content": TOKENS[i - 1]})
+        await asyncio.sleep(TOKEN_DELAY)
+    await writer.write_done()
+
+
+async def fast(writer: Any, last_id: int | None) -> None:
+    """Numbered events in batches, until the client leaves or the server stops."""
+    await writer.set_retry(RETRY_MS)
+    n = last_id or 0
+    while not writer.context.done:
+        for _ in range(FAST_BATCH):
+            n += 1
+            await writer.write_event_with_id(str(n), n)
+        await asyncio.sleep(FAST_PAUSE)
+
+
+async def status(writer: Any, last_id: int | None) -> None:
+    """``retry:``, a ``hello`` (encoder, start time, the Last-Event-ID received), then a heartbeat a second."""
+    await writer.set_retry(RETRY_MS)
+    hello = {"implementation": IMPLEMENTATION, "started": STARTED, "last_event_id": last_id}
+    await writer.write_full_event(Event(event="hello", data=hello))
+    seq = last_id or 0
+    while not writer.context.done:
+        seq += 1
+        await writer.write_full_event(Event(id=str(seq), event="heartbeat", data={"seq": seq}))
+        await asyncio.sleep(HEARTBEAT)
+
+
+STREAMS = {"/chat": chat, "/fast": fast, "/status": status}
+
+
+async def app(scope: dict, receive: Any, send: Any) -> None:
+    """The demo's ASGI app; its lifespan makes Ctrl-C end the open streams before the server stops."""
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    if scope["type"] != "http":
+        return
+    path = scope["path"]
+    if path in STREAMS:
+        from . import ASGIResponse
+
+        handler, last_id = STREAMS[path], _last_event_id(scope)
+        await ASGIResponse(lambda writer: handler(writer, last_id))(scope, receive, send)
+        return
+    if path in ("/", "/index.html"):
+        body = resources.files("sse_fast").joinpath("demo.html").read_bytes()
+        await _respond(send, 200, "text/html; charset=utf-8", body)
+    else:
+        await _respond(send, 404, "text/plain; charset=utf-8", b"not found\n")
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    from . import shutdown_on_signals
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            shutdown_on_signals(grace=1.0)  # uvicorn's own handlers are in place by now: chain in front
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _respond(send: Any, status: int, content_type: str, body: bytes) -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000) -> int:
+    """Serve the demo until Ctrl-C; prints the address (port 0 picks a free one)."""
+    try:
+        import uvicorn
+    except ImportError:
+        print("the demo needs uvicorn: pip install 'sse-fast[demo]'")
+        return 1
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    shown = f"[{host}]" if ":" in host else host
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=3)
+    print(f"sse_fast demo (encoder: {IMPLEMENTATION}) on http://{shown}:{sock.getsockname()[1]}/", flush=True)
+    print("Open it in a browser; Ctrl-C stops the server.", flush=True)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn hands the Ctrl-C back once it has stopped: that is the clean end
+        pass
+    print("sse_fast demo stopped.", flush=True)
+    return 0

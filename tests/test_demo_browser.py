@@ -1,0 +1,137 @@
+"""``python -m sse_fast demo`` in a real headless Chromium: tokens in order, ``[DONE]``, a moving events/s
+counter, heartbeats, a clean Ctrl-C, and a reconnect that resumes after ``Last-Event-ID``.
+
+Chromium is the system's (Debian's ``chromium``, installed by .ci/run); without it this test fails.
+Screenshots go to ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cdp import Browser, find_chromium
+
+from sse_fast.demo import ANSWER, TOKENS
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Demo:
+    """The demo server as a child process, as a user starts it."""
+
+    def __init__(self, port: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sse_fast", "demo", "--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert self.proc.stdout is not None
+        ready, _, _ = select.select([self.proc.stdout], [], [], 20)
+        line = self.proc.stdout.readline().decode() if ready else ""
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        assert match, f"the demo did not print its address within 20 s; it printed {line!r}"
+        assert int(match.group(1)) == port
+        self.url = match.group(0)
+
+    def interrupt(self) -> int:
+        """Ctrl-C; the exit code (the demo must stop within 10 s with its streams open)."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            pytest.fail("the demo did not stop within 10 s of Ctrl-C", pytrace=False)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def browser():
+    executable = find_chromium()
+    if executable is None:
+        pytest.fail(
+            "Chromium is not installed: this test drives the system's headless Chromium "
+            "(Debian: apt-get install -y chromium; .ci/run installs it)",
+            pytrace=False,
+        )
+    b = Browser(executable)
+    yield b
+    b.close()
+
+
+def wait_for(browser: Browser, expression: str, what: str, timeout: float = 30.0) -> Any:
+    """Poll a JavaScript expression until it is truthy; fail saying ``what`` did not happen, and the page state."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = browser.evaluate(expression)
+        if value:
+            return value
+        time.sleep(0.1)
+    state = browser.evaluate("JSON.stringify(window.demo || null)")
+    pytest.fail(f"{what}: not within {timeout} s; page state: {state}", pytrace=False)
+
+
+def demo_state(browser: Browser) -> dict:
+    return json.loads(browser.evaluate("JSON.stringify(window.demo)"))
+
+
+def test_demo_in_chromium(browser: Browser) -> None:
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    port = free_port()
+    demo = Demo(port)
+    try:
+        browser.navigate(demo.url)
+
+        # The chat answer: every token, in order, with ids 1..n, and [DONE] ends it.
+        wait_for(browser, "window.demo && window.demo.done", "the chat answer ending with [DONE]")
+        state = demo_state(browser)
+        assert state["tokens"] == TOKENS
+        assert state["ids"] == [str(i) for i in range(1, len(TOKENS) + 1)]
+        assert browser.evaluate("document.getElementById('answer').textContent") == ANSWER
+        assert "[DONE]" in browser.evaluate("document.getElementById('chat-state').textContent")
+
+        # The events/s counter moves, and keeps moving.
+        wait_for(browser, "window.demo.rate > 0", "an events/s figure above zero")
+        seen = demo_state(browser)["fastTotal"]
+        wait_for(browser, f"window.demo.fastTotal > {seen}", "more fast-stream events")
+        assert browser.evaluate("document.getElementById('rate').textContent") != "0 events/s"
+
+        # Heartbeats arrive as named events.
+        wait_for(browser, "window.demo.beats >= 1 && window.demo.statusOpen", "a heartbeat")
+        browser.screenshot(str(ARTIFACTS / "demo.png"))
+
+        # Ctrl-C ends the server cleanly even with three streams open; the page notices.
+        assert demo.interrupt() == 0
+        wait_for(browser, "window.demo.statusOpen === false", "the page noticing the server left")
+        last_beat = int(demo_state(browser)["lastBeatId"])
+
+        # A new server on the same port: the page reconnects and the server resumes after Last-Event-ID.
+        demo = Demo(port)
+        wait_for(browser, "window.demo.resumedFrom !== null && window.demo.statusOpen", "a reconnect")
+        assert demo_state(browser)["resumedFrom"] == last_beat
+        wait_for(browser, f"Number(window.demo.lastBeatId) > {last_beat}", "a heartbeat after the reconnect")
+        assert int(demo_state(browser)["lastBeatId"]) == last_beat + 1 or demo_state(browser)["beats"] > 1
+        browser.screenshot(str(ARTIFACTS / "demo-reconnected.png"))
+    finally:
+        demo.kill()
