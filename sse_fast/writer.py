@@ -320,16 +320,15 @@ class AsyncWriter(_Stream[Awaitable[None]]):
                 next_item = asyncio.ensure_future(items.__anext__())
                 waiting = {next_item} if next_error is None else {next_item, next_error}
                 await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-                if next_item.done():
-                    try:
-                        item = next_item.result()
-                    except StopAsyncIteration:
-                        await self.write_done()
-                        return
-                    await _item_writer(self, item)
-                if next_error is not None and next_error.done():
+                if next_error is not None and next_error.done():  # an error ends the stream at once
                     await self.write_error(next_error.result())
                     return
+                try:
+                    item = next_item.result()
+                except StopAsyncIteration:
+                    await self.write_done()
+                    return
+                await _item_writer(self, item)
         finally:
             for fut in (next_item, next_error):
                 if fut is not None and not fut.done():
@@ -454,25 +453,27 @@ class Writer(_Stream[None]):
         """
         items = iter(data) if not isinstance(data, queue.Queue) else None
         while True:
-            if errors is not None:
-                try:
-                    self.write_error(errors.get_nowait())
-                    return
-                except queue.Empty:
-                    pass
             if items is not None:
                 item = next(items, _END)
             else:
                 try:
                     item = data.get(timeout=poll)  # type: ignore[union-attr]
                 except queue.Empty:
-                    continue
+                    item = _IDLE
                 if item is None:
                     item = _END
+            if errors is not None:  # an error that is already there wins over the item
+                try:
+                    self.write_error(errors.get_nowait())
+                    return
+                except queue.Empty:
+                    pass
             if item is _END:
                 self.write_done()
                 return
-            _item_writer(self, item)
+            if item is not _IDLE:
+                _item_writer(self, item)
 
 
 _END = object()
+_IDLE = object()

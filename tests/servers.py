@@ -139,3 +139,22 @@ async def read_request(reader: asyncio.StreamReader) -> str:
     """The request line and headers of one HTTP/1.1 request; returns the path."""
     head = await reader.readuntil(b"\r\n\r\n")
     return head.split(b" ", 2)[1].decode()
+
+
+TRANSPORTS = ["asgi", "wsgi", "streams"]
+
+
+@contextlib.contextmanager
+def serve(kind: str) -> Iterator[Server]:
+    """The scenario apps of ``sse_apps`` on a real server of the given kind."""
+    import sse_apps
+
+    if kind == "asgi":
+        with uvicorn_server(sse_apps.asgi_app) as server:
+            yield server
+    elif kind == "wsgi":
+        with waitress_server(sse_apps.wsgi_app, threads=16) as server:
+            yield server
+    else:
+        with asyncio_server(sse_apps.streams_handler) as server:
+            yield server

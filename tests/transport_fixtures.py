@@ -1,0 +1,25 @@
+"""pytest fixtures for the transport tests: one real server per transport, started once per module."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import httpx
+import pytest
+
+from servers import TRANSPORTS, Server, serve
+from sse_apps import PROBE
+
+
+@pytest.fixture(scope="module", params=TRANSPORTS)
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    with serve(request.param) as running:
+        running.kind = request.param  # type: ignore[attr-defined]
+        yield running
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[httpx.Client]:
+    PROBE.clear()
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        yield http
