@@ -255,6 +255,7 @@ cdef inline object _emit(Frame* f, FrameBuffer sink):
 
 
 # ---- the four frame kinds, each shared by its function and its FrameBuffer method ----
+# The keep_* locals hold the objects a Frame points into until the frame is written.
 
 cdef object _data_frame(FrameBuffer sink, object data, object event, object id, object retry):
     cdef Frame f
@@ -277,7 +278,7 @@ cdef object _json_frame(FrameBuffer sink, object obj, object event, object id, o
         _refusals.not_json(obj, exc)
     # Split like any data: an orjson.Fragment may hold raw line breaks.
     f.prefix = DATA
-    f.prefix_len = 6
+    f.prefix_len = len(DATA)
     f.body = PyBytes_AS_STRING(payload)
     f.body_len = PyBytes_GET_SIZE(payload)
     return _emit(&f, sink)
