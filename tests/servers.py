@@ -21,7 +21,7 @@ HOST = "127.0.0.1"
 
 class Server:
     def __init__(self, port: int, loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
-        self.port = port
+        self.port = int(port)
         self.loop = loop
         self.url = f"http://{HOST}:{port}"
 

@@ -172,6 +172,16 @@ async def a_stubborn(w: sse_fast.AsyncWriter) -> None:
         raise
 
 
+async def a_late(w: sse_fast.AsyncWriter) -> None:
+    await w.write_raw_event("first")
+    await w.context.wait()
+    started = time.monotonic()
+    try:
+        await w.write_raw_event("too late")
+    except ClientDisconnected as exc:
+        PROBE.put("late", (type(exc).__name__, w.context.reason, time.monotonic() - started))
+
+
 ASYNC: Dict[str, Callable[..., Any]] = {
     "/methods": a_methods,
     "/stream": a_stream,
@@ -183,6 +193,7 @@ ASYNC: Dict[str, Callable[..., Any]] = {
     "/frozen": a_frozen,
     "/farewell": a_farewell,
     "/stubborn": a_stubborn,
+    "/late": a_late,
 }
 OPTIONS: Dict[str, Dict[str, Any]] = {"/frozen": {"send_timeout": FROZEN_TIMEOUT}}
 
@@ -195,6 +206,11 @@ async def asgi_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
         async with writer:
             await a_methods(writer)
         PROBE.put("direct", ctx.reason)
+        return
+    if path == "/late":  # no owner task: the handler itself sees what a late write does
+        writer, ctx = await sse_fast.new_writer(scope, receive, send)
+        async with writer:
+            await a_late(writer)
         return
     if path == "/started_twice":
         await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -212,7 +228,8 @@ async def streams_handler(reader: asyncio.StreamReader, stream: asyncio.StreamWr
     path = await read_request(reader)
     writer, ctx = await sse_fast.new_writer(reader, stream, **OPTIONS.get(path, {}))
     task = asyncio.ensure_future(ASYNC[path](writer))
-    writer.owner = task  # cancelled when the client goes
+    if path != "/late":
+        writer.owner = task  # cancelled when the client goes
     try:
         await task
     except (ClientDisconnected, asyncio.CancelledError):
@@ -311,6 +328,16 @@ def s_stubborn(w: sse_fast.Writer) -> None:
         PROBE.put("stubborn", w.context.reason)
 
 
+def s_late(w: sse_fast.Writer) -> None:
+    w.write_raw_event("first")
+    w.context.wait_sync()
+    started = time.monotonic()
+    try:
+        w.write_raw_event("too late")
+    except ClientDisconnected as exc:
+        PROBE.put("late", (type(exc).__name__, w.context.reason, time.monotonic() - started))
+
+
 SYNC: Dict[str, Callable[..., Any]] = {
     "/methods": s_methods,
     "/stream": s_stream,
@@ -322,6 +349,7 @@ SYNC: Dict[str, Callable[..., Any]] = {
     "/frozen": s_frozen,
     "/farewell": s_farewell,
     "/stubborn": s_stubborn,
+    "/late": s_late,
 }
 
 

@@ -1,0 +1,91 @@
+"""The life of a stream on every transport: a client that leaves, one that stops reading, and no leaks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import httpx
+
+import sse_fast
+from servers import HOST, Server, wait_until
+from sse_apps import FROZEN_TIMEOUT, MAX_BUFFERED, PROBE
+from transport_fixtures import client, server  # noqa: F401  (fixtures)
+
+CYCLES = 200
+
+
+def leave_after_first_event(client: httpx.Client, path: str = "/hold") -> float:
+    """Open the stream, read its first event, hang up; returns when the client hung up."""
+    with client.stream("GET", path) as response:
+        first = next(response.iter_raw())
+        assert first.startswith(b"data: first\n\n")
+        left = time.monotonic()
+    return left
+
+
+def test_client_that_leaves_stops_the_handler_within_a_second(client: httpx.Client, server: Server) -> None:
+    left = leave_after_first_event(client)
+    stopped, reason, how = PROBE.get("hold", timeout=5)
+    delay = stopped - left
+    print(f"{server.kind}: handler stopped {delay * 1000:.0f} ms after the client left ({how})")  # type: ignore[attr-defined]
+    assert reason == "client_disconnected"
+    # async: ctx.run() cancels the work as the context ends; sync: the next write raises
+    assert how in (("write raised",) if server.kind == "wsgi" else ("context", "cancelled"))  # type: ignore[attr-defined]
+    assert delay < 1.0
+
+
+def resources(server: Server) -> tuple:
+    tasks = server.tasks() if server.loop is not None else 0
+    return tasks, threading.active_count(), len(os.listdir("/proc/self/fd")), len(sse_fast.open_streams())
+
+
+def test_connect_disconnect_cycles_leave_nothing_behind(client: httpx.Client, server: Server) -> None:
+    leave_after_first_event(client)  # warm up: the server's pools and the client's are in place
+    PROBE.get("hold")
+    wait_until(lambda: not sse_fast.open_streams())
+    before = resources(server)
+    for _ in range(CYCLES):
+        leave_after_first_event(client)
+    wait_until(lambda: len(PROBE.all("hold")) == CYCLES + 1, timeout=30)
+    # Slack: none for tasks, threads and open streams once every handler has reported; fds may differ
+    # by the one connection the client's pool or the server has not finished closing yet.
+    settled = wait_until(lambda: _settled(server, before), timeout=10)
+    print(f"{server.kind}: before {before}, after {CYCLES} cycles {settled}")  # type: ignore[attr-defined]
+
+
+def _settled(server: Server, before: tuple):  # type: ignore[no-untyped-def]
+    now = resources(server)
+    tasks, threads, fds, streams = now
+    ok = tasks <= before[0] and threads <= before[1] and fds <= before[2] + 1 and streams == 0
+    return now if ok else None
+
+
+def test_frozen_client_is_dropped_after_send_timeout(server: Server) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((HOST, server.port))
+    try:
+        sock.sendall(b"GET /frozen HTTP/1.1\r\nHost: test\r\n\r\n")  # and never read
+        reason, written, message = PROBE.get("frozen", timeout=20)
+        print(f"{server.kind}: dropped after {written // 1024} KiB accepted: {message}")  # type: ignore[attr-defined]
+        assert reason == "send_timeout"
+        assert f"{FROZEN_TIMEOUT} s" in message
+        assert written < 64 * 1024 * 1024  # the writes were pushed back, not buffered without end
+        if server.kind == "wsgi":  # type: ignore[attr-defined]
+            assert PROBE.get("frozen_peak") <= MAX_BUFFERED
+        wait_until(lambda: not sse_fast.open_streams())
+    finally:
+        PROBE.clear()
+        sock.close()
+
+
+def test_write_after_the_client_left_raises_and_never_hangs(client: httpx.Client) -> None:
+    # /late's handler has no owner task to cancel: it waits for its context, then tries to write.
+    with client.stream("GET", "/late") as response:
+        assert next(response.iter_raw()) == b"data: first\n\n"
+    error, reason, took = PROBE.get("late", timeout=5)
+    assert (error, reason) == ("ClientDisconnected", "client_disconnected")
+    assert took < 1.0  # a guard: the write failed at once instead of waiting on a dead socket
