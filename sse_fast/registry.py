@@ -77,7 +77,7 @@ def shutdown_sync(grace: float = 5.0, close_timeout: float = 5.0) -> int:
 
 
 async def shutdown(grace: float = 5.0, close_timeout: float = 5.0) -> int:
-    """``shutdown_sync`` for asyncio code (an ASGI lifespan, say): the same steps, without blocking the loop."""
+    """``shutdown_sync`` for asyncio code (an ASGI lifespan, say): the same steps, loop left free."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(None, shutdown_sync, grace, close_timeout)
 

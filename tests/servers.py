@@ -100,7 +100,9 @@ def waitress_server(app: Any, **adjustments: Any) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def asyncio_server(handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]) -> Iterator[Server]:
+def asyncio_server(
+    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> Iterator[Server]:
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: list = []

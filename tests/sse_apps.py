@@ -11,9 +11,10 @@ import threading
 import time
 from typing import Any, Callable, Dict, List
 
+from servers import read_request
+
 import sse_fast
 from sse_fast import ClientDisconnected, Event
-from servers import read_request
 
 # DESIGN.md's wire table: each call, then the bytes it must write.
 TABLE = [
@@ -42,7 +43,7 @@ TABLE_BYTES = b"".join(expected for _, _, expected in TABLE)
 STREAM_ITEMS = [1, "two", Event(event="e", data="raw"), {"k": [3]}]
 STREAM_BYTES = b'data: 1\n\ndata: "two"\n\nevent: e\ndata: raw\n\ndata: {"k":[3]}\n\ndata: [DONE]\n\n'
 FUNC_ERROR_BYTES = b'data: 1\n\ndata: 2\n\nevent: error\ndata: {"error":"upstream failed"}\n\n'
-FUNC_DONE_BYTES = b'data: 1\n\ndata: 2\n\ndata: [DONE]\n\n'
+FUNC_DONE_BYTES = b"data: 1\n\ndata: 2\n\ndata: [DONE]\n\n"
 BIG = "x" * 65536
 FROZEN_TIMEOUT = 0.5
 MAX_BUFFERED = 256 * 1024

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-import sse_fast
 from servers import HOST, wait_until
 from sse_apps import PROBE
-from transport_fixtures import client, server  # noqa: F401  (fixtures)
+from transport_fixtures import client_fixture, server_fixture  # noqa: F401  (fixtures)
+
+import sse_fast
 
 FAREWELL = b'event: bye\ndata: {"reason":"shutdown"}\n\n'
 

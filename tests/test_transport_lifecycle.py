@@ -8,11 +8,11 @@ import threading
 import time
 
 import httpx
-
-import sse_fast
 from servers import HOST, Server, wait_until
 from sse_apps import FROZEN_TIMEOUT, MAX_BUFFERED, PROBE
-from transport_fixtures import client, server  # noqa: F401  (fixtures)
+from transport_fixtures import client_fixture, server_fixture  # noqa: F401  (fixtures)
+
+import sse_fast
 
 CYCLES = 200
 

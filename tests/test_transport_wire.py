@@ -5,10 +5,9 @@ from __future__ import annotations
 import httpx
 import httpx_sse
 import pytest
-
 from servers import Server
 from sse_apps import FUNC_DONE_BYTES, FUNC_ERROR_BYTES, PROBE, STREAM_BYTES, TABLE, TABLE_BYTES
-from transport_fixtures import client, server  # noqa: F401  (fixtures)
+from transport_fixtures import client_fixture, server_fixture  # noqa: F401  (fixtures)
 
 
 def raw_body(client: httpx.Client, path: str) -> bytes:
