@@ -326,6 +326,9 @@ cdef class FrameBuffer:
     cdef Py_ssize_t _len
     cdef Py_ssize_t _cap
 
+    def __init__(self):
+        """An empty buffer (it takes no arguments, like the twin); memory comes with the first frame."""
+
     def __dealloc__(self):
         free(self._buf)
 
