@@ -1,16 +1,245 @@
 """A drop-in for ``sse_starlette``: ``from sse_fast.compat.sse_starlette import EventSourceResponse``.
 
-The names, constructor arguments and bytes of sse-starlette 3.x, encoded by sse_fast's core. Deliberate
-differences (refused unsafe input, JSON for containers) are listed in the README's compat section.
+The names, constructor arguments and bytes of sse-starlette 3.x, encoded by sse_fast's core and sent by
+its ASGI transport (which starts the response, watches for the client leaving, bounds every send by
+``send_timeout`` and registers the stream for ``sse_fast.shutdown``). Deliberate differences (refused
+unsafe input, JSON for containers, asyncio only) are listed in the README's compat section.
 """
 
 from __future__ import annotations
 
-from ._sse_starlette_event import JSONServerSentEvent, ServerSentEvent, ensure_bytes
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterable, Awaitable, Coroutine, Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any, Callable, Union
+
+from starlette.background import BackgroundTask
+from starlette.concurrency import iterate_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
+
+from ..context import CLIENT_DISCONNECTED, SEND_TIMEOUT, SHUTDOWN
+from ..registry import shutdown_on_signals
+from ..transports.asgi import Receive, Scope, Send, open_asgi
+from ..transports.headers import sse_headers
+from ..writer import AsyncWriter
+from ._sse_starlette_event import JSONServerSentEvent, ServerSentEvent, check_sep, ensure_bytes
+
+logger = logging.getLogger(__name__)
+
+Content = Union[AsyncIterable[Any], Iterable[Any]]
+DISCONNECT = {"type": "http.disconnect"}
 
 
 class SendTimeoutError(TimeoutError):
     """A send to the client did not finish within ``send_timeout`` seconds."""
 
 
-__all__ = ["JSONServerSentEvent", "SendTimeoutError", "ServerSentEvent", "ensure_bytes"]
+class EventSourceResponse(Response):
+    """sse-starlette's ``EventSourceResponse``: streams what ``content`` yields as server-sent events.
+
+    ``content`` is an async or sync iterable of ``str``, ``bytes``, ``dict`` (``ServerSentEvent``
+    keywords) or ``ServerSentEvent``. A comment ``ping`` goes out every ``ping`` seconds (15; 0 turns it
+    off), or what ``ping_message_factory()`` returns. ``send_timeout`` bounds each send (None: no bound)
+    and raises ``SendTimeoutError``. ``client_close_handler_callable(message)`` is awaited after the client
+    left. On ``sse_fast.shutdown`` (chained in front of SIGTERM / SIGINT when the first response starts in
+    the main thread) ``shutdown_event`` is set and the stream gets ``shutdown_grace_period`` seconds to
+    end before it is cancelled. ``background`` runs after the stream.
+    """
+
+    DEFAULT_PING_INTERVAL = 15
+    DEFAULT_SEPARATOR = "\r\n"
+    DEFAULT_CLEANUP_TIMEOUT = 30.0
+
+    def __init__(
+        self,
+        content: Content,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = "text/event-stream",
+        background: BackgroundTask | None = None,
+        ping: float | None = None,
+        sep: str | None = None,
+        ping_message_factory: Callable[[], ServerSentEvent] | None = None,
+        data_sender_callable: Callable[[], Coroutine[None, None, None]] | None = None,
+        send_timeout: float | None = None,
+        client_close_handler_callable: Callable[[dict], Awaitable[None]] | None = None,
+        shutdown_event: Any = None,
+        shutdown_grace_period: float = 0,
+        cleanup_timeout: float | None = DEFAULT_CLEANUP_TIMEOUT,
+    ) -> None:
+        self.sep = check_sep(sep)
+        self.body_iterator = content if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
+        self.status_code = status_code
+        self.media_type = self.media_type if media_type is None else media_type
+        self.background = background
+        self.data_sender_callable = data_sender_callable
+        self.send_timeout = send_timeout
+
+        merged = MutableHeaders()
+        if headers is not None:
+            merged.update(headers)
+        merged.setdefault("Cache-Control", "no-store")
+        merged["Connection"] = "keep-alive"
+        merged["X-Accel-Buffering"] = "no"
+        self.init_headers(merged)
+
+        self.ping_interval = self.DEFAULT_PING_INTERVAL if ping is None else ping
+        self.ping_message_factory = ping_message_factory
+        self.client_close_handler_callable = client_close_handler_callable
+        if shutdown_grace_period < 0:
+            raise ValueError("shutdown_grace_period must be >= 0")
+        self._shutdown_event = shutdown_event
+        self._shutdown_grace_period = shutdown_grace_period
+        if cleanup_timeout is not None and cleanup_timeout < 0:
+            raise ValueError("cleanup_timeout must be >= 0")
+        self._cleanup_timeout = cleanup_timeout
+        self.active = True
+
+    @property
+    def ping_interval(self) -> float:
+        """Seconds between pings; 0 sends none."""
+        return self._ping_interval
+
+    @ping_interval.setter
+    def ping_interval(self, value: float) -> None:
+        if not isinstance(value, (int, float)):
+            raise TypeError("ping interval must be int or float")
+        if value < 0:
+            raise ValueError("ping interval must be >= 0 (0 disables ping)")
+        self._ping_interval = value
+
+    def enable_compression(self, force: bool = False) -> None:
+        raise NotImplementedError("Compression is not supported for SSE streams.")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"].upper() == "HEAD":
+            await self._answer_head(scope, send)
+            return
+        _chain_shutdown_on_signals()
+        writer = await open_asgi(
+            scope,
+            receive,
+            send,
+            status=self.status_code,
+            headers=self._headers(),
+            send_timeout=self.send_timeout,
+        )
+        try:
+            error = await self._run(writer)
+        finally:
+            self.active = False
+        if writer.context.reason == SEND_TIMEOUT:
+            raise SendTimeoutError() from error
+        if error is not None and not (writer.context.done and isinstance(error, ConnectionError)):
+            writer.lost()  # leave the body unfinished, so the client can tell the stream broke
+            raise error
+        await writer.close()
+        if writer.context.reason == CLIENT_DISCONNECTED and self.client_close_handler_callable is not None:
+            await self.client_close_handler_callable(dict(DISCONNECT))
+        if self.background is not None:
+            await self.background()
+
+    async def _run(self, writer: AsyncWriter) -> BaseException | None:
+        """Stream until the content ends, the client leaves, a send fails or shutdown's grace is over."""
+        stream = asyncio.ensure_future(self._stream_response(writer))
+        enders = {stream, asyncio.ensure_future(self._until_stream_must_end(writer, stream))}
+        if self._ping_interval > 0:
+            enders.add(asyncio.ensure_future(self._ping(writer)))
+        helpers = set()
+        if self.data_sender_callable is not None:
+            helpers.add(asyncio.ensure_future(self.data_sender_callable()))
+        try:
+            while True:
+                done, _ = await asyncio.wait(enders | helpers, return_when=asyncio.FIRST_COMPLETED)
+                failed = [task for task in done if not task.cancelled() and task.exception() is not None]
+                if failed:
+                    return failed[0].exception()
+                if done & enders:
+                    return None
+                helpers -= done
+        finally:
+            running = [task for task in enders | helpers if not task.done()]
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    async def _stream_response(self, writer: AsyncWriter) -> None:
+        async for data in self.body_iterator:
+            try:
+                await writer._send(ensure_bytes(data, self.sep))
+            except BaseException:
+                await self._close_body_iterator()
+                raise
+        self.active = False
+
+    async def _close_body_iterator(self) -> None:
+        """Run the iterator's cleanup after a failed encode or send, within ``cleanup_timeout``."""
+        aclose = getattr(self.body_iterator, "aclose", None)
+        if aclose is None:
+            return
+        try:
+            await asyncio.wait_for(aclose(), self._cleanup_timeout)
+        except asyncio.TimeoutError:
+            logger.warning("Body iterator cleanup cancelled after %s seconds", self._cleanup_timeout)
+        except Exception:
+            logger.exception("Error closing body iterator after encoding or send failure")
+
+    async def _ping(self, writer: AsyncWriter) -> None:
+        while self.active:
+            await asyncio.sleep(self._ping_interval)
+            if self.ping_message_factory is not None:
+                ping = self.ping_message_factory()
+            else:
+                ping = ServerSentEvent(comment=f"ping - {datetime.now(timezone.utc)}", sep=self.sep)
+            await writer._send(ensure_bytes(ping, self.sep))
+
+    async def _until_stream_must_end(self, writer: AsyncWriter, stream: asyncio.Future) -> None:
+        """Return when the client left; on shutdown, cancel ``stream`` once the grace period is over."""
+        if await writer.context.wait() != SHUTDOWN:
+            return
+        if self._shutdown_event is not None:
+            self._shutdown_event.set()
+        if self._shutdown_grace_period > 0:
+            await asyncio.sleep(self._shutdown_grace_period)
+        stream.cancel()  # in this same step: with no grace, the stream does not run again
+
+    def _headers(self) -> list:
+        """``raw_headers`` as text pairs; ``Connection`` is left to the transport (HTTP/1.x only)."""
+        return [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in self.raw_headers
+            if name != b"connection"
+        ]
+
+    async def _answer_head(self, scope: Scope, send: Send) -> None:
+        """HEAD: the headers GET would get and an empty body; the content is never touched."""
+        headers = sse_headers(scope.get("http_version"), self._headers())
+        raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+        await send({"type": "http.response.start", "status": self.status_code, "headers": raw})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if self.background is not None:
+            await self.background()
+
+
+_chained = False
+
+
+def _chain_shutdown_on_signals() -> None:
+    """Once per process, from the main thread: SIGTERM / SIGINT first end the streams (``sse_fast.shutdown``)."""
+    global _chained
+    if _chained or threading.current_thread() is not threading.main_thread():
+        return
+    _chained = True
+    shutdown_on_signals()
+
+
+__all__ = [
+    "EventSourceResponse",
+    "JSONServerSentEvent",
+    "SendTimeoutError",
+    "ServerSentEvent",
+    "ensure_bytes",
+]
