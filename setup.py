@@ -38,7 +38,11 @@ def extensions() -> list:
         announce("Cython is not installed; this is the PURE-PYTHON build")
         return []
     core = Extension("sse_fast._encoder", ["src/_encoder.pyx"], extra_compile_args=["-O3"])
-    return cythonize([core], language_level=3, compiler_directives={"binding": False})
+    try:
+        return cythonize([core], language_level=3, compiler_directives={"binding": False})
+    except Exception as exc:  # Cython could not translate the core: the twin still works
+        announce(f"Cython could not translate src/_encoder.pyx ({exc}); this is the PURE-PYTHON build")
+        return []
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": BuildCore})
