@@ -225,13 +225,17 @@ def test_default_headers(server: Server) -> None:
     assert headers["x-accel-buffering"] == "no"
 
 
-def test_a_cookie_set_on_the_response_is_sent(server: Server) -> None:
+def test_headers_and_cookies_set_on_the_response_are_sent(server: Server) -> None:
     def make() -> Response:
         response = EventSourceResponse(async_gen(["x"]))
+        assert response.headers["cache-control"] == "no-store"
+        response.headers["X-Later"] = "yes"
         response.set_cookie("session", "abc")
         return response
 
-    assert get(route(server, make)).cookies["session"] == "abc"
+    sent = get(route(server, make))
+    assert sent.headers["x-later"] == "yes"
+    assert sent.cookies["session"] == "abc"
 
 
 def test_head_gets_the_headers_and_no_body_and_the_content_is_not_touched(server: Server) -> None:

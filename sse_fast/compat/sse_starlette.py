@@ -19,10 +19,11 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import iterate_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from ..context import CLIENT_DISCONNECTED, SEND_TIMEOUT, SHUTDOWN
 from ..registry import shutdown_on_signals
-from ..transports.asgi import Receive, Scope, Send, open_asgi
+from ..transports.asgi import open_asgi
 from ..transports.headers import sse_headers
 from ..writer import AsyncWriter
 from ._sse_starlette_event import JSONServerSentEvent, ServerSentEvent, check_sep, ensure_bytes
@@ -119,12 +120,15 @@ class EventSourceResponse(Response):
             await self._answer_head(scope, send)
             return
         _chain_shutdown_on_signals()
+        # open_asgi types scope and receive with dict, starlette with MutableMapping: the same objects
+        asgi_scope: Any = scope
+        asgi_receive: Any = receive
         writer = await open_asgi(
-            scope,
-            receive,
+            asgi_scope,
+            asgi_receive,
             send,
             status=self.status_code,
-            headers=self._headers(),
+            headers=self._send_headers(),
             send_timeout=self.send_timeout,
         )
         try:
@@ -206,7 +210,7 @@ class EventSourceResponse(Response):
             await asyncio.sleep(self._shutdown_grace_period)
         stream.cancel()  # in this same step: with no grace, the stream does not run again
 
-    def _headers(self) -> list:
+    def _send_headers(self) -> list:
         """``raw_headers`` as text pairs; ``Connection`` is left to the transport (HTTP/1.x only)."""
         return [
             (name.decode("latin-1"), value.decode("latin-1"))
@@ -216,7 +220,7 @@ class EventSourceResponse(Response):
 
     async def _answer_head(self, scope: Scope, send: Send) -> None:
         """HEAD: the headers GET would get and an empty body; the content is never touched."""
-        headers = sse_headers(scope.get("http_version"), self._headers())
+        headers = sse_headers(scope.get("http_version"), self._send_headers())
         raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
         await send({"type": "http.response.start", "status": self.status_code, "headers": raw})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
