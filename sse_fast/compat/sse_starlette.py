@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import threading
 from collections.abc import AsyncIterable, Awaitable, Coroutine, Iterable, Mapping
 from datetime import datetime, timezone
@@ -21,8 +22,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from .. import registry
 from ..context import CLIENT_DISCONNECTED, SEND_TIMEOUT, SHUTDOWN
-from ..registry import shutdown_on_signals
 from ..transports.asgi import open_asgi
 from ..transports.headers import sse_headers
 from ..writer import AsyncWriter
@@ -232,12 +233,16 @@ _chained = False
 
 
 def _chain_shutdown_on_signals() -> None:
-    """Once per process, from the main thread: SIGTERM / SIGINT first end the streams (``sse_fast.shutdown``)."""
+    """Once per process, from the main thread: SIGTERM / SIGINT first end the streams (``sse_fast.shutdown``).
+
+    Skipped when the application has chained ``sse_fast.shutdown_on_signals`` itself (its grace wins).
+    """
     global _chained
     if _chained or threading.current_thread() is not threading.main_thread():
         return
     _chained = True
-    shutdown_on_signals()
+    if getattr(signal.getsignal(signal.SIGTERM), "__module__", None) != registry.__name__:
+        registry.shutdown_on_signals()
 
 
 __all__ = [
