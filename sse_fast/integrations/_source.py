@@ -1,0 +1,20 @@
+"""What every integration accepts as the body of a stream: a handler or an iterable of items."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..writer import _is_iterable
+
+
+def handler_for(source: Any) -> Callable[[Any], Any]:
+    """``source`` itself if it is a handler (``handler(writer)``, sync or async); an iterable or async
+    iterable (a generator, say) becomes a handler that writes it with ``writer.stream`` (each item as
+    JSON, an ``Event`` whole, then ``[DONE]``)."""
+    if callable(source) and not _is_iterable(source):
+        return source  # type: ignore[no-any-return]
+    if not _is_iterable(source):
+        raise TypeError(
+            f"expected a handler(writer) or an iterable of events, got {type(source).__name__}: {source!r}"
+        )
+    return lambda writer: writer.stream(source)
