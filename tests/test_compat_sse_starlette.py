@@ -225,6 +225,13 @@ def test_default_headers(server: Server) -> None:
     assert headers["x-accel-buffering"] == "no"
 
 
+def test_media_type_none_still_sends_the_event_stream_type(server: Server) -> None:
+    theirs = get(route(server, lambda: sse_starlette.EventSourceResponse(async_gen(["x"]), media_type=None)))
+    ours = get(route(server, lambda: EventSourceResponse(async_gen(["x"]), media_type=None)))
+    assert "content-type" not in theirs.headers
+    assert ours.headers["content-type"] == "text/event-stream; charset=utf-8"
+
+
 def test_headers_and_cookies_set_on_the_response_are_sent(server: Server) -> None:
     def make() -> Response:
         response = EventSourceResponse(async_gen(["x"]))

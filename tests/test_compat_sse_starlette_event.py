@@ -291,7 +291,13 @@ def test_ensure_bytes_takes_a_left_over_sse_starlette_event_and_an_sse_fast_even
 
 
 def test_ensure_bytes_bytearray_is_raw() -> None:
+    assert reference.ensure_bytes(bytearray(b"ba"), "\n") == b"data: bytearray(b'ba')\n\n"
     assert ensure_bytes(bytearray(b"ba"), "\n") == b"ba"
+
+
+def test_ensure_bytes_list_is_json() -> None:
+    assert reference.ensure_bytes([1, "a"], "\n") == b"data: [1, 'a']\n\n"
+    assert ensure_bytes([1, "a"], "\n") == b'data: [1,"a"]\n\n'
 
 
 @given(data=plain_data, fields=event_fields, sep=st.sampled_from(SEPS))
