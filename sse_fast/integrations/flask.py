@@ -24,8 +24,8 @@ from typing import Any, Optional
 import flask
 
 from ..resume import from_environ
-from ._wsgi import wsgi_parts
 from ._source import handler_for
+from ._wsgi import wsgi_parts
 
 
 def last_event_id(request: Optional[flask.Request] = None) -> Optional[str]:
