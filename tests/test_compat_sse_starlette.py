@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import itertools
 import os
 import re
@@ -246,6 +247,7 @@ def test_headers_and_cookies_set_on_the_response_are_sent(server: Server) -> Non
 
 
 def test_head_gets_the_headers_and_no_body_and_the_content_is_not_touched(server: Server) -> None:
+    """As sse-starlette >= 3.7 answers HEAD (older ones stream, so this is not compared with the reference)."""
     started: list[str] = []
     background: list[str] = []
 
@@ -253,16 +255,14 @@ def test_head_gets_the_headers_and_no_body_and_the_content_is_not_touched(server
         started.append("started")
         yield "x"
 
-    def make(cls: Any) -> Factory:
-        return lambda: cls(content(), background=BackgroundTask(background.append, cls.__module__))
-
-    ours = get(route(server, make(EventSourceResponse)), "HEAD")
-    theirs = get(route(server, make(sse_starlette.EventSourceResponse)), "HEAD")
-    assert ours.content == theirs.content == b""
-    assert comparable_headers(ours) == comparable_headers(theirs)
+    url = route(
+        server, lambda: EventSourceResponse(content(), background=BackgroundTask(background.append, "ran"))
+    )
+    head = get(url, "HEAD")
+    assert head.content == b""
+    wait_until(lambda: background == ["ran"], GUARD)  # it runs after the response is sent
     assert started == []
-    wait_until(lambda: len(background) == 2, GUARD)  # it runs after the response is sent
-    assert sorted(background) == ["sse_fast.compat.sse_starlette", "sse_starlette.sse"]
+    assert comparable_headers(head) == comparable_headers(get(url))
 
 
 @pytest.mark.parametrize(
@@ -277,8 +277,11 @@ def test_head_gets_the_headers_and_no_body_and_the_content_is_not_touched(server
     ],
 )
 def test_bad_arguments_are_refused_as_by_sse_starlette(options: dict, error: type) -> None:
-    with pytest.raises(error):
-        sse_starlette.EventSourceResponse(async_gen([]), **options)
+    if set(options) <= set(inspect.signature(sse_starlette.EventSourceResponse).parameters):
+        with pytest.raises(
+            error
+        ):  # (sse-starlette < 3.7, the reference on Python 3.9, has no cleanup_timeout)
+            sse_starlette.EventSourceResponse(async_gen([]), **options)
     with pytest.raises(error):
         EventSourceResponse(async_gen([]), **options)
 
