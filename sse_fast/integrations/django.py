@@ -27,7 +27,7 @@ import asyncio
 from collections import deque
 from typing import Any, AsyncIterator, Deque, Optional
 
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse  # type: ignore[import-untyped]
 
 from ..context import CLIENT_DISCONNECTED
 from ..errors import ClientDisconnected, StreamingNotSupported
