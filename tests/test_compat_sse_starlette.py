@@ -513,6 +513,27 @@ def test_an_error_in_the_content_reaches_the_server_and_the_body_is_left_unfinis
     assert isinstance(ERRORS["/" + url.split("/", 3)[3]], LookupError)
 
 
+def test_a_refused_item_fails_the_response_and_a_hanging_cleanup_is_cut_after_cleanup_timeout(
+    server: Server,
+) -> None:
+    cleanup_started = threading.Event()
+
+    async def content() -> Any:
+        try:
+            yield "first"
+            yield {"data": "x", "id": "line\nbreak"}
+        finally:
+            cleanup_started.set()
+            await asyncio.sleep(3600)
+
+    url = route(server, lambda: EventSourceResponse(content(), cleanup_timeout=0.2))
+    with pytest.raises(httpx.RemoteProtocolError):
+        get(url)
+    assert cleanup_started.is_set()
+    error = ERRORS["/" + url.split("/", 3)[3]]
+    assert isinstance(error, ValueError) and "id must be a single line" in str(error)
+
+
 def test_background_runs_after_the_stream(server: Server) -> None:
     order: list[str] = []
 

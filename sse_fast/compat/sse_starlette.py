@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .. import registry
-from ..context import CLIENT_DISCONNECTED, SEND_TIMEOUT, SHUTDOWN
+from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT, SHUTDOWN
 from ..transports.asgi import open_asgi
 from ..transports.headers import sse_headers
 from ..writer import AsyncWriter
@@ -134,12 +134,15 @@ class EventSourceResponse(Response):
         )
         try:
             error = await self._run(writer)
+        except BaseException:  # this response was cancelled
+            writer.lost(CLOSED)
+            raise
         finally:
             self.active = False
         if writer.context.reason == SEND_TIMEOUT:
             raise SendTimeoutError() from error
         if error is not None and not (writer.context.done and isinstance(error, ConnectionError)):
-            writer.lost()  # leave the body unfinished, so the client can tell the stream broke
+            writer.lost(CLOSED)  # closed without ending the body, so the client can tell the stream broke
             raise error
         await writer.close()
         if writer.context.reason == CLIENT_DISCONNECTED and self.client_close_handler_callable is not None:
