@@ -47,8 +47,9 @@ def open_streams() -> List[Any]:
 def shutdown_sync(grace: float = 5.0, close_timeout: float = 5.0) -> int:
     """Finish every open stream from a thread; returns how many streams were open.
 
-    Each context ends with reason ``"shutdown"``; streams still open after ``grace`` seconds are closed,
-    waiting up to ``close_timeout`` more for their last write. Not for an event loop's own thread: there,
+    Each context ends with reason ``"shutdown"``; streams still open after ``grace`` seconds are closed.
+    It returns once every body has been ended and handed to the server, waiting up to ``close_timeout``
+    more for that. Not for an event loop's own thread: there,
     ``await shutdown()``.
     """
     if _in_running_loop():
@@ -70,6 +71,11 @@ def shutdown_sync(grace: float = 5.0, close_timeout: float = 5.0) -> int:
                 future.result(max(0.0, deadline - time.monotonic()))
             except Exception:  # noqa: S110 - a stream that fails to close is dropped all the same
                 pass
+        for writer in streams:  # the last frames reach the server before the caller stops it
+            writer.finished.wait(max(0.0, deadline - time.monotonic()))
+            delivered = getattr(writer.sink, "delivered", None)
+            if delivered is not None:
+                delivered.wait(max(0.0, deadline - time.monotonic()))
         return len(streams)
     finally:
         with _lock:
@@ -93,6 +99,8 @@ def shutdown_on_signals(
     """
     for signum in signals if signals is not None else (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(signum)
+        if previous == signal.SIG_IGN:  # the process ignores it: so do we
+            continue
         if previous is None:  # installed outside Python: the closest we can restore is the default
             previous = signal.SIG_DFL
 

@@ -57,6 +57,7 @@ class _Stream(Generic[R]):
         self._state = threading.Lock()  # guards everything below
         self._closed = False
         self.closed_event = threading.Event()  # set once closed, for threads that wait on it
+        self.finished = threading.Event()  # set once the body is ended, or the client is gone
         self._body_over = False  # the body was ended or the connection dropped
         self._pending = bytearray()  # frames waiting for the next transport write
         self._batch = 0  # number of the batch that `_pending` will go out in
@@ -171,6 +172,7 @@ class _Stream(Generic[R]):
         self._mark_closed(reason)
         if reason == SEND_TIMEOUT and self._claim_body_end():
             self.sink.abort()
+        self.finished.set()  # nothing more can reach this client
         self._on_lost()
 
     def _on_lost(self) -> None:
@@ -231,11 +233,13 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         self._mark_closed(CLOSED)
         if not self._claim_body_end():
             return
-        async with self._lock:
-            try:
+        try:
+            async with self._lock:
                 await asyncio.wait_for(self.sink.end(), self.send_timeout)
-            except (asyncio.TimeoutError, OSError, ClientDisconnected):
-                self.sink.abort()
+        except (asyncio.TimeoutError, OSError, ClientDisconnected):
+            self.sink.abort()
+        finally:
+            self.finished.set()
 
     def close_threadsafe(self) -> "concurrent.futures.Future[None]":
         """From any thread: cancel the owner task, then close on the writer's loop."""
@@ -387,6 +391,7 @@ class Writer(_Stream[None]):
             return
         with self._lock:
             self.sink.end()
+        self.finished.set()
 
     def close_threadsafe(self) -> "concurrent.futures.Future[None]":
         """Close from any thread (``close()`` already is thread-safe); returns a finished future."""

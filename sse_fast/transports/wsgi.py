@@ -38,6 +38,7 @@ class WSGIBody:
         self._chunks: Deque[bytes] = deque()
         self._buffered = 0
         self._over = False  # no more data will come (ended or dropped)
+        self.delivered = threading.Event()  # the server has taken everything (or closed the body)
         self._gone = environ.get("waitress.client_disconnected")
 
     @property
@@ -101,6 +102,7 @@ class WSGIBody:
             self._chunks.clear()
             self._buffered = 0
             self._cond.notify_all()
+        self.delivered.set()
         if not was_over:
             self._client_left()
 
