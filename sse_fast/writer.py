@@ -1,8 +1,9 @@
 """``Writer`` (threads, WSGI) and ``AsyncWriter`` (asyncio, ASGI): one method set over a transport's sink.
 
-Each method encodes its frame first (so a refused value raises with nothing written), then hands the
-bytes to ``_send``. Sends are serialised; frames written while a send is in flight are coalesced and go
-out together in the next transport write. Every transport write is bounded by ``send_timeout``.
+Each method encodes its frame first (so a refused value raises with nothing written), then queues the
+bytes with ``_send``; ``write_frame`` queues bytes that are already encoded. Frames queued while the
+transport is busy go out together in its next write, and every transport write is bounded by
+``send_timeout``.
 
 A sink is what a transport gives the writer: ``send(data)`` (a coroutine for ``AsyncWriter``;
 ``send(data, timeout)`` for ``Writer``), ``end()`` to finish the body normally and ``abort()`` to drop
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import inspect
 import queue
 import threading
@@ -22,6 +24,7 @@ from typing import (
     AsyncIterable,
     Awaitable,
     Callable,
+    ContextManager,
     Generic,
     Iterable,
     List,
@@ -42,10 +45,17 @@ Default = Optional[Callable[[Any], Any]]
 DONE = encode("[DONE]")
 HEARTBEAT = encode_comment("heartbeat")
 DEFAULT_SEND_TIMEOUT = 30.0
+HIGH_WATER = 64 * 1024  # bytes an AsyncWriter queues before a write waits for the transport
+IS_CLOSED = "cannot write: the stream is closed"
+
+
+_ONE_THREAD = contextlib.nullcontext()  # an AsyncWriter is used on its loop's thread only
 
 
 class _Stream(Generic[R]):
-    """The method set and the state both writers share; ``_send`` is the only thing they differ in."""
+    """The method set and the state both writers share; they differ in how ``_send`` reaches the sink."""
+
+    _state: ContextManager[Any]  # guards the close state: a lock where other threads can reach it
 
     def __init__(
         self, sink: Any, context: Optional[StreamContext], send_timeout: Optional[float], default: Default
@@ -54,14 +64,14 @@ class _Stream(Generic[R]):
         self.context = context if context is not None else StreamContext()
         self.send_timeout = send_timeout
         self._default = default
-        self._state = threading.Lock()  # guards everything below
         self._closed = False
+        self._reason = CLOSED  # why it closed, and what the next write is told
+        self._why = IS_CLOSED
+        self._cause: Optional[BaseException] = None
+        self._dropped = False  # closed with what was queued thrown away: the client cannot get it
         self.closed_event = threading.Event()  # set once closed, for threads that wait on it
         self.finished = threading.Event()  # set once the body is ended, or the client is gone
         self._body_over = False  # the body was ended or the connection dropped
-        self._pending = bytearray()  # frames waiting for the next transport write
-        self._batch = 0  # number of the batch that `_pending` will go out in
-        self._sent = 0  # batches written to the transport so far
         self._last_write = time.monotonic()
         self._stops: List[Callable[[], None]] = []
         _registry.register(self)
@@ -104,6 +114,15 @@ class _Stream(Generic[R]):
         """``retry: <ms>``: how long the browser waits before reconnecting."""
         return self._send(encode_retry(ms))
 
+    def write_frame(self, frame: bytes) -> R:
+        """Already-encoded bytes, written as they are: what ``encode*``, ``Event.encode`` or
+        ``FrameBuffer.take`` returned (one frame or several). Nothing is checked but the type."""
+        if type(frame) is not bytes:
+            if not isinstance(frame, (bytes, bytearray, memoryview)):
+                raise TypeError(f"write_frame() takes bytes, got {type(frame).__name__}")
+            frame = bytes(frame)
+        return self._send(frame)
+
     def _send(self, frame: bytes) -> R:
         raise NotImplementedError
 
@@ -114,42 +133,21 @@ class _Stream(Generic[R]):
         """True once nothing more can be written."""
         return self._closed
 
-    def _enqueue(self, frame: bytes) -> int:
-        """Add ``frame`` to the pending batch; returns the batch's number."""
-        with self._state:
-            self._check_open()
-            self._pending += frame
-            self._last_write = time.monotonic()
-            return self._batch
+    def _refusal(self) -> ClientDisconnected:
+        """What a write raises once the stream is closed."""
+        exc = ended(self._reason, self._why)
+        exc.__cause__ = self._cause
+        return exc
 
-    def _take(self, batch: int) -> Optional[bytes]:
-        """The pending bytes to write now, or None if ``batch`` already went out."""
-        with self._state:
-            if self._sent > batch:
-                return None
-            self._check_open()
-            data = bytes(self._pending)
-            self._pending.clear()
-            self._batch += 1
-            return data
-
-    def _mark_sent(self) -> None:
-        with self._state:
-            self._sent = self._batch
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise ended(self.context.reason or CLOSED, "cannot write: the stream is closed")
-
-    def _mark_closed(self, reason: str) -> bool:
-        """Close for good (thread-safe); False if it was already closed."""
+    def _mark_closed(self, reason: str, why: str = IS_CLOSED, cause: Optional[BaseException] = None) -> bool:
+        """Close for good (what is queued stays queued); False if it was already closed."""
         self.context.finish(reason)
         with self._state:
             if self._closed:
                 return False
             self._closed = True
+            self._reason, self._why, self._cause = reason, why, cause
             self.closed_event.set()
-            self._pending.clear()
             stops, self._stops = self._stops, []
         for stop in stops:
             stop()
@@ -164,16 +162,39 @@ class _Stream(Generic[R]):
             self._body_over = True
             return True
 
-    def lost(self, reason: str = CLIENT_DISCONNECTED) -> None:
-        """The transport says the client is gone (or stopped reading): close, and cancel the owner task.
-
-        After ``"send_timeout"`` the connection is dropped without ending the body: it cannot take more.
-        """
-        self._mark_closed(reason)
+    def _drop(self, reason: str, why: str = IS_CLOSED, cause: Optional[BaseException] = None) -> None:
+        """Close without sending what is queued. After a send timeout the connection is dropped too: it
+        cannot take more, and a body it cannot read must not be ended as if it were complete."""
+        self._mark_closed(reason, why, cause)
+        self._dropped = True
+        self._discard_pending()
         if reason == SEND_TIMEOUT and self._claim_body_end():
             self.sink.abort()
         self.finished.set()  # nothing more can reach this client
+
+    def _discard_pending(self) -> None:
+        """Throw away the frames not yet handed to the transport."""
+        raise NotImplementedError
+
+    def lost(
+        self, reason: str = CLIENT_DISCONNECTED, why: str = IS_CLOSED, cause: Optional[BaseException] = None
+    ) -> None:
+        """The transport says the client is gone (or stopped reading): close, and stop the owner.
+
+        What is still queued is dropped; after ``"send_timeout"`` the connection is dropped without ending
+        the body. ``why`` is the message of the ``ClientDisconnected`` the next write raises.
+        """
+        if self._dropped:
+            return
+        self._drop(reason, why, cause)
         self._on_lost()
+
+    def abort(self, reason: str = CLOSED) -> None:
+        """Stop at once without ending the body: what is queued is thrown away, the writer is closed with
+        ``reason`` and the connection dropped, so the client can tell that the stream broke."""
+        self._drop(reason)
+        if self._claim_body_end():
+            self.sink.abort()
 
     def _on_lost(self) -> None:
         """Hook for work a writer must stop when its client is gone."""
@@ -189,7 +210,19 @@ def _item_writer(writer: _Stream[R], item: Any) -> R:
 
 
 class AsyncWriter(_Stream[Awaitable[None]]):
-    """The writer for asyncio transports (ASGI, asyncio streams): every method is awaited."""
+    """The writer for asyncio transports (ASGI, asyncio streams): every method is awaited.
+
+    A write queues its frame and returns at once while fewer than ``high_water`` bytes are queued; a
+    sender task hands everything queued to the transport in one write as soon as the event loop runs it.
+    A burst thus goes out in few large writes, and a frame written before the handler awaits anything
+    else leaves on the loop's next turn. A write that finds ``high_water`` bytes queued waits until the
+    sender takes them (backpressure). When a transport write fails or outlasts ``send_timeout``, the
+    stream is closed with that reason and the next write raises ``ClientDisconnected``; ``close()`` sends
+    what is queued, then ends the body. Use the writer on its event loop's thread; from other threads,
+    ``close_threadsafe()``.
+    """
+
+    high_water = HIGH_WATER
 
     def __init__(
         self,
@@ -200,45 +233,117 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         default: Default = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._lock = asyncio.Lock()
+        self._state = _ONE_THREAD
+        self._pending: List[bytes] = []  # frames for the sender's next transport write
+        self._pending_size = 0
+        self._sender: Optional[asyncio.Task] = None  # the task handing the queue to the transport
+        self._room: List[asyncio.Future] = []  # writes waiting for the sender to take the queue
+        self._ended: Optional[asyncio.Future] = None  # done once close() has ended the body
         self.owner: Optional[asyncio.Task] = None  # a handler task to cancel when the client goes
         super().__init__(sink, context, send_timeout, default)
 
     async def _send(self, frame: bytes) -> None:
-        batch = self._enqueue(frame)
-        async with self._lock:
-            data = self._take(batch)
-            if data is None:
-                return
+        if self._closed:
+            raise self._refusal()
+        self._pending.append(frame)
+        self._pending_size += len(frame)
+        self._last_write = time.monotonic()
+        if self._sender is None:
+            self._sender = self._loop.create_task(self._drain())
+        if self._pending_size >= self.high_water:
+            room = self._loop.create_future()
+            self._room.append(room)
             try:
-                await asyncio.wait_for(self.sink.send(data), self.send_timeout)
-            except asyncio.TimeoutError:
-                self.lost(SEND_TIMEOUT)
-                raise ended(SEND_TIMEOUT, f"the client read nothing for {self.send_timeout} s") from None
-            except asyncio.CancelledError:
-                self._mark_closed(CLOSED)  # a half-finished write leaves the stream unusable
+                await room
+            finally:
+                if room in self._room:  # this write was cancelled while it waited
+                    self._room.remove(room)
+            if self._dropped:
+                raise self._refusal()
+
+    async def _drain(self) -> None:
+        """The sender: one transport write of everything queued, again while more is queued meanwhile."""
+        try:
+            while self._pending and not self._dropped:
+                data = b"".join(self._pending)
+                self._pending.clear()
+                self._pending_size = 0
+                self._wake_writers()
+                await self._write(data)
+        finally:
+            self._sender = None
+
+    async def _write(self, data: bytes) -> None:
+        timer = None
+        if self.send_timeout is not None:
+            timer = self._loop.call_later(self.send_timeout, self._timed_out)
+        try:
+            await self.sink.send(data)
+        except asyncio.CancelledError:
+            if not self._dropped:  # cancelled from outside: a half-finished write leaves it unusable
+                self._drop(CLOSED)
                 raise
-            except (OSError, ClientDisconnected) as exc:
-                self.lost(CLIENT_DISCONNECTED)
-                raise ended(CLIENT_DISCONNECTED, f"the client left ({exc})") from exc
-            self._mark_sent()
+        except (OSError, ClientDisconnected) as exc:
+            self.lost(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
+        except Exception as exc:  # the transport broke: the stream cannot go on, the next write says why
+            self.lost(CLIENT_DISCONNECTED, f"the transport failed ({type(exc).__name__}: {exc})", exc)
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _timed_out(self) -> None:
+        self.lost(SEND_TIMEOUT, f"the client read nothing for {self.send_timeout} s")
+
+    def _wake_writers(self) -> None:
+        room, self._room = self._room, []
+        for waiter in room:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _discard_pending(self) -> None:
+        self._pending.clear()
+        self._pending_size = 0
+        self._wake_writers()
+        sender = self._sender
+        if sender is not None and sender is not asyncio.current_task():
+            sender.cancel()  # its write can no longer reach the client
 
     def _on_lost(self) -> None:
         owner = self.owner
         if owner is not None and not owner.done():
-            self._loop.call_soon_threadsafe(owner.cancel)
+            self._loop.call_soon(owner.cancel)  # after the writes woken by the drop have seen why
+
+    async def flush(self) -> None:
+        """Wait until everything written so far has been handed to the transport.
+
+        Raises ``ClientDisconnected`` if the stream was dropped instead (the client left, a send timed out).
+        """
+        while not self._dropped:
+            if self._sender is None:
+                if not self._pending:
+                    return
+                self._sender = self._loop.create_task(self._drain())
+            await asyncio.wait({self._sender})
+        raise self._refusal()
 
     async def close(self) -> None:
-        """End the stream: the body is finished and the context is done with reason ``"closed"``."""
+        """Send what is queued, then end the body; the context is done with reason ``"closed"`` (unless it
+        already had one). A second call waits for the first."""
         self._mark_closed(CLOSED)
-        if not self._claim_body_end():
+        if self._ended is not None:
+            await asyncio.wait({self._ended})
             return
+        self._ended = self._loop.create_future()
         try:
-            async with self._lock:
-                await asyncio.wait_for(self.sink.end(), self.send_timeout)
-        except (asyncio.TimeoutError, OSError, ClientDisconnected):
-            self.sink.abort()
+            with contextlib.suppress(ClientDisconnected):
+                await self.flush()
+            if self._claim_body_end():
+                try:
+                    await asyncio.wait_for(self.sink.end(), self.send_timeout)
+                except (asyncio.TimeoutError, OSError, ClientDisconnected):
+                    self.sink.abort()
         finally:
+            self._ended.set_result(None)
             self.finished.set()
 
     def close_threadsafe(self) -> "concurrent.futures.Future[None]":
@@ -279,12 +384,10 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         def stop() -> None:
             self._loop.call_soon_threadsafe(stopped.set)
 
-        task = self._loop.create_task(beat())
-        with self._state:
-            if self._closed:
-                task.cancel()
-                return lambda: None
-            self._stops.append(stop)
+        if self._closed:
+            return lambda: None
+        self._stops.append(stop)
+        self._loop.create_task(beat())
         return stop
 
     async def stream(self, source: Any) -> None:
@@ -365,7 +468,11 @@ class Writer(_Stream[None]):
         send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
         default: Default = None,
     ) -> None:
+        self._state = threading.Lock()  # the handler's thread, the heartbeat's and the server's meet here
         self._lock = threading.Lock()  # held for one transport write
+        self._pending = bytearray()  # frames waiting for the next transport write
+        self._batch = 0  # number of the batch that `_pending` will go out in
+        self._sent = 0  # batches written to the transport so far
         super().__init__(sink, context, send_timeout, default)
 
     def _send(self, frame: bytes) -> None:
@@ -377,12 +484,38 @@ class Writer(_Stream[None]):
             try:
                 self.sink.send(data, self.send_timeout)
             except TimeoutError:
-                self.lost(SEND_TIMEOUT)
-                raise ended(SEND_TIMEOUT, f"the client read nothing for {self.send_timeout} s") from None
+                self.lost(SEND_TIMEOUT, f"the client read nothing for {self.send_timeout} s")
+                raise self._refusal() from None
             except (OSError, ClientDisconnected) as exc:
-                self.lost(CLIENT_DISCONNECTED)
-                raise ended(CLIENT_DISCONNECTED, f"the client left ({exc})") from exc
-            self._mark_sent()
+                self.lost(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
+                raise self._refusal() from exc
+            with self._state:
+                self._sent = self._batch
+
+    def _enqueue(self, frame: bytes) -> int:
+        """Add ``frame`` to the pending batch; returns the batch's number."""
+        with self._state:
+            if self._closed:
+                raise self._refusal()
+            self._pending += frame
+            self._last_write = time.monotonic()
+            return self._batch
+
+    def _take(self, batch: int) -> Optional[bytes]:
+        """The pending bytes to write now, or None if ``batch`` already went out."""
+        with self._state:
+            if self._sent > batch:
+                return None
+            if self._closed:
+                raise self._refusal()
+            data = bytes(self._pending)
+            self._pending.clear()
+            self._batch += 1
+            return data
+
+    def _discard_pending(self) -> None:
+        with self._state:
+            self._pending.clear()
 
     def close(self) -> None:
         """End the stream: the body is finished and the context is done with reason ``"closed"``."""
