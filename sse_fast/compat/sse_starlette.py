@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from .. import registry
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT, SHUTDOWN
+from ..errors import ClientDisconnected
 from ..transports.asgi import open_asgi
 from ..transports.headers import sse_headers
 from ..writer import AsyncWriter
@@ -134,15 +135,20 @@ class EventSourceResponse(Response):
         )
         try:
             error = await self._run(writer)
+            # sse-starlette awaits every send: what was written must be out (or have failed) before the
+            # stream counts as ended well
+            if error is None:
+                error = await _flush(writer)
         except BaseException:  # this response was cancelled
-            writer.lost(CLOSED)
+            writer.abort(CLOSED)
             raise
         finally:
             self.active = False
         if writer.context.reason == SEND_TIMEOUT:
             raise SendTimeoutError() from error
         if error is not None and not (writer.context.done and isinstance(error, ConnectionError)):
-            writer.lost(CLOSED)  # closed without ending the body, so the client can tell the stream broke
+            await _flush(writer)  # what came before the error is sent, as sse-starlette would have
+            writer.abort(CLOSED)  # the body is not ended, so the client can tell the stream broke
             raise error
         await writer.close()
         if writer.context.reason == CLIENT_DISCONNECTED and self.client_close_handler_callable is not None:
@@ -177,7 +183,7 @@ class EventSourceResponse(Response):
     async def _stream_response(self, writer: AsyncWriter) -> None:
         async for data in self.body_iterator:
             try:
-                await writer._send(ensure_bytes(data, self.sep))
+                await writer.write_frame(ensure_bytes(data, self.sep))
             except BaseException:
                 await self._close_body_iterator()
                 raise
@@ -202,7 +208,7 @@ class EventSourceResponse(Response):
                 ping = self.ping_message_factory()
             else:
                 ping = ServerSentEvent(comment=f"ping - {datetime.now(timezone.utc)}", sep=self.sep)
-            await writer._send(ensure_bytes(ping, self.sep))
+            await writer.write_frame(ensure_bytes(ping, self.sep))
 
     async def _until_stream_must_end(self, writer: AsyncWriter, stream: asyncio.Future) -> None:
         """Return when the client left; on shutdown, cancel ``stream`` once the grace period is over."""
@@ -230,6 +236,15 @@ class EventSourceResponse(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         if self.background is not None:
             await self.background()
+
+
+async def _flush(writer: AsyncWriter) -> ClientDisconnected | None:
+    """Wait until what was written is handed to the transport; the error if the stream was dropped instead."""
+    try:
+        await writer.flush()
+    except ClientDisconnected as exc:
+        return exc
+    return None
 
 
 _chained = False
