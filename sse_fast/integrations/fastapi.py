@@ -15,8 +15,8 @@ once FastAPI sends the response, so the endpoint hands over a handler (or an ite
 than writing before it returns. ``LastEventID`` gives the id alone.
 """
 
-# No `from __future__ import annotations` here: FastAPI before 0.100-ish cannot resolve string
-# annotations on a class dependency (SSEStream.__init__), and Python 3.9 installs such a FastAPI.
+# No `from __future__ import annotations` here: the FastAPI that Python 3.9 installs (0.128) cannot
+# resolve string annotations on a class dependency (SSEStream.__init__).
 from typing import Annotated, Any, Optional
 
 from fastapi import Depends, Request
