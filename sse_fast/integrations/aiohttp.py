@@ -27,9 +27,9 @@ from aiohttp import web
 from ..context import CLIENT_DISCONNECTED
 from ..resume import last_event_id as _last_event_id
 from ..transports.headers import Headers, sse_headers
+from ..transports.run import run_on
 from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter, Default
 from ._source import handler_for
-from ._tasks import run_on
 
 POLL = 0.2  # how often an idle stream checks that its connection is still open
 

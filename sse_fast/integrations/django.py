@@ -33,10 +33,10 @@ from ..context import CLIENT_DISCONNECTED
 from ..errors import ClientDisconnected, StreamingNotSupported
 from ..resume import last_event_id as _last_event_id
 from ..transports.headers import Headers, sse_headers
+from ..transports.run import run_on
 from ..transports.wsgi import DEFAULT_MAX_BUFFERED
 from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter, Default
 from ._source import handler_for
-from ._tasks import run_on
 from ._wsgi import wsgi_parts
 
 

@@ -14,6 +14,7 @@ from ..context import CLIENT_DISCONNECTED
 from ..errors import HTTPTransportFailed, NotHTTP, StreamingNotSupported
 from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter, Default
 from .headers import Headers, sse_headers
+from .run import run_on
 
 Scope = Dict[str, Any]
 Receive = Callable[[], Awaitable[Dict[str, Any]]]
@@ -107,28 +108,12 @@ async def run_handler(
     heartbeat: Optional[float] = None,
     default: Default = None,
 ) -> None:
-    """Open a writer, run ``handler(writer)`` as a task that is cancelled when the client goes, then close."""
+    """Open a writer and run ``handler(writer)`` on it (``run_on``): a task cancelled when the client goes,
+    then the writer is closed."""
     writer = await open_asgi(
         scope, receive, send, status=status, headers=headers, send_timeout=send_timeout, default=default
     )
-    task = asyncio.ensure_future(handler(writer))
-    writer.owner = task
-    if writer.closed:  # the client left while the handler was being started
-        task.cancel()
-    if heartbeat:
-        writer.start_heartbeat(heartbeat)
-    try:
-        await asyncio.wait({task})
-    except asyncio.CancelledError:
-        task.cancel()
-        await asyncio.wait({task})
-        raise
-    finally:
-        await writer.close()
-    if not task.cancelled():
-        error = task.exception()
-        if error is not None and not (writer.context.done and isinstance(error, ConnectionError)):
-            raise error
+    await run_on(writer, handler, heartbeat)
 
 
 class ASGIResponse:
