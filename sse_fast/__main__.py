@@ -1,4 +1,4 @@
-"""``python -m sse_fast``: sample frames; ``python -m sse_fast demo``: the browser demo; ``... bench``: the benchmark."""
+"""``python -m sse_fast``: sample frames; ``... demo``: the browser demo; ``... bench``: the benchmark."""
 
 from __future__ import annotations
 

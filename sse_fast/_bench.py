@@ -1,4 +1,6 @@
-"""Benchmark workloads, their contenders and the ratio table: one source for ``bench/`` and ``python -m sse_fast bench``.
+"""Benchmark workloads, their contenders and the ratio table.
+
+One source for ``bench/`` and ``python -m sse_fast bench``.
 
 A workload is one job (a JSON chunk, 4 KiB of text, a burst through ``FrameBuffer``, ...). Its contenders
 do that job: both sse_fast encoder twins, the peers a user would pick instead (sse-starlette, FastAPI's

@@ -57,7 +57,8 @@ class Browser:
         self._in, from_chrome_w = os.pipe()
         # Move the child's ends above 4, so that mapping them onto 3 and 4 cannot overwrite one another.
         to_chrome_r, from_chrome_w = (_above_four(fd) for fd in (to_chrome_r, from_chrome_w))
-        # bash (dash takes single-digit fds only) maps our pipe ends onto the fds 3 and 4 that --remote-debugging-pipe expects.
+        # bash (dash takes single-digit fds only) maps our pipe ends onto the fds 3 and 4
+        # that --remote-debugging-pipe expects.
         cmd = [executable, *FLAGS, f"--user-data-dir={self._profile.name}", "about:blank"]
         self.proc = subprocess.Popen(
             ["bash", "-c", f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}', "bash", *cmd],

@@ -36,7 +36,9 @@ def test_a_wrong_output_is_caught() -> None:
 
 
 def test_the_table_and_targets_use_the_given_times() -> None:
-    run = lambda: b""  # never called: only the names and roles matter here
+    def run() -> bytes:  # never called: only the names and roles matter here
+        return b""
+
     names = [("sse_fast c", _bench.OURS), ("sse-starlette", _bench.PEER), ("orjson.dumps", _bench.FLOOR)]
     workload = _bench.Workload(
         "chat chunk", "test", 1, ["{}"], True, [_bench.Contender(n, r, run) for n, r in names]
