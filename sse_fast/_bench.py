@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 import orjson
 
+from .parse import parse
+
 OURS, PEER, FLOOR = "ours", "peer", "floor"
 SSE_STARLETTE = "sse-starlette"
 
@@ -80,7 +82,7 @@ class Workload:
         if isinstance(out, str):
             out = out.encode("utf-8")
         assert isinstance(out, bytes), f"{contender.name}: produced {type(out).__name__}, expected bytes"
-        got = parse_data(out)
+        got = [event.data for event in parse(out)]
         want = self.frames
         if self.is_json:
             got, want = [json.loads(d) for d in got], [json.loads(d) for d in want]
@@ -108,21 +110,6 @@ def expected_bytes(workload: Workload) -> bytes:
     return "".join(frames).encode("utf-8")
 
 
-def parse_data(stream: bytes) -> list[str]:
-    """The data of each event in an event stream, per the WHATWG parsing rules (data fields only)."""
-    events, data, have = [], [], False
-    for line in re.split("\r\n|\r|\n", stream.decode("utf-8")):
-        if line == "":
-            if have:
-                events.append("\n".join(data))
-            data, have = [], False
-        elif line.startswith("data"):
-            value = line[5:] if line.startswith("data:") else ""
-            data.append(value.removeprefix(" "))
-            have = True
-    return events
-
-
 def twins() -> list[tuple[str, ModuleType]]:
     """The encoder twins importable here: ``("c", module)`` when built, and ``("python", module)``."""
     found = []
@@ -135,18 +122,20 @@ def twins() -> list[tuple[str, ModuleType]]:
 
 
 def _peers() -> tuple[ModuleType | None, tuple[Callable, Callable] | None, list[str]]:
-    missing = []
+    missing: list[str] = []
+    starlette_event: ModuleType | None = None
     try:
-        starlette_event: ModuleType | None = importlib.import_module("sse_starlette.event")
+        starlette_event = importlib.import_module("sse_starlette.event")
     except ImportError:
-        starlette_event, _ = None, missing.append(SSE_STARLETTE)
+        missing.append(SSE_STARLETTE)
+    fastapi: tuple[Callable, Callable] | None = None
     try:
         from fastapi.encoders import jsonable_encoder
         from fastapi.sse import format_sse_event
 
-        fastapi: tuple[Callable, Callable] | None = (format_sse_event, jsonable_encoder)
+        fastapi = (format_sse_event, jsonable_encoder)
     except ImportError:
-        fastapi, _ = None, missing.append("fastapi")
+        missing.append("fastapi")
     return starlette_event, fastapi, missing
 
 

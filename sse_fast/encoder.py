@@ -21,7 +21,7 @@ else:
 
         IMPLEMENTATION = "c"
     except ImportError:
-        from . import _encoder_py as _impl  # type: ignore[no-redef]
+        from . import _encoder_py as _impl
 
         IMPLEMENTATION = "python"
 
