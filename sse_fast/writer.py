@@ -191,7 +191,8 @@ class _Stream(Generic[R]):
 
     def abort(self, reason: str = CLOSED) -> None:
         """Stop at once without ending the body: what is queued is thrown away, the writer is closed with
-        ``reason`` and the connection dropped, so the client can tell that the stream broke."""
+        ``reason`` and the connection dropped, so the client can tell that the stream broke. (Under WSGI
+        the body iterator just stops, and the server ends the body as usual.)"""
         self._drop(reason)
         if self._claim_body_end():
             self.sink.abort()
@@ -241,6 +242,11 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         self._ended: Optional[asyncio.Future] = None  # done once close() has ended the body
         self.owner: Optional[asyncio.Task] = None  # a handler task to cancel when the client goes
         super().__init__(sink, context, send_timeout, default)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes written and not yet handed to the transport."""
+        return self._pending_size
 
     async def _send(self, frame: bytes) -> None:
         if self._closed:

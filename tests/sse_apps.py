@@ -44,6 +44,12 @@ STREAM_ITEMS = [1, "two", Event(event="e", data="raw"), {"k": [3]}]
 STREAM_BYTES = b'data: 1\n\ndata: "two"\n\nevent: e\ndata: raw\n\ndata: {"k":[3]}\n\ndata: [DONE]\n\n'
 FUNC_ERROR_BYTES = b'data: 1\n\ndata: 2\n\nevent: error\ndata: {"error":"upstream failed"}\n\n'
 FUNC_DONE_BYTES = b"data: 1\n\ndata: 2\n\ndata: [DONE]\n\n"
+FRAMES = [
+    sse_fast.encode_json({"a": 1}, id="7"),
+    sse_fast.Event(event="e", data="two\nlines").encode(),
+    bytearray(b": already encoded\n\n"),
+]
+FRAME_BYTES = b'id: 7\ndata: {"a":1}\n\nevent: e\ndata: two\ndata: lines\n\n: already encoded\n\n'
 BIG = "x" * 65536
 FROZEN_TIMEOUT = 0.5
 MAX_BUFFERED = 256 * 1024
@@ -85,6 +91,15 @@ PROBE = Probe()
 async def a_methods(w: sse_fast.AsyncWriter) -> None:
     for name, args, _ in TABLE:
         await getattr(w, name)(*args)
+
+
+async def a_frame(w: sse_fast.AsyncWriter) -> None:
+    for frame in FRAMES:
+        await w.write_frame(frame)
+    try:
+        await w.write_frame("text")  # type: ignore[arg-type]
+    except TypeError as exc:
+        PROBE.put("frame", str(exc))
 
 
 async def a_stream(w: sse_fast.AsyncWriter) -> None:
@@ -185,6 +200,7 @@ async def a_late(w: sse_fast.AsyncWriter) -> None:
 
 ASYNC: Dict[str, Callable[..., Any]] = {
     "/methods": a_methods,
+    "/frame": a_frame,
     "/stream": a_stream,
     "/stream_sync": a_stream_sync_iterable,
     "/func_error": a_func_error,
@@ -227,6 +243,12 @@ async def asgi_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
 async def streams_handler(reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
     """Each scenario on a bare asyncio connection, the way a user's server would run it."""
     path = await read_request(reader)
+    if path == "/direct":
+        writer, ctx = await sse_fast.new_writer(reader, stream, headers={"X-App": "1"})
+        async with writer:
+            await a_methods(writer)
+        PROBE.put("direct", ctx.reason)
+        return
     writer, ctx = await sse_fast.new_writer(reader, stream, **OPTIONS.get(path, {}))
     task = asyncio.ensure_future(ASYNC[path](writer))
     if path != "/late":
@@ -245,6 +267,15 @@ async def streams_handler(reader: asyncio.StreamReader, stream: asyncio.StreamWr
 def s_methods(w: sse_fast.Writer) -> None:
     for name, args, _ in TABLE:
         getattr(w, name)(*args)
+
+
+def s_frame(w: sse_fast.Writer) -> None:
+    for frame in FRAMES:
+        w.write_frame(frame)
+    try:
+        w.write_frame("text")  # type: ignore[arg-type]
+    except TypeError as exc:
+        PROBE.put("frame", str(exc))
 
 
 def s_stream(w: sse_fast.Writer) -> None:
@@ -341,6 +372,7 @@ def s_late(w: sse_fast.Writer) -> None:
 
 SYNC: Dict[str, Callable[..., Any]] = {
     "/methods": s_methods,
+    "/frame": s_frame,
     "/stream": s_stream,
     "/stream_sync": s_stream_sync_iterable,
     "/func_error": s_func_error,

@@ -6,7 +6,7 @@ import httpx
 import httpx_sse
 import pytest
 from servers import Server
-from sse_apps import FUNC_DONE_BYTES, FUNC_ERROR_BYTES, PROBE, STREAM_BYTES, TABLE, TABLE_BYTES
+from sse_apps import FRAME_BYTES, FUNC_DONE_BYTES, FUNC_ERROR_BYTES, PROBE, STREAM_BYTES, TABLE, TABLE_BYTES
 from transport_fixtures import client_fixture, server_fixture  # noqa: F401  (fixtures)
 
 
@@ -41,13 +41,16 @@ def test_headers(client: httpx.Client, server: Server) -> None:
     assert "access-control-allow-origin" not in headers
 
 
-def test_new_writer_by_hand_with_app_headers(client: httpx.Client, server: Server) -> None:
-    if server.kind == "streams":  # type: ignore[attr-defined]
-        pytest.skip("the streams scenarios already open every writer with new_writer")
+def test_new_writer_by_hand_with_app_headers(client: httpx.Client) -> None:
     with client.stream("GET", "/direct") as response:
         assert response.headers["x-app"] == "1"
         assert b"".join(response.iter_raw()) == TABLE_BYTES
     assert PROBE.get("direct") == "closed"
+
+
+def test_write_frame_writes_encoded_bytes_as_they_are(client: httpx.Client) -> None:
+    assert raw_body(client, "/frame") == FRAME_BYTES
+    assert PROBE.get("frame") == "write_frame() takes bytes, got str"
 
 
 def test_events_parse_with_httpx_sse(client: httpx.Client) -> None:
