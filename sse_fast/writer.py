@@ -238,6 +238,8 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         self._pending: List[bytes] = []  # frames for the sender's next transport write
         self._pending_size = 0
         self._sender: Optional[asyncio.Task] = None  # the task handing the queue to the transport
+        self._send_started: Optional[float] = None  # loop time the sender's transport write began
+        self._watchdog: Optional[asyncio.TimerHandle] = None  # checks that write against send_timeout
         self._room: List[asyncio.Future] = []  # writes waiting for the sender to take the queue
         self._ended: Optional[asyncio.Future] = None  # done once close() has ended the body
         self.owner: Optional[asyncio.Task] = None  # a handler task to cancel when the client goes
@@ -280,9 +282,9 @@ class AsyncWriter(_Stream[Awaitable[None]]):
             self._sender = None
 
     async def _write(self, data: bytes) -> None:
-        timer = None
-        if self.send_timeout is not None:
-            timer = self._loop.call_later(self.send_timeout, self._timed_out)
+        self._send_started = self._loop.time()
+        if self._watchdog is None and self.send_timeout is not None:
+            self._watchdog = self._loop.call_later(self.send_timeout, self._watch_send)
         try:
             await self.sink.send(data)
         except asyncio.CancelledError:
@@ -294,10 +296,19 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         except Exception as exc:  # the transport broke: the stream cannot go on, the next write says why
             self.lost(CLIENT_DISCONNECTED, f"the transport failed ({type(exc).__name__}: {exc})", exc)
         finally:
-            if timer is not None:
-                timer.cancel()
+            self._send_started = None
 
-    def _timed_out(self) -> None:
+    def _watch_send(self) -> None:
+        """The ``send_timeout`` bound: one timer per writer, armed again only while a send is in flight
+        (so its deadline is that send's start plus ``send_timeout``), instead of a timer for every send."""
+        self._watchdog = None
+        started = self._send_started
+        if started is None or self._dropped or self.send_timeout is None:
+            return
+        deadline = started + self.send_timeout
+        if self._loop.time() < deadline:
+            self._watchdog = self._loop.call_at(deadline, self._watch_send)
+            return
         self.lost(SEND_TIMEOUT, f"the client read nothing for {self.send_timeout} s")
 
     def _wake_writers(self) -> None:
@@ -310,6 +321,7 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         self._pending.clear()
         self._pending_size = 0
         self._wake_writers()
+        self._stop_watchdog()
         sender = self._sender
         if sender is not None and sender is not asyncio.current_task():
             sender.cancel()  # its write can no longer reach the client
@@ -349,8 +361,14 @@ class AsyncWriter(_Stream[Awaitable[None]]):
                 except (asyncio.TimeoutError, OSError, ClientDisconnected):
                     self.sink.abort()
         finally:
+            self._stop_watchdog()
             self._ended.set_result(None)
             self.finished.set()
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()  # drops its reference to this writer at once
+            self._watchdog = None
 
     def close_threadsafe(self) -> "concurrent.futures.Future[None]":
         """From any thread: cancel the owner task, then close on the writer's loop."""
