@@ -11,8 +11,9 @@ from typing import Any, Mapping, Optional
 
 from starlette.background import BackgroundTask
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
-from ..transports.asgi import Handler, Receive, Scope, Send, run_handler
+from ..transports.asgi import Handler, run_handler
 from ..transports.headers import sse_headers
 from ..writer import DEFAULT_SEND_TIMEOUT, Default
 
@@ -46,10 +47,13 @@ class SSEResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers: Any = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers]
+        # run_handler types scope and receive with dict, starlette with MutableMapping: the same objects
+        asgi_scope: Any = scope
+        asgi_receive: Any = receive
         await run_handler(
             self.handler,
-            scope,
-            receive,
+            asgi_scope,
+            asgi_receive,
             send,
             status=self.status_code,
             headers=headers,

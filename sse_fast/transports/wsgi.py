@@ -180,7 +180,7 @@ class WSGIResponse:
         threading.Thread(
             target=_run, args=(self.handler, writer), name="sse-wsgi-handler", daemon=True
         ).start()
-        return writer.sink  # type: ignore[no-any-return]
+        return writer.sink
 
 
 def _run(handler: Handler, writer: Writer) -> None:
