@@ -1,0 +1,107 @@
+"""sse_fast.compat.sse_starlette against sse-starlette itself: event encoding and whole responses.
+
+    python bench/compat.py
+
+Event encoding: best of 5 timeit runs per case. Responses: N events through ``EventSourceResponse``
+driven in-process over ASGI (a ``send`` that only counts bytes), best of 5. Both sides get the same
+content; the outputs are compared before anything is timed. Needs the bench extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import timeit
+from typing import Any, Callable, Dict, Tuple
+
+import sse_starlette
+import sse_starlette.event as theirs_event
+
+import sse_fast
+from sse_fast.compat import sse_starlette as ours
+
+CHUNK = {
+    "id": "chatcmpl-123",
+    "object": "chat.completion.chunk",
+    "created": 1694268190,
+    "model": "gpt-4o",
+    "choices": [{"index": 0, "delta": {"content": "Hello"}, "logprobs": None, "finish_reason": None}],
+}
+EVENTS = 20_000
+EVENT_CASES: Dict[str, Callable[[Any], Callable[[], bytes]]] = {
+    "JSONServerSentEvent(chunk).encode()": lambda m: lambda: m.JSONServerSentEvent(CHUNK).encode(),
+    "ServerSentEvent('hello', event=, id=).encode()": lambda m: lambda: m.ServerSentEvent(
+        "hello", event="m", id="1"
+    ).encode(),
+    "ensure_bytes('text', sep)": lambda m: lambda: m.ensure_bytes("text", "\r\n"),
+    "ensure_bytes({'data': 'x', 'event': 'e'}, sep)": lambda m: lambda: m.ensure_bytes(
+        {"data": "x", "event": "e"}, "\r\n"
+    ),
+}
+
+
+def best_ns(fn: Callable[[], Any], number: int = 100_000) -> float:
+    return min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e9
+
+
+def time_events() -> None:
+    for name, make in EVENT_CASES.items():
+        theirs, mine = make(theirs_event), make(ours)
+        assert theirs() == mine(), f"{name}: outputs differ"
+        t_theirs, t_mine = best_ns(theirs), best_ns(mine)
+        print(f"{name:48s} sse-starlette {t_theirs:7,.0f} ns  compat {t_mine:6,.0f} ns  {t_theirs / t_mine:5.1f}x")
+
+
+def content(module: Any, kind: str) -> Any:
+    async def items() -> Any:
+        for _ in range(EVENTS):
+            if kind == "JSONServerSentEvent":
+                yield module.JSONServerSentEvent(CHUNK)
+            elif kind == "dict":
+                yield {"data": json.dumps(CHUNK), "event": "chunk"}
+            else:
+                yield "hello world"
+
+    return items()
+
+
+async def serve_once(module: Any, kind: str) -> Tuple[float, bytes]:
+    scope = {"type": "http", "method": "GET", "path": "/", "http_version": "1.1", "headers": []}
+    finished = asyncio.Event()
+    body = bytearray()
+
+    async def receive() -> Dict[str, str]:
+        await finished.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Dict[str, Any]) -> None:
+        body.extend(message.get("body", b""))
+
+    started = time.perf_counter()
+    await module.EventSourceResponse(content(module, kind), ping=0)(scope, receive, send)
+    elapsed = time.perf_counter() - started
+    finished.set()
+    return elapsed, bytes(body)
+
+
+async def time_responses() -> None:
+    for kind in ("JSONServerSentEvent", "dict", "str"):
+        best: Dict[str, float] = {}
+        bodies = {}
+        for label, module in (("sse-starlette", sse_starlette), ("compat", ours)):
+            runs = [await serve_once(module, kind) for _ in range(5)]
+            best[label] = min(elapsed for elapsed, _ in runs)
+            bodies[label] = runs[0][1]
+        assert bodies["sse-starlette"] == bodies["compat"], f"{kind}: bodies differ"
+        rates = {label: EVENTS / seconds for label, seconds in best.items()}
+        print(
+            f"EventSourceResponse, {EVENTS:,} {kind} items: sse-starlette {rates['sse-starlette']:9,.0f} events/s"
+            f"  compat {rates['compat']:9,.0f} events/s  {rates['compat'] / rates['sse-starlette']:4.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    print(f"encoder: {sse_fast.IMPLEMENTATION}, sse-starlette {sse_starlette.__version__}")
+    time_events()
+    asyncio.run(time_responses())
