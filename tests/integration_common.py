@@ -1,12 +1,17 @@
-"""What the integration tests share: a record of what the server side saw, and an httpx-sse reader."""
+"""What the integration tests share: a record of what the server side saw, the framework-free handlers
+each framework serves, an httpx-sse reader, and the checks of what a client reads from those handlers."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from typing import Any, Dict, List, Optional
+import time
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional
 
 import httpx
 from httpx_sse import ServerSentEvent, connect_sse
+
+from sse_fast import AsyncWriter, ClientDisconnected, Event, Writer
 
 EXPECTED_HEADERS = {
     "content-type": "text/event-stream; charset=utf-8",
@@ -38,6 +43,56 @@ class Seen:
             self._values.clear()
 
 
+SEEN = Seen()
+TOO_LONG_ID = {"Last-Event-ID": "x" * 2000}
+
+
+def items() -> Iterator[Any]:
+    """The body ``check_items`` expects (followed by the [DONE] sentinel)."""
+    yield {"a": 1}
+    yield Event(event="named", data="raw")
+
+
+async def async_items() -> AsyncIterator[Any]:
+    for item in items():
+        yield item
+
+
+async def endless(writer: AsyncWriter) -> None:
+    """Counts until the client leaves; then reports the writer's reason and what a late write raised."""
+    try:
+        i = 0
+        while True:
+            await writer.write_event(i)
+            i += 1
+            await asyncio.sleep(0.01)
+    finally:
+        SEEN.put("reason", writer.context.reason)
+        try:
+            await writer.write_event("late")
+        except ClientDisconnected as exc:
+            SEEN.put("late", exc)
+
+
+def endless_sync(writer: Writer) -> None:
+    """``endless`` for a worker thread, which also reports the error the write raised when the client left."""
+    try:
+        i = 0
+        while True:
+            writer.write_event(i)
+            i += 1
+            time.sleep(0.01)
+    except ClientDisconnected as exc:
+        SEEN.put("error", exc)
+        raise
+    finally:
+        SEEN.put("reason", writer.context.reason)
+        try:
+            writer.write_event("late")
+        except ClientDisconnected as exc:
+            SEEN.put("late", exc)
+
+
 def read_sse(
     url: str, n: Optional[int] = None, headers: Optional[Dict[str, str]] = None
 ) -> "tuple[httpx.Headers, List[ServerSentEvent]]":
@@ -59,3 +114,39 @@ def read_sse(
 def check_headers(headers: httpx.Headers) -> None:
     for name, value in EXPECTED_HEADERS.items():
         assert headers.get(name) == value, (name, headers)
+
+
+def check_resumed(url: str, data: Callable[[int], Any] = lambda i: {"i": i}) -> None:
+    """``url`` serves ids 42-44 after Last-Event-ID 41, each with ``data(id)``, then [DONE], with the SSE
+    headers and the view's own X-Extra."""
+    headers, got = read_sse(url, headers={"Last-Event-ID": "41"})
+    check_headers(headers)
+    assert headers["x-extra"] == "1"
+    assert [(e.id, e.json()) for e in got[:3]] == [(str(i), data(i)) for i in (42, 43, 44)]
+    assert got[3].data == "[DONE]"
+
+
+def check_first_ids(url: str, first: int, headers: Optional[Dict[str, str]] = None) -> None:
+    """The first three events read from ``url`` have the ids ``first``, ``first + 1``, ``first + 2``."""
+    _, got = read_sse(url, headers=headers)
+    assert [e.id for e in got[:3]] == [str(i) for i in range(first, first + 3)]
+
+
+def check_items(url: str) -> None:
+    """``url`` serves ``items()``: a JSON message, a named raw event, then [DONE]."""
+    _, got = read_sse(url)
+    assert [(e.event, e.data) for e in got] == [
+        ("message", '{"a":1}'),
+        ("named", "raw"),
+        ("message", "[DONE]"),
+    ]
+
+
+def check_client_leaving(url: str) -> None:
+    """A client that reads three events of ``endless`` and leaves closes the writer: its reason says so, and a
+    later write raises ClientDisconnected."""
+    SEEN.clear()
+    _, got = read_sse(url, n=3)
+    assert [e.data for e in got] == ["0", "1", "2"]
+    assert SEEN.wait("reason") == "client_disconnected"
+    assert isinstance(SEEN.wait("late"), ClientDisconnected)

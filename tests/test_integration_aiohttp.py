@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, Iterator
 
 import pytest
-from integration_common import Seen, check_headers, read_sse
+from integration_common import (
+    SEEN,
+    TOO_LONG_ID,
+    async_items,
+    check_client_leaving,
+    check_first_ids,
+    check_items,
+    check_resumed,
+    endless,
+)
 from servers import HOST, Server
 
-from sse_fast import AsyncWriter, ClientDisconnected, Event
+from sse_fast import ClientDisconnected
 from sse_fast.testing import read_events
 
 web = pytest.importorskip("aiohttp.web")
 from sse_fast.integrations.aiohttp import last_event_id, sse_response, sse_writer  # noqa: E402
-
-SEEN = Seen()
 
 
 async def events(request: Any) -> Any:
@@ -29,30 +36,12 @@ async def events(request: Any) -> Any:
     return writer.response
 
 
-async def items(request: Any) -> Any:
-    async def gen() -> AsyncIterator[Any]:
-        yield {"a": 1}
-        yield Event(event="named", data="raw")
-
-    return await sse_response(request, gen())
+async def items_view(request: Any) -> Any:
+    return await sse_response(request, async_items())
 
 
-async def endless(request: Any) -> Any:
-    async def handler(writer: AsyncWriter) -> None:
-        try:
-            i = 0
-            while True:
-                await writer.write_event(i)
-                i += 1
-                await asyncio.sleep(0.01)
-        finally:
-            SEEN.put("reason", writer.context.reason)
-            try:
-                await writer.write_event("late")
-            except ClientDisconnected as exc:
-                SEEN.put("late", exc)
-
-    return await sse_response(request, handler)
+async def endless_view(request: Any) -> Any:
+    return await sse_response(request, endless)
 
 
 async def idle(request: Any) -> Any:
@@ -70,8 +59,8 @@ async def idle(request: Any) -> Any:
 def server() -> Iterator[Server]:
     app = web.Application()
     app.router.add_get("/events", events)
-    app.router.add_get("/items", items)
-    app.router.add_get("/endless", endless)
+    app.router.add_get("/items", items_view)
+    app.router.add_get("/endless", endless_view)
     app.router.add_get("/idle", idle)
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
@@ -95,37 +84,21 @@ def server() -> Iterator[Server]:
 
 
 def test_sse_writer_with_last_event_id(server: Server) -> None:
-    headers, got = read_sse(server.url + "/events", headers={"Last-Event-ID": "41"})
-    check_headers(headers)
-    assert headers["x-extra"] == "1"
-    assert [(e.id, e.json()) for e in got[:3]] == [("42", {"i": 42}), ("43", {"i": 43}), ("44", {"i": 44})]
-    assert got[3].data == "[DONE]"
+    check_resumed(server.url + "/events")
 
 
 def test_query_fallback_and_invalid_id(server: Server) -> None:
-    _, got = read_sse(server.url + "/events?lastEventId=9")
-    assert [e.id for e in got[:3]] == ["10", "11", "12"]
-    _, got = read_sse(server.url + "/events", headers={"Last-Event-ID": "x" * 2000})
-    assert [e.id for e in got[:3]] == ["1", "2", "3"]
-    _, got = read_sse(server.url + "/events?lastEventId=a%00b")
-    assert [e.id for e in got[:3]] == ["1", "2", "3"]
+    check_first_ids(server.url + "/events?lastEventId=9", 10)
+    check_first_ids(server.url + "/events", 1, headers=TOO_LONG_ID)
+    check_first_ids(server.url + "/events?lastEventId=a%00b", 1)
 
 
 def test_sse_response_with_an_iterable(server: Server) -> None:
-    _, got = read_sse(server.url + "/items")
-    assert [(e.event, e.data) for e in got] == [
-        ("message", '{"a":1}'),
-        ("named", "raw"),
-        ("message", "[DONE]"),
-    ]
+    check_items(server.url + "/items")
 
 
 def test_client_leaving_closes_the_writer(server: Server) -> None:
-    SEEN.clear()
-    _, got = read_sse(server.url + "/endless", n=3)
-    assert [e.data for e in got] == ["0", "1", "2"]
-    assert SEEN.wait("reason") == "client_disconnected"
-    assert isinstance(SEEN.wait("late"), ClientDisconnected)
+    check_client_leaving(server.url + "/endless")
 
 
 def test_idle_stream_notices_the_client_leaving(server: Server) -> None:

@@ -4,14 +4,23 @@ Last-Event-ID, and a client that leaves closes the writer."""
 from __future__ import annotations
 
 import asyncio
-import time
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 import pytest
-from integration_common import Seen, check_headers, read_sse
+from integration_common import (
+    SEEN,
+    async_items,
+    check_client_leaving,
+    check_first_ids,
+    check_items,
+    check_resumed,
+    endless,
+    endless_sync,
+    items,
+)
 from servers import uvicorn_server, waitress_server
 
-from sse_fast import AsyncWriter, ClientDisconnected, Event, StreamingNotSupported, Writer
+from sse_fast import AsyncWriter, StreamingNotSupported, Writer
 from sse_fast.testing import read_events, read_response
 
 django = pytest.importorskip("django")
@@ -34,7 +43,6 @@ from django.urls import path  # noqa: E402
 
 from sse_fast.integrations.django import last_event_id, sse_response  # noqa: E402
 
-SEEN = Seen()
 ASYNC_DISCONNECT = django.VERSION >= (5, 0)  # older Django does not watch for http.disconnect
 
 
@@ -61,55 +69,19 @@ async def async_events(request: Any) -> Any:
 
 
 def sync_items(request: Any) -> Any:
-    def gen() -> Iterator[Any]:
-        yield {"a": 1}
-        yield Event(event="named", data="raw")
-
-    return sse_response(request, gen())
+    return sse_response(request, items())
 
 
-async def async_items(request: Any) -> Any:
-    async def gen() -> AsyncIterator[Any]:
-        yield {"a": 1}
-        yield Event(event="named", data="raw")
-
-    return sse_response(request, gen())
+async def async_items_view(request: Any) -> Any:
+    return sse_response(request, async_items())
 
 
 def sync_endless(request: Any) -> Any:
-    def handler(writer: Writer) -> None:
-        try:
-            i = 0
-            while True:
-                writer.write_event(i)
-                i += 1
-                time.sleep(0.01)
-        finally:
-            SEEN.put("reason", writer.context.reason)
-            try:
-                writer.write_event("late")
-            except ClientDisconnected as exc:
-                SEEN.put("late", exc)
-
-    return sse_response(request, handler)
+    return sse_response(request, endless_sync)
 
 
 async def async_endless(request: Any) -> Any:
-    async def handler(writer: AsyncWriter) -> None:
-        try:
-            i = 0
-            while True:
-                await writer.write_event(i)
-                i += 1
-                await asyncio.sleep(0.01)
-        finally:
-            SEEN.put("reason", writer.context.reason)
-            try:
-                await writer.write_event("late")
-            except ClientDisconnected as exc:
-                SEEN.put("late", exc)
-
-    return sse_response(request, handler)
+    return sse_response(request, endless)
 
 
 async def async_idle(request: Any) -> Any:
@@ -136,7 +108,7 @@ urlpatterns = [
     path("sync/items", sync_items),
     path("sync/endless", sync_endless),
     path("async/events", async_events),
-    path("async/items", async_items),
+    path("async/items", async_items_view),
     path("async/endless", async_endless),
     path("async/idle", async_idle),
     path("async/fails", async_fails),
@@ -156,40 +128,25 @@ def served(request: pytest.FixtureRequest) -> Any:
 
 def test_view_with_last_event_id(served: Any) -> None:
     _, base = served
-    headers, got = read_sse(base + "/events", headers={"Last-Event-ID": "41"})
-    check_headers(headers)
-    assert headers["x-extra"] == "1"
-    assert [(e.id, e.json()) for e in got[:3]] == [("42", {"i": 42}), ("43", {"i": 43}), ("44", {"i": 44})]
-    assert got[3].data == "[DONE]"
+    check_resumed(base + "/events")
 
 
 def test_query_fallback_and_invalid_id(served: Any) -> None:
     _, base = served
-    _, got = read_sse(base + "/events?lastEventId=9")
-    assert [e.id for e in got[:3]] == ["10", "11", "12"]
-    _, got = read_sse(base + "/events?lastEventId=a%0Ab")
-    assert [e.id for e in got[:3]] == ["1", "2", "3"]
+    check_first_ids(base + "/events?lastEventId=9", 10)
+    check_first_ids(base + "/events?lastEventId=a%0Ab", 1)
 
 
 def test_generator_body(served: Any) -> None:
     _, base = served
-    _, got = read_sse(base + "/items")
-    assert [(e.event, e.data) for e in got] == [
-        ("message", '{"a":1}'),
-        ("named", "raw"),
-        ("message", "[DONE]"),
-    ]
+    check_items(base + "/items")
 
 
 def test_client_leaving_closes_the_writer(served: Any) -> None:
     _, base = served
     if base.endswith("/async") and not ASYNC_DISCONNECT:
         pytest.skip("Django < 5.0 does not watch an ASGI stream for http.disconnect")
-    SEEN.clear()
-    _, got = read_sse(base + "/endless", n=3)
-    assert [e.data for e in got] == ["0", "1", "2"]
-    assert SEEN.wait("reason") == "client_disconnected"
-    assert isinstance(SEEN.wait("late"), ClientDisconnected)
+    check_client_leaving(base + "/endless")
 
 
 @pytest.mark.skipif(not ASYNC_DISCONNECT, reason="Django < 5.0 does not watch for http.disconnect")

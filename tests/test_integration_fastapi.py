@@ -3,20 +3,27 @@ an iterable body, and a client that leaves closes the writer."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
-from integration_common import Seen, check_headers, read_sse
+from integration_common import (
+    SEEN,
+    TOO_LONG_ID,
+    async_items,
+    check_client_leaving,
+    check_first_ids,
+    check_items,
+    check_resumed,
+    endless,
+)
 from servers import uvicorn_server
 
-from sse_fast import AsyncWriter, ClientDisconnected, Event
+from sse_fast import AsyncWriter
 from sse_fast.testing import read_events
 
 fastapi = pytest.importorskip("fastapi")
 from sse_fast.integrations.fastapi import EventStream, LastEventID  # noqa: E402
 
-SEEN = Seen()
 app = fastapi.FastAPI()
 
 
@@ -33,11 +40,7 @@ async def events(stream: EventStream) -> Any:
 
 @app.get("/items")
 async def items(stream: EventStream) -> Any:
-    async def gen() -> AsyncIterator[Any]:
-        yield {"a": 1}
-        yield Event(event="named", data="raw")
-
-    return stream.response(gen())
+    return stream.response(async_items())
 
 
 @app.get("/id")
@@ -46,22 +49,8 @@ async def only_id(last_id: LastEventID) -> Any:
 
 
 @app.get("/endless")
-async def endless(stream: EventStream) -> Any:
-    async def handler(writer: AsyncWriter) -> None:
-        try:
-            i = 0
-            while True:
-                await writer.write_event(i)
-                i += 1
-                await asyncio.sleep(0.01)
-        finally:
-            SEEN.put("reason", writer.context.reason)
-            try:
-                await writer.write_event("late")
-            except ClientDisconnected as exc:
-                SEEN.put("late", exc)
-
-    return stream.response(handler)
+async def endless_view(stream: EventStream) -> Any:
+    return stream.response(endless)
 
 
 @pytest.fixture(scope="module")
@@ -71,18 +60,12 @@ def server() -> Any:
 
 
 def test_handler_with_last_event_id(server: Any) -> None:
-    headers, got = read_sse(server.url + "/events", headers={"Last-Event-ID": "41"})
-    check_headers(headers)
-    assert headers["x-extra"] == "1"
-    assert [(e.id, e.json()) for e in got[:3]] == [("42", {"i": 42}), ("43", {"i": 43}), ("44", {"i": 44})]
-    assert got[3].data == "[DONE]"
+    check_resumed(server.url + "/events")
 
 
 def test_query_fallback_and_invalid_id(server: Any) -> None:
-    _, got = read_sse(server.url + "/events?lastEventId=9")
-    assert [e.id for e in got[:3]] == ["10", "11", "12"]
-    _, got = read_sse(server.url + "/events", headers={"Last-Event-ID": "x" * 2000})
-    assert [e.id for e in got[:3]] == ["1", "2", "3"]
+    check_first_ids(server.url + "/events?lastEventId=9", 10)
+    check_first_ids(server.url + "/events", 1, headers=TOO_LONG_ID)
 
 
 def test_last_event_id_dependency(server: Any) -> None:
@@ -93,20 +76,11 @@ def test_last_event_id_dependency(server: Any) -> None:
 
 
 def test_iterable_body(server: Any) -> None:
-    _, got = read_sse(server.url + "/items")
-    assert [(e.event, e.data) for e in got] == [
-        ("message", '{"a":1}'),
-        ("named", "raw"),
-        ("message", "[DONE]"),
-    ]
+    check_items(server.url + "/items")
 
 
 def test_client_leaving_closes_the_writer(server: Any) -> None:
-    SEEN.clear()
-    _, got = read_sse(server.url + "/endless", n=3)
-    assert [e.data for e in got] == ["0", "1", "2"]
-    assert SEEN.wait("reason") == "client_disconnected"
-    assert isinstance(SEEN.wait("late"), ClientDisconnected)
+    check_client_leaving(server.url + "/endless")
 
 
 def test_in_process_with_the_testing_client() -> None:

@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from typing import Any, Iterator
 
 import pytest
-from integration_common import Seen, check_headers, read_sse
+from integration_common import (
+    SEEN,
+    TOO_LONG_ID,
+    check_client_leaving,
+    check_first_ids,
+    check_items,
+    check_resumed,
+    endless_sync,
+    items,
+)
 from servers import HOST, Server, waitress_server
 
-from sse_fast import ClientDisconnected, Event, Writer
+from sse_fast import ClientDisconnected, Writer
 from sse_fast.testing import read_events
 
 flask = pytest.importorskip("flask")
 from sse_fast.integrations.flask import last_event_id, sse_response  # noqa: E402
 
-SEEN = Seen()
 app = flask.Flask(__name__)
 
 
@@ -36,31 +43,12 @@ def events() -> Any:
 
 @app.get("/generator")
 def generator() -> Any:
-    def items() -> Iterator[Any]:
-        yield {"a": 1}
-        yield Event(event="named", data="raw")
-
     return sse_response(items())
 
 
 @app.get("/endless")
 def endless() -> Any:
-    def handler(writer: Writer) -> None:
-        try:
-            i = 0
-            while True:
-                writer.write_event(i)
-                i += 1
-                time.sleep(0.01)
-        except ClientDisconnected as exc:
-            SEEN.put("error", exc)
-            SEEN.put("reason", writer.context.reason)
-            try:
-                writer.write_event("late")
-            except ClientDisconnected as late:
-                SEEN.put("late", late)
-
-    return sse_response(handler)
+    return sse_response(endless_sync)
 
 
 @contextlib.contextmanager
@@ -85,38 +73,21 @@ def server(request: pytest.FixtureRequest) -> Any:
 
 
 def test_handler_with_last_event_id_and_request_context(server: Any) -> None:
-    headers, got = read_sse(server.url + "/events", headers={"Last-Event-ID": "41"})
-    check_headers(headers)
-    assert headers["x-extra"] == "1"
-    assert [(e.id, e.json()) for e in got[:3]] == [
-        (str(i), {"i": i, "path": "/events"}) for i in (42, 43, 44)
-    ]
-    assert got[3].data == "[DONE]"
+    check_resumed(server.url + "/events", lambda i: {"i": i, "path": "/events"})
 
 
 def test_query_fallback_and_invalid_id(server: Any) -> None:
-    _, got = read_sse(server.url + "/events?lastEventId=9")
-    assert [e.id for e in got[:3]] == ["10", "11", "12"]
-    _, got = read_sse(server.url + "/events", headers={"Last-Event-ID": "x" * 2000})
-    assert [e.id for e in got[:3]] == ["1", "2", "3"]
+    check_first_ids(server.url + "/events?lastEventId=9", 10)
+    check_first_ids(server.url + "/events", 1, headers=TOO_LONG_ID)
 
 
 def test_generator_body(server: Any) -> None:
-    _, got = read_sse(server.url + "/generator")
-    assert [(e.event, e.data) for e in got] == [
-        ("message", '{"a":1}'),
-        ("named", "raw"),
-        ("message", "[DONE]"),
-    ]
+    check_items(server.url + "/generator")
 
 
 def test_client_leaving_closes_the_writer(server: Any) -> None:
-    SEEN.clear()
-    _, got = read_sse(server.url + "/endless", n=3)
-    assert [e.data for e in got] == ["0", "1", "2"]
+    check_client_leaving(server.url + "/endless")
     assert isinstance(SEEN.wait("error"), ClientDisconnected)
-    assert SEEN.wait("reason") == "client_disconnected"
-    assert isinstance(SEEN.wait("late"), ClientDisconnected)
 
 
 def test_testing_client_over_the_socket(server: Any) -> None:
