@@ -97,12 +97,17 @@ class ServerSentEvent:
         comment: str | None = None,
         sep: str | None = None,
     ) -> None:
-        self.data = data
+        self.data = self._data(data)
         self.event = event
         self.id = id
         self.retry = retry
         self.comment = comment
         self._sep = check_sep(sep)
+
+    @staticmethod
+    def _data(data: Any) -> Any:
+        """``data`` as the event keeps it: as given here; a subclass may convert it."""
+        return data
 
     def encode(self) -> bytes:
         """The event's bytes, every line ended by ``sep``."""
@@ -116,18 +121,9 @@ class JSONServerSentEvent(ServerSentEvent):
     the same text for valid input, except where orjson writes a float differently (see the README).
     """
 
-    def __init__(
-        self,
-        data: Any | None = None,
-        *,
-        event: str | None = None,
-        id: str | None = None,
-        retry: int | None = None,
-        comment: str | None = None,
-        sep: str | None = None,
-    ) -> None:
-        text = None if data is None else _json(data).decode()
-        super().__init__(text, event=event, id=id, retry=retry, comment=comment, sep=sep)
+    @staticmethod
+    def _data(data: Any) -> Any:
+        return None if data is None else _json(data).decode()
 
 
 def ensure_bytes(data: Any, sep: str) -> bytes:
