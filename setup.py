@@ -1,4 +1,4 @@
-"""Builds sse_fast, with the compiled core ``sse_fast._encoder`` from ``src/_encoder.pyx``.
+"""Builds sse_fast, with the compiled core: ``sse_fast._encoder`` and ``sse_fast._parser`` from ``src/``.
 
 ``SSE_FAST_NO_EXTENSIONS=1`` asks for the pure-Python build on purpose. A build that cannot compile
 the core falls back to the pure-Python twin, and says so loudly either way.
@@ -25,7 +25,10 @@ class BuildCore(build_ext):
         except Exception as exc:  # a missing compiler or headers: the twin still works
             announce(f"could not build the compiled core ({exc}); this is the PURE-PYTHON build")
             return
-        announce("built the compiled core sse_fast._encoder: IMPLEMENTATION will be 'c'")
+        announce(f"built the compiled core {' and '.join(CORE)}: IMPLEMENTATION will be 'c'")
+
+
+CORE = {"sse_fast._encoder": "src/_encoder.pyx", "sse_fast._parser": "src/_parser.pyx"}
 
 
 def extensions() -> list:
@@ -37,11 +40,11 @@ def extensions() -> list:
     except ImportError:
         announce("Cython is not installed; this is the PURE-PYTHON build")
         return []
-    core = Extension("sse_fast._encoder", ["src/_encoder.pyx"], extra_compile_args=["-O3"])
+    core = [Extension(name, [source], extra_compile_args=["-O3"]) for name, source in CORE.items()]
     try:
-        return cythonize([core], language_level=3, compiler_directives={"binding": False})
-    except Exception as exc:  # Cython could not translate the core: the twin still works
-        announce(f"Cython could not translate src/_encoder.pyx ({exc}); this is the PURE-PYTHON build")
+        return cythonize(core, language_level=3, include_path=["src"], compiler_directives={"binding": False})
+    except Exception as exc:  # Cython could not translate the core: the twins still work
+        announce(f"Cython could not translate the core in src/ ({exc}); this is the PURE-PYTHON build")
         return []
 
 

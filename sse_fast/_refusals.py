@@ -1,11 +1,14 @@
-"""The errors both encoder twins raise, built in one place so their types and messages never drift.
+"""The errors both encoder twins and both parser twins raise, built in one place so their types and
+messages never drift.
 
 Each function raises; the twins call them only after they have found the bad input.
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, List, NoReturn
+
+from .errors import EventTooLarge, LineTooLong, StreamTooLarge
 
 TEXT_TYPES = "str, bytes, bytearray or memoryview"
 
@@ -53,3 +56,35 @@ def not_json(obj: Any, exc: Exception) -> NoReturn:
         f"cannot encode {type(obj).__name__} as JSON: {exc}; "
         "pass default= to convert values orjson does not know"
     ) from exc
+
+
+def not_bytes(what: str, value: Any) -> NoReturn:
+    raise TypeError(f"{what} must be bytes, bytearray or memoryview, got {type(value).__name__}")
+
+
+def bad_limit(what: str, value: Any) -> NoReturn:
+    raise ValueError(f"{what} must be a positive int (bytes), got {type(value).__name__}: {shown(value)}")
+
+
+def _too_large(error: type, exc_text: str, events: List[Any]) -> NoReturn:
+    exc: StreamTooLarge = error(exc_text)
+    exc.events = events
+    raise exc
+
+
+def line_too_long(size: int, limit: int, events: List[Any]) -> NoReturn:
+    _too_large(
+        LineTooLong,
+        f"a line of the event stream reached {size} bytes, over max_line={limit}; "
+        "raise max_line if the stream is meant to send such lines",
+        events,
+    )
+
+
+def event_too_large(size: int, limit: int, events: List[Any]) -> NoReturn:
+    _too_large(
+        EventTooLarge,
+        f"an event's data reached {size} bytes, over max_event={limit}; "
+        "raise max_event if the stream is meant to send such events",
+        events,
+    )

@@ -25,3 +25,20 @@ class StreamingNotSupported(SSEError):
 
 class ClientDisconnected(SSEError, ConnectionError):
     """A write was attempted after the client left or the stream was closed."""
+
+
+class StreamTooLarge(SSEError, ValueError):
+    """A stream being parsed went over one of the parser's bounds; the parser cannot go on with it.
+
+    ``events`` holds the events that the same ``feed`` completed before the bound was hit.
+    """
+
+    events: list = []
+
+
+class LineTooLong(StreamTooLarge):
+    """A line of the stream is longer than the parser's ``max_line``."""
+
+
+class EventTooLarge(StreamTooLarge):
+    """An event's data is larger than the parser's ``max_event``."""

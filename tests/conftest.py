@@ -1,4 +1,4 @@
-"""Shared test setup: Hypothesis profiles and the ``encoder`` fixture that runs a test on both twins.
+"""Shared test setup: Hypothesis profiles, and the ``encoder`` and ``parser`` fixtures that run a test on both twins.
 
 Profiles: ``ci`` (the default) and ``thorough``, picked with ``HYPOTHESIS_PROFILE=thorough``.
 The compiled twin must be importable, or its half of the tests fails; with ``SSE_FAST_NO_EXTENSIONS=1``
@@ -32,20 +32,25 @@ for _name, _examples in EXAMPLES.items():
 settings.load_profile(PROFILE)
 
 
-def compiled_encoder() -> ModuleType:
-    """``sse_fast._encoder``; a missing build fails the test, or skips it under SSE_FAST_NO_EXTENSIONS=1."""
+def compiled_module(name: str) -> ModuleType:
+    """A compiled half of the core; a missing build fails the test, or skips it under SSE_FAST_NO_EXTENSIONS=1."""
     try:
-        return importlib.import_module("sse_fast._encoder")
+        return importlib.import_module(name)
     except ImportError as exc:
         missing = exc
     if NO_EXTENSIONS:
         pytest.skip(f"SSE_FAST_NO_EXTENSIONS=1 and the compiled core is not built ({missing})")
     pytest.fail(
-        f"the compiled core sse_fast._encoder did not import ({missing}); build it with "
+        f"the compiled core {name} did not import ({missing}); build it with "
         "`pip install -e . --no-build-isolation`, or set SSE_FAST_NO_EXTENSIONS=1 to test only "
         "the pure-Python twin",
         pytrace=False,
     )
+
+
+def compiled_encoder() -> ModuleType:
+    """``sse_fast._encoder``, as ``compiled_module`` gets it."""
+    return compiled_module("sse_fast._encoder")
 
 
 def python_encoder() -> ModuleType:
@@ -75,3 +80,17 @@ def event_encoder(encoder: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Modul
     for name in ("encode", "encode_json", "encode_comment"):
         monkeypatch.setattr(sse_fast.event, name, getattr(encoder, name))
     return encoder
+
+
+@pytest.fixture(scope="session", params=["c", "python"])
+def parser(request: pytest.FixtureRequest) -> type:
+    """One ``EventParser`` twin: the compiled core's ("c") or the pure-Python one ("python")."""
+    if request.param == "c":
+        return compiled_module("sse_fast._parser").EventParser
+    return importlib.import_module("sse_fast._parser_py").EventParser
+
+
+@pytest.fixture(scope="session")
+def parser_twins() -> tuple:
+    """Both ``EventParser`` twins at once, (compiled, pure Python), for tests that compare them."""
+    return compiled_module("sse_fast._parser").EventParser, importlib.import_module("sse_fast._parser_py").EventParser

@@ -76,3 +76,12 @@ def test_import_sse_fast_loads_no_framework():
     )
     assert run_python(code).strip() == "[]"
     assert run_python(code, SSE_FAST_NO_EXTENSIONS="1").strip() == "[]"
+
+
+def test_the_parser_is_selected_with_the_encoder():
+    import sse_fast.parse
+
+    expected = "sse_fast._parser" if sse_fast.IMPLEMENTATION == "c" else "sse_fast._parser_py"
+    assert sse_fast.parse.EventParser.__module__ == expected
+    code = "import sse_fast.parse as p; print(p.EventParser.__module__)"
+    assert run_python(code, SSE_FAST_NO_EXTENSIONS="1").strip() == "sse_fast._parser_py"
