@@ -91,7 +91,7 @@ def main() -> None:
                 if who != "bytes scan":
                     got = run(chunks)
                     assert got == data, f"{who} read {name} wrongly"
-                row[who] = best(lambda run=run: run(chunks), rounds) / len(data) * 1e9
+                row[who] = best(lambda run=run, chunks=chunks: run(chunks), rounds) / len(data) * 1e9
             c = row.get("sse_fast c")
             ratios = "  ".join(f"{c and row[p] / c:.1f}x vs {p}" for p in ("httpx-sse", "sseclient-py") if c)
             cells = "  ".join(f"{who} {ns:,.0f}" for who, ns in row.items())

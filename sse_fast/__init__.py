@@ -1,8 +1,10 @@
 """sse_fast: Server-Sent Events for Python, encoded by a compiled core."""
 
+from ._received import ServerSentEvent
 from .context import StreamContext
 from .encoder import (
     IMPLEMENTATION,
+    EventParser,
     FrameBuffer,
     encode,
     encode_comment,
@@ -11,10 +13,13 @@ from .encoder import (
 )
 from .errors import (
     ClientDisconnected,
+    EventTooLarge,
     HTTPTransportFailed,
+    LineTooLong,
     NotHTTP,
     SSEError,
     StreamingNotSupported,
+    StreamTooLarge,
     TransportNotFound,
 )
 from .event import Event
@@ -30,11 +35,16 @@ __all__ = [
     "AsyncWriter",
     "ClientDisconnected",
     "Event",
+    "EventParser",
+    "EventTooLarge",
     "FrameBuffer",
     "HTTPTransportFailed",
+    "LineTooLong",
     "NotHTTP",
     "SSEError",
+    "ServerSentEvent",
     "StreamContext",
+    "StreamTooLarge",
     "StreamingNotSupported",
     "TransportNotFound",
     "WSGIResponse",

@@ -13,6 +13,9 @@ ALL = [
     sse_fast.HTTPTransportFailed,
     sse_fast.StreamingNotSupported,
     sse_fast.ClientDisconnected,
+    sse_fast.StreamTooLarge,
+    sse_fast.LineTooLong,
+    sse_fast.EventTooLarge,
 ]
 
 
