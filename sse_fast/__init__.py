@@ -1,5 +1,6 @@
 """sse_fast: Server-Sent Events for Python, encoded by a compiled core."""
 
+from .broker import Broker
 from .context import StreamContext
 from .encoder import (
     IMPLEMENTATION,
@@ -10,8 +11,14 @@ from .encoder import (
     encode_retry,
 )
 from .errors import (
+    BrokerClosed,
+    BrokerError,
+    BrokerUnavailable,
     ClientDisconnected,
     HTTPTransportFailed,
+    InvalidBrokerURL,
+    InvalidEventId,
+    InvalidTopic,
     NotHTTP,
     SSEError,
     StreamingNotSupported,
@@ -28,10 +35,17 @@ __all__ = [
     "IMPLEMENTATION",
     "ASGIResponse",
     "AsyncWriter",
+    "Broker",
+    "BrokerClosed",
+    "BrokerError",
+    "BrokerUnavailable",
     "ClientDisconnected",
     "Event",
     "FrameBuffer",
     "HTTPTransportFailed",
+    "InvalidBrokerURL",
+    "InvalidEventId",
+    "InvalidTopic",
     "NotHTTP",
     "SSEError",
     "StreamContext",

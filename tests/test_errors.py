@@ -13,6 +13,12 @@ ALL = [
     sse_fast.HTTPTransportFailed,
     sse_fast.StreamingNotSupported,
     sse_fast.ClientDisconnected,
+    sse_fast.BrokerError,
+    sse_fast.BrokerClosed,
+    sse_fast.InvalidTopic,
+    sse_fast.InvalidEventId,
+    sse_fast.InvalidBrokerURL,
+    sse_fast.BrokerUnavailable,
 ]
 
 
