@@ -171,7 +171,7 @@ class Broker:
         self.log: EventLog = log if log is not None else MemoryLog(history, max_age, max_bytes)
         self.queue_bytes = queue_bytes
         self.on_reset = on_reset
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # _deliver fans out to threads' subscribers under it
         # topic -> loop (None for threads) -> subscribers on it
         self._topics: Dict[str, Dict[Optional[asyncio.AbstractEventLoop], Set[Any]]] = {}
         self._closed = False
@@ -236,10 +236,26 @@ class Broker:
                 delivered += 1
             elif sub.slow and not was_slow:
                 dropped += 1
-        self._counts["delivered"] += delivered
-        self._counts["dropped_slow"] += dropped
+        with self._lock:
+            self._counts["delivered"] += delivered
+            self._counts["dropped_slow"] += dropped
 
     # -- subscribing ------------------------------------------------------------------------------
+
+    def subscriber(self, topics: Topics, last_event_id: Optional[str] = None) -> Callable[[Any], Any]:
+        """A handler for any integration or transport: ``handler(writer)`` follows ``topics`` from
+        ``last_event_id`` — ``stream`` on an ``AsyncWriter``, ``stream_sync`` on a ``Writer``. Topics are
+        checked now, so a bad one raises in the view."""
+        names = check_topics(topics)
+        if self._closed:
+            raise BrokerClosed("subscribe on a closed broker")
+
+        def handler(writer: Any) -> Any:
+            if isinstance(writer, AsyncWriter):
+                return self.stream(writer, names, last_event_id)
+            return self.stream_sync(writer, names, last_event_id)
+
+        return handler
 
     async def stream(self, writer: AsyncWriter, topics: Topics, last_event_id: Optional[str] = None) -> None:
         """Follow ``topics`` on ``writer`` until it closes: the history after ``last_event_id`` (or the
@@ -270,7 +286,7 @@ class Broker:
             with sub.cond:
                 held = sub.take_held()
                 sub.queue[:0] = b"".join(frames + held)
-                self._count("delivered", len(held))
+            self._count("delivered", len(held))
             while True:
                 with sub.cond:
                     while not sub.queue and not sub.slow and not writer.closed:
