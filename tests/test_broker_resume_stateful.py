@@ -10,9 +10,10 @@ from typing import Any, Iterator, List, Optional, Tuple
 import httpx
 import pytest
 from broker_apps import asgi_app
-from hypothesis import settings, strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from httpx_sse import connect_sse
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from servers import uvicorn_server, wait_until
 
 import sse_fast
