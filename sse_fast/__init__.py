@@ -1,6 +1,7 @@
 """sse_fast: Server-Sent Events for Python, encoded by a compiled core."""
 
 from ._received import ServerSentEvent
+from .broker import Broker
 from .context import StreamContext
 from .encoder import (
     IMPLEMENTATION,
@@ -12,10 +13,16 @@ from .encoder import (
     encode_retry,
 )
 from .errors import (
+    BrokerClosed,
+    BrokerError,
+    BrokerUnavailable,
     ClientDisconnected,
     EventTooLarge,
     HTTPTransportFailed,
     LineTooLong,
+    InvalidBrokerURL,
+    InvalidEventId,
+    InvalidTopic,
     NotHTTP,
     SSEError,
     StreamingNotSupported,
@@ -33,6 +40,10 @@ __all__ = [
     "IMPLEMENTATION",
     "ASGIResponse",
     "AsyncWriter",
+    "Broker",
+    "BrokerClosed",
+    "BrokerError",
+    "BrokerUnavailable",
     "ClientDisconnected",
     "Event",
     "EventParser",
@@ -40,6 +51,9 @@ __all__ = [
     "FrameBuffer",
     "HTTPTransportFailed",
     "LineTooLong",
+    "InvalidBrokerURL",
+    "InvalidEventId",
+    "InvalidTopic",
     "NotHTTP",
     "SSEError",
     "ServerSentEvent",

@@ -5,6 +5,11 @@ Routes: ``/`` the page; ``/chat`` a chat-style answer, one JSON token per event 
 ``hello`` event and a named ``heartbeat`` event every second. ``/chat`` and ``/status`` resume after the
 ``Last-Event-ID`` the browser sends when it reconnects, so restarting the server is seamless. No network,
 no model: the answer comes from the built-in token source below.
+
+``/room`` is a chat room on a ``Broker``: ``POST /room/messages`` (``{"text": ...}``) publishes, every tab
+following ``/room/events`` gets the message with its id; a reopened tab resumes from its last id, and after
+a server restart (history gone) gets the reset frame and reloads its state. ``make_app(broker)`` builds the
+whole app around one broker (in-process by default).
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ import re
 import socket
 import time
 from importlib import resources
-from typing import Any
+from typing import Any, Optional
 
+import orjson
+
+from .broker import Broker
 from .encoder import IMPLEMENTATION
 from .event import Event
+from .resume import from_scope
 
 ANSWER = (
     "Server-Sent Events are a simple way for a server to push a stream of updates to a browser over one "
@@ -82,25 +91,63 @@ async def status(writer: Any, last_id: int | None) -> None:
 STREAMS = {"/chat": chat, "/fast": fast, "/status": status}
 
 
-async def app(scope: dict, receive: Any, send: Any) -> None:
-    """The demo's ASGI app; its lifespan makes Ctrl-C end the open streams before the server stops."""
-    if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
-        return
-    if scope["type"] != "http":
-        return
-    path = scope["path"]
-    if path in STREAMS:
-        from . import ASGIResponse
+ROOM = "room"
+MAX_MESSAGE = 64 * 1024  # bytes of a posted room message
 
-        handler, last_id = STREAMS[path], _last_event_id(scope)
-        await ASGIResponse(lambda writer: handler(writer, last_id))(scope, receive, send)
-        return
-    if path in ("/", "/index.html"):
-        body = resources.files("sse_fast").joinpath("demo.html").read_bytes()
-        await _respond(send, 200, "text/html; charset=utf-8", body)
-    else:
-        await _respond(send, 404, "text/plain; charset=utf-8", b"not found\n")
+
+def make_app(broker: Broker) -> Any:
+    """The demo's ASGI app around ``broker``; its lifespan makes Ctrl-C end the open streams first."""
+    from . import ASGIResponse
+
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path in STREAMS:
+            handler, last_id = STREAMS[path], _last_event_id(scope)
+            await ASGIResponse(lambda writer: handler(writer, last_id))(scope, receive, send)
+        elif path == "/room/events":
+            await ASGIResponse(broker.subscriber(ROOM, from_scope(scope)), heartbeat=15)(scope, receive, send)
+        elif path == "/room/messages" and scope["method"] == "POST":
+            text = await _message(receive)
+            if text is None:
+                await _respond(send, 400, "text/plain; charset=utf-8", b'expected JSON {"text": "..."}\n')
+            else:
+                id = await broker.publish(ROOM, {"text": text})
+                await _respond(send, 200, "application/json", orjson.dumps({"id": id}))
+        elif path in PAGES:
+            body = resources.files("sse_fast").joinpath(PAGES[path]).read_bytes()
+            await _respond(send, 200, "text/html; charset=utf-8", body)
+        else:
+            await _respond(send, 404, "text/plain; charset=utf-8", b"not found\n")
+
+    return app
+
+
+PAGES = {"/": "demo.html", "/index.html": "demo.html", "/room": "room.html"}
+
+
+async def _message(receive: Any) -> Optional[str]:
+    """The ``text`` of a posted ``{"text": ...}`` body, or None if it is not one (or too big)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if len(body) > MAX_MESSAGE:
+            return None
+        if not message.get("more_body"):
+            break
+    try:
+        text = orjson.loads(body).get("text")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return text if isinstance(text, str) else None
+
+
+app = make_app(Broker())
 
 
 async def _lifespan(receive: Any, send: Any) -> None:
@@ -122,8 +169,9 @@ async def _respond(send: Any, status: int, content_type: str, body: bytes) -> No
     await send({"type": "http.response.body", "body": body})
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> int:
-    """Serve the demo until Ctrl-C; prints the address (port 0 picks a free one)."""
+def serve(host: str = "127.0.0.1", port: int = 8000, broker: Optional[Broker] = None) -> int:
+    """Serve the demo (its room on ``broker``, in-process by default) until Ctrl-C; prints the address
+    (port 0 picks a free one)."""
     try:
         import uvicorn
     except ImportError:
@@ -133,7 +181,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     shown = f"[{host}]" if ":" in host else host
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=3)
+    served = app if broker is None else make_app(broker)
+    config = uvicorn.Config(served, lifespan="on", log_level="warning", timeout_graceful_shutdown=3)
     print(f"sse_fast demo (encoder: {IMPLEMENTATION}) on http://{shown}:{sock.getsockname()[1]}/", flush=True)
     print("Open it in a browser; Ctrl-C stops the server.", flush=True)
     try:

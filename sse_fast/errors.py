@@ -42,3 +42,27 @@ class LineTooLong(StreamTooLarge):
 
 class EventTooLarge(StreamTooLarge):
     """An event's data is larger than the parser's ``max_event``."""
+
+
+class BrokerError(SSEError):
+    """Base of the broker's errors."""
+
+
+class BrokerClosed(BrokerError):
+    """A publish or subscribe on a broker that has been closed."""
+
+
+class InvalidTopic(BrokerError, ValueError):
+    """A topic name that is not a non-empty str of at most 1 KiB without control characters."""
+
+
+class InvalidEventId(BrokerError, ValueError):
+    """A caller-given event id the wire cannot carry (CR, LF or NUL, not str, empty, over 1 KiB)."""
+
+
+class InvalidBrokerURL(BrokerError, ValueError):
+    """``Broker(url)`` with a URL that names no engine the broker runs on."""
+
+
+class BrokerUnavailable(BrokerError, ConnectionError):
+    """The broker's engine (e.g. Redis) could not be reached in time; nothing was published."""

@@ -250,14 +250,27 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         """Bytes written and not yet handed to the transport."""
         return self._pending_size
 
-    async def _send(self, frame: bytes) -> None:
-        if self._closed:
-            raise self._refusal()
+    def offer(self, frame: bytes, limit: int) -> bool:
+        """Queue already-encoded bytes without waiting (call on the writer's loop).
+
+        False, and nothing queued, when the writer is closed or ``buffered + len(frame)`` would pass ``limit``.
+        """
+        if self._closed or self._pending_size + len(frame) > limit:
+            return False
+        self._queue(frame)
+        return True
+
+    def _queue(self, frame: bytes) -> None:
         self._pending.append(frame)
         self._pending_size += len(frame)
         self._last_write = time.monotonic()
         if self._sender is None:
             self._sender = self._loop.create_task(self._drain())
+
+    async def _send(self, frame: bytes) -> None:
+        if self._closed:
+            raise self._refusal()
+        self._queue(frame)
         if self._pending_size >= self.high_water:
             room = self._loop.create_future()
             self._room.append(room)

@@ -231,3 +231,23 @@ def test_abort_drops_what_is_queued_and_leaves_the_body_unfinished(client: httpx
                 received += chunk
     assert received == b"data: first\n\n"
     assert PROBE.get("aborted") == ("closed", "closed")
+
+
+# -- offer: queue encoded bytes without waiting --------------------------------------------------------
+
+
+@route("/offer", by_hand=True)
+async def offer(w: sse_fast.AsyncWriter) -> None:
+    first = w.offer(b"data: 1\n\n", limit=64)
+    buffered = w.buffered
+    past = w.offer(b"x" * 64, limit=64)  # buffered + 64 > 64: refused
+    PROBE.put("offer", (first, buffered, past, w.buffered))
+    await w.close()
+    PROBE.put("offer:closed", w.offer(b"data: 2\n\n", limit=64))
+
+
+def test_offer_queues_bytes_refuses_past_the_limit_and_after_close(client: httpx.Client) -> None:
+    with client.stream("GET", "/offer") as response:
+        assert b"".join(response.iter_raw()) == b"data: 1\n\n"
+    assert PROBE.get("offer") == (True, 9, False, 9)
+    assert PROBE.get("offer:closed") is False

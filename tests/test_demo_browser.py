@@ -88,7 +88,7 @@ def wait_for(browser: Browser, expression: str, what: str, timeout: float = 30.0
         if value:
             return value
         time.sleep(0.1)
-    state = browser.evaluate("JSON.stringify(window.demo || null)")
+    state = browser.evaluate("JSON.stringify(window.demo || window.room || null)")
     pytest.fail(f"{what}: not within {timeout} s; page state: {state}", pytrace=False)
 
 
@@ -134,4 +134,60 @@ def test_demo_in_chromium(browser: Browser) -> None:
         assert int(demo_state(browser)["lastBeatId"]) == last_beat + 1 or demo_state(browser)["beats"] > 1
         browser.screenshot(str(ARTIFACTS / "demo-reconnected.png"))
     finally:
+        demo.kill()
+
+
+def room(browser: Browser) -> dict:
+    return json.loads(browser.evaluate("JSON.stringify(window.room)"))
+
+
+def say(browser: Browser, text: str) -> None:
+    browser.evaluate(
+        f"document.getElementById('text').value = {json.dumps(text)}; document.getElementById('send').click()"
+    )
+
+
+def test_room_in_two_chromium_pages(browser: Browser) -> None:
+    """Two pages on the room: a message posted in one appears in both with the same id; a page closed and
+    reopened resumes from its last id; after a server restart both get the reset frame and reload."""
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    port = free_port()
+    demo = Demo(port)
+    other = Browser(find_chromium() or "chromium")
+    try:
+        for page in (browser, other):
+            page.navigate(demo.url + "room")
+            wait_for(page, "window.room && window.room.open", "the room page connecting")
+
+        say(browser, "hello")
+        for page in (browser, other):
+            wait_for(page, "window.room.texts.length === 1", "the first message in both pages")
+        first, second = room(browser), room(other)
+        assert first["texts"] == second["texts"] == ["hello"]
+        assert first["ids"] == second["ids"] and first["ids"][0]
+
+        other.navigate("about:blank")  # the second page is closed...
+        wait_for(other, "window.room === undefined", "the second page unloading")
+        say(browser, "while you were away")
+        wait_for(browser, "window.room.texts.length === 2", "the second message in the first page")
+        other.navigate(demo.url + "room")  # ... and reopened: it resumes after its last id
+        wait_for(other, "window.room && window.room.texts.length === 1", "the missed message replayed", 10)
+        reopened = room(other)
+        assert reopened["resumedFrom"] == first["ids"][0]
+        assert reopened["texts"] == ["while you were away"] and reopened["ids"] == room(browser)["ids"][1:]
+        other.screenshot(str(ARTIFACTS / "room-reopened.png"))
+
+        assert demo.interrupt() == 0  # the server restarts: its history is gone
+        demo = Demo(port)
+        for page in (browser, other):
+            wait_for(page, "window.room.resets === 1 && window.room.open", "the reset frame after the restart")
+            assert room(page)["texts"] == []  # the page reloaded its state
+        say(other, "after the restart")
+        for page in (browser, other):
+            wait_for(page, "window.room.texts.length === 1", "a message after the restart in both pages")
+            assert room(page)["texts"] == ["after the restart"]
+        assert room(browser)["ids"] == room(other)["ids"]
+        browser.screenshot(str(ARTIFACTS / "room-after-restart.png"))
+    finally:
+        other.close()
         demo.kill()

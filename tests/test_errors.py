@@ -16,6 +16,12 @@ ALL = [
     sse_fast.StreamTooLarge,
     sse_fast.LineTooLong,
     sse_fast.EventTooLarge,
+    sse_fast.BrokerError,
+    sse_fast.BrokerClosed,
+    sse_fast.InvalidTopic,
+    sse_fast.InvalidEventId,
+    sse_fast.InvalidBrokerURL,
+    sse_fast.BrokerUnavailable,
 ]
 
 

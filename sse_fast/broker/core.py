@@ -1,0 +1,384 @@
+"""``Broker``: topics, subscribers and fan-out with replay, on any ``EventLog`` (in-process by default).
+
+A publish encodes its frame once; the log gives it its id; the same bytes object is ``offer``ed to every
+local subscriber's writer without waiting. A subscriber whose queue would pass ``queue_bytes`` is dropped
+with reason ``"slow"`` (its connection is aborted, so the browser reconnects and resumes from history).
+
+Resuming: the subscriber is registered first (live events are held back), then the history after its
+``Last-Event-ID`` is sent, then the held-back live events whose key the replay already covered are skipped.
+An id the log cannot serve gets the reset frame (``reset_frame``) instead of a partial stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
+
+from ..encoder import encode, encode_json
+from ..errors import BrokerClosed, InvalidBrokerURL, InvalidEventId, InvalidTopic
+from ..resume import valid_id
+from ..writer import AsyncWriter, Writer
+from .engine import EventLog, Key, Replay
+from .memory import DEFAULT_HISTORY, MemoryLog
+
+MAX_TOPIC_BYTES = 1024
+DEFAULT_QUEUE_BYTES = 256 * 1024
+SLOW = "slow"
+Topics = Union[str, Iterable[str]]
+ResetPolicy = Callable[[str], bytes]
+
+
+def reset_frame(head: str) -> bytes:
+    """The default reset frame: ``id: <head>\\nevent: reset\\ndata: {}\\n\\n``. It tells the page to reload
+    its state; its id lets the next reconnect resume from here."""
+    return encode("{}", event="reset", id=head)
+
+
+def check_topic(topic: Any) -> str:
+    """``topic`` if it is a valid topic name, else ``InvalidTopic`` saying why."""
+    if not isinstance(topic, str):
+        raise InvalidTopic(f"a topic must be a str, got {type(topic).__name__}")
+    if not topic:
+        raise InvalidTopic("a topic must not be empty")
+    if len(topic.encode("utf-8", "surrogatepass")) > MAX_TOPIC_BYTES:
+        raise InvalidTopic(f"a topic must be at most {MAX_TOPIC_BYTES} bytes of UTF-8, got {topic[:40]!r}...")
+    if any(ord(c) < 32 or ord(c) == 127 for c in topic):
+        raise InvalidTopic(f"a topic must not contain control characters, got {topic!r}")
+    return topic
+
+
+def check_topics(topics: Topics) -> Tuple[str, ...]:
+    """One topic or several, each checked; at least one."""
+    names = (topics,) if isinstance(topics, str) else tuple(topics)
+    if not names:
+        raise InvalidTopic("subscribe to at least one topic, got none")
+    return tuple(dict.fromkeys(check_topic(t) for t in names))
+
+
+def encode_body(data: Any, event: Optional[str]) -> bytes:
+    """The frame without its id: text (str/bytes) as it is, anything else as JSON."""
+    if isinstance(data, (str, bytes, bytearray, memoryview)):
+        return encode(data, event=event)
+    return encode_json(data, event=event)
+
+
+class _Subscriber:
+    """One stream following some topics: holds live frames back while its replay is sent."""
+
+    __slots__ = ("topics", "limit", "last", "held", "held_size", "slow")
+
+    def __init__(self, topics: Tuple[str, ...], limit: int) -> None:
+        self.topics, self.limit = topics, limit
+        self.last: Optional[Key] = None  # key of the last replayed event: live ones up to it are skipped
+        self.held: Optional[List[Tuple[Key, bytes]]] = []  # live events during the replay; None once live
+        self.held_size = 0
+        self.slow = False
+
+    def hold(self, key: Key, frame: bytes) -> bool:
+        """Keep a live event until the replay is sent; False if that passes the bound."""
+        assert self.held is not None
+        self.held_size += len(frame)
+        self.held.append((key, frame))
+        return self.held_size <= self.limit
+
+    def take_held(self) -> List[bytes]:
+        held, self.held = self.held or [], None
+        return [frame for key, frame in held if self.last is None or key > self.last]
+
+
+class _AsyncSubscriber(_Subscriber):
+    __slots__ = ("writer",)
+
+    def __init__(self, writer: AsyncWriter, topics: Tuple[str, ...], limit: int) -> None:
+        super().__init__(topics, limit)
+        self.writer = writer
+
+    def push(self, key: Key, frame: bytes) -> bool:
+        """Called on the writer's loop; False if not delivered (closed, or now dropped as slow)."""
+        if self.slow or self.writer.closed:
+            return False
+        if self.held is not None:
+            ok = self.hold(key, frame)
+        else:
+            ok = self.writer.offer(frame, self.limit)
+        if not ok:
+            self.slow = True
+            self.writer.abort(SLOW)
+        return ok
+
+
+class _SyncSubscriber(_Subscriber):
+    """A thread's queue of bytes: the handler thread writes each batch in one transport write."""
+
+    __slots__ = ("writer", "cond", "queue")
+
+    def __init__(self, writer: Writer, topics: Tuple[str, ...], limit: int) -> None:
+        super().__init__(topics, limit)
+        self.writer = writer
+        self.cond = threading.Condition()
+        self.queue = bytearray()
+
+    def push(self, key: Key, frame: bytes) -> bool:
+        with self.cond:
+            if self.slow:
+                return False
+            if self.held is not None:
+                ok = self.hold(key, frame)
+            elif len(self.queue) + len(frame) <= self.limit:
+                self.queue += frame
+                ok = True
+            else:
+                ok = False
+            self.slow = not ok
+            self.cond.notify()
+        return ok
+
+    def wake(self) -> None:
+        with self.cond:
+            self.cond.notify()
+
+
+class Broker:
+    """Publish once, deliver to every subscriber of a topic, resume after a reconnect.
+
+    ``Broker()`` keeps events in this process (``history`` per topic, optionally bounded by ``max_age``
+    seconds and ``max_bytes``); ``Broker("redis://...")`` runs the same API on Redis Streams. Each
+    subscriber may fall ``queue_bytes`` behind before it is dropped as ``"slow"``. ``on_reset(head_id)``
+    returns the frame sent to a client whose ``Last-Event-ID`` cannot be served (default ``reset_frame``).
+    """
+
+    def __new__(cls, url: Optional[str] = None, **options: Any) -> "Broker":
+        if url is not None and cls is Broker:
+            if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+                raise InvalidBrokerURL(f"Broker() takes no URL (in-process) or a redis:// URL, got {url!r}")
+            from .redis import RedisBroker  # type: ignore[import-not-found]
+
+            return RedisBroker(url, **options)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        *,
+        history: int = DEFAULT_HISTORY,
+        max_age: Optional[float] = None,
+        max_bytes: Optional[int] = None,
+        queue_bytes: int = DEFAULT_QUEUE_BYTES,
+        on_reset: ResetPolicy = reset_frame,
+        log: Optional[EventLog] = None,
+    ) -> None:
+        self.log: EventLog = log if log is not None else MemoryLog(history, max_age, max_bytes)
+        self.queue_bytes = queue_bytes
+        self.on_reset = on_reset
+        self._lock = threading.RLock()  # _deliver fans out to threads' subscribers under it
+        # topic -> loop (None for threads) -> subscribers on it
+        self._topics: Dict[str, Dict[Optional[asyncio.AbstractEventLoop], Set[Any]]] = {}
+        self._closed = False
+        self._counts = {"published": 0, "delivered": 0, "replayed": 0, "dropped_slow": 0, "resets": 0}
+        self.log.start(self._deliver)
+
+    # -- publishing -------------------------------------------------------------------------------
+
+    async def publish(self, topic: str, data: Any, *, event: Optional[str] = None, id: Optional[str] = None) -> str:
+        """Encode ``data`` once (text as is, anything else as JSON), store it, deliver it; returns its id."""
+        topic, body, id = self._prepare(topic, data, event, id)
+        new_id, _ = await self.log.append(topic, body, id)
+        return new_id
+
+    def publish_sync(self, topic: str, data: Any, *, event: Optional[str] = None, id: Optional[str] = None) -> str:
+        """``publish`` from any thread (a Flask or Django view, a worker), blocking; returns the id."""
+        topic, body, id = self._prepare(topic, data, event, id)
+        new_id, _ = self.log.append_sync(topic, body, id)
+        return new_id
+
+    def _prepare(
+        self, topic: str, data: Any, event: Optional[str], id: Optional[str]
+    ) -> Tuple[str, bytes, Optional[str]]:
+        if self._closed:
+            raise BrokerClosed("publish on a closed broker")
+        check_topic(topic)
+        if id is not None and valid_id(id) is None:
+            raise InvalidEventId(
+                f"an event id must be a non-empty str without CR, LF or NUL, at most 1 KiB; got {id!r}"
+            )
+        return topic, encode_body(data, event), id
+
+    def _deliver(self, topic: str, key: Key, frame: bytes) -> None:
+        """The log's callback, in append order: hand the frame to each loop's subscribers, in order."""
+        with self._lock:
+            self._counts["published"] += 1
+            by_loop = self._topics.get(topic)
+            if not by_loop:
+                return
+            try:
+                running: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            for loop, subs in by_loop.items():
+                if loop is None:
+                    self._fan_out(subs, key, frame)
+                elif loop is running:
+                    loop.call_soon(self._fan_out, subs, key, frame)
+                else:
+                    try:
+                        loop.call_soon_threadsafe(self._fan_out, subs, key, frame)
+                    except RuntimeError:  # that loop is closed; its subscribers are gone
+                        pass
+
+    def _fan_out(self, subs: Set[Any], key: Key, frame: bytes) -> None:
+        delivered = dropped = 0
+        for sub in list(subs):
+            if sub.last is not None and sub.held is None and key <= sub.last:
+                continue
+            was_slow = sub.slow
+            if sub.push(key, frame):
+                delivered += 1
+            elif sub.slow and not was_slow:
+                dropped += 1
+        with self._lock:
+            self._counts["delivered"] += delivered
+            self._counts["dropped_slow"] += dropped
+
+    # -- subscribing ------------------------------------------------------------------------------
+
+    def subscriber(self, topics: Topics, last_event_id: Optional[str] = None) -> Callable[[Any], Any]:
+        """A handler for any integration or transport: ``handler(writer)`` follows ``topics`` from
+        ``last_event_id`` — ``stream`` on an ``AsyncWriter``, ``stream_sync`` on a ``Writer``. Topics are
+        checked now, so a bad one raises in the view."""
+        names = check_topics(topics)
+        if self._closed:
+            raise BrokerClosed("subscribe on a closed broker")
+
+        def handler(writer: Any) -> Any:
+            if isinstance(writer, AsyncWriter):
+                return self.stream(writer, names, last_event_id)
+            return self.stream_sync(writer, names, last_event_id)
+
+        return handler
+
+    async def stream(self, writer: AsyncWriter, topics: Topics, last_event_id: Optional[str] = None) -> None:
+        """Follow ``topics`` on ``writer`` until it closes: the history after ``last_event_id`` (or the
+        reset frame), then live events. Await it in an async handler (ASGI, Starlette, aiohttp, streams)."""
+        names = check_topics(topics)
+        sub = _AsyncSubscriber(writer, names, self.queue_bytes)
+        self._add(sub, asyncio.get_running_loop())
+        try:
+            replay = None if last_event_id is None else await self.log.history_after(names, last_event_id)
+            frames = self._replay_frames(sub, last_event_id, replay)
+            if frames and not writer.closed:
+                await writer.write_frame(b"".join(frames))
+            if self._go_live(sub):
+                await writer.context.wait()
+        finally:
+            self._remove(sub)
+
+    def stream_sync(self, writer: Writer, topics: Topics, last_event_id: Optional[str] = None) -> None:
+        """``stream`` for a thread (WSGI: Flask, Django): blocks until the writer closes, writing each
+        batch of queued frames in one transport write."""
+        names = check_topics(topics)
+        sub = _SyncSubscriber(writer, names, self.queue_bytes)
+        remove_waker = writer.context.add_callback(lambda reason: sub.wake())
+        self._add(sub, None)
+        try:
+            replay = None if last_event_id is None else self.log.history_after_sync(names, last_event_id)
+            frames = self._replay_frames(sub, last_event_id, replay)
+            with sub.cond:
+                held = sub.take_held()
+                sub.queue[:0] = b"".join(frames + held)
+            self._count("delivered", len(held))
+            while True:
+                with sub.cond:
+                    while not sub.queue and not sub.slow and not writer.closed:
+                        sub.cond.wait()
+                    data, sub.queue = bytes(sub.queue), bytearray()
+                if sub.slow:
+                    writer.abort(SLOW)
+                if writer.closed:
+                    return
+                writer.write_frame(data)
+        finally:
+            remove_waker()
+            self._remove(sub)
+
+    def _replay_frames(self, sub: _Subscriber, last_event_id: Optional[str], replay: Optional[Replay]) -> List[bytes]:
+        """What a (re)connecting subscriber gets before live events; sets the key up to which it is served."""
+        if last_event_id is None:
+            return []
+        if replay is None:
+            self._count("resets", 1)
+            return [self.on_reset(self.log.head())]
+        sub.last, entries = replay
+        if entries:
+            sub.last = entries[-1][0]
+        self._count("replayed", len(entries))
+        return [frame for _, frame in entries]
+
+    def _go_live(self, sub: _AsyncSubscriber) -> bool:
+        """Send what was held back during the replay; False if the subscriber was dropped meanwhile."""
+        if sub.slow:
+            return False
+        held = sub.take_held()
+        for frame in held:
+            if not sub.push(None, frame):
+                self._count("dropped_slow", 1)
+                return False
+        self._count("delivered", len(held))
+        return True
+
+    def _add(self, sub: _Subscriber, loop: Optional[asyncio.AbstractEventLoop]) -> None:
+        with self._lock:
+            if self._closed:
+                raise BrokerClosed("subscribe on a closed broker")
+            for topic in sub.topics:
+                by_loop = self._topics.get(topic)
+                if by_loop is None:
+                    by_loop = self._topics[topic] = {}
+                    self.log.watch(topic)
+                by_loop.setdefault(loop, set()).add(sub)
+
+    def _remove(self, sub: _Subscriber) -> None:
+        with self._lock:
+            for topic in sub.topics:
+                by_loop = self._topics.get(topic, {})
+                for loop, subs in list(by_loop.items()):
+                    subs.discard(sub)
+                    if not subs:
+                        del by_loop[loop]
+                if topic in self._topics and not by_loop:
+                    del self._topics[topic]
+                    self.log.unwatch(topic)
+
+    def _count(self, name: str, n: int) -> None:
+        with self._lock:
+            self._counts[name] += n
+
+    # -- the rest ---------------------------------------------------------------------------------
+
+    def stats(self) -> Dict[str, int]:
+        """Counts: ``topics`` and ``subscribers`` now; ``published``, ``delivered``, ``replayed``,
+        ``dropped_slow`` and ``resets`` since the broker was made (published: events this process saw)."""
+        with self._lock:
+            subs: Set[Any] = set()
+            for by_loop in self._topics.values():
+                for group in by_loop.values():
+                    subs |= group
+            return {"topics": len(self._topics), "subscribers": len(subs), **self._counts}
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called."""
+        return self._closed
+
+    async def close(self) -> None:
+        """Refuse further publishes and subscribes, close every subscriber's writer, release the log."""
+        with self._lock:
+            self._closed = True
+            subs = {s for by_loop in self._topics.values() for group in by_loop.values() for s in group}
+        for sub in subs:
+            if isinstance(sub, _AsyncSubscriber):
+                await sub.writer.close()
+            else:
+                sub.writer.close_threadsafe()
+                sub.wake()
+        await self.log.close()

@@ -1,0 +1,185 @@
+"""The broker on real servers and clients: fan-out, topics, resume, reset, slow subscribers, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any, List
+
+import pytest
+from broker_apps import asgi_app, read_events, wsgi_app
+from servers import uvicorn_server, wait_until, waitress_server
+
+import sse_fast
+from sse_fast.broker.core import reset_frame
+
+
+def subscribers(broker: sse_fast.Broker, n: int) -> None:
+    wait_until(lambda: broker.stats()["subscribers"] == n)
+
+
+def run_clients(*coros: Any) -> List[Any]:
+    async def main() -> List[Any]:
+        return list(await asyncio.gather(*coros))
+
+    return asyncio.run(main())
+
+
+def in_thread(fn: Any) -> Any:
+    """Run ``fn()`` in a thread; ``.join()`` returns its result."""
+    out: List[Any] = []
+    thread = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    thread.start()
+
+    class Joined:
+        def join(self, timeout: float = 30) -> Any:
+            thread.join(timeout)
+            assert out, "the client thread did not finish"
+            return out[0]
+
+    return Joined()
+
+
+def test_every_subscriber_gets_every_event_in_order_encoded_once() -> None:
+    broker = sse_fast.Broker()
+    with uvicorn_server(asgi_app(broker)) as server:
+        clients = in_thread(lambda: run_clients(*(read_events(server.url + "/?topic=room", 50) for _ in range(20))))
+        subscribers(broker, 20)
+        ids = [broker.publish_sync("room", {"n": i}) for i in range(50)]
+        results = clients.join()
+    expected = [(i, "message", f'{{"n":{n}}}') for n, i in enumerate(ids)]
+    assert all(got == expected for got in results)
+    stats = broker.stats()
+    assert stats["published"] == 50 and stats["delivered"] == 50 * 20 and stats["dropped_slow"] == 0
+
+
+def test_topics_are_separate_and_one_subscriber_follows_two_in_publish_order() -> None:
+    broker = sse_fast.Broker()
+    with uvicorn_server(asgi_app(broker)) as server:
+        clients = in_thread(
+            lambda: run_clients(
+                read_events(server.url + "/?topic=a", 3),
+                read_events(server.url + "/?topic=b", 3),
+                read_events(server.url + "/?topic=a&topic=b", 6),
+            )
+        )
+        subscribers(broker, 3)
+
+        async def publish_all() -> None:
+            for i in range(3):
+                await broker.publish("a", f"a{i}", event="ev")
+                await broker.publish("b", f"b{i}")
+
+        asyncio.run_coroutine_threadsafe(publish_all(), server.loop).result(5)
+        a, b, both = clients.join()
+    assert [d for _, _, d in a] == ["a0", "a1", "a2"]
+    assert [e for _, e, _ in a] == ["ev"] * 3
+    assert [d for _, _, d in b] == ["b0", "b1", "b2"]
+    assert [d for _, _, d in both] == ["a0", "b0", "a1", "b1", "a2", "b2"]
+
+
+@pytest.mark.parametrize("serve", ["uvicorn", "waitress"])
+def test_resume_gets_exactly_the_missed_events_then_live_ones(serve: str) -> None:
+    broker = sse_fast.Broker()
+    app, server_of = (asgi_app(broker), uvicorn_server) if serve == "uvicorn" else (wsgi_app(broker), waitress_server)
+    with server_of(app) as server:
+        url = server.url + "/?topic=room"
+        first = in_thread(lambda: run_clients(read_events(url, 3)))
+        subscribers(broker, 1)
+        ids = [broker.publish_sync("room", f"m{i}") for i in range(3)]
+        assert [d for _, _, d in first.join()[0]] == ["m0", "m1", "m2"]
+        subscribers(broker, 0)
+        ids += [broker.publish_sync("room", f"m{i}") for i in range(3, 7)]  # missed while away
+        second = in_thread(lambda: run_clients(read_events(url, 6, last_id=ids[2])))
+        subscribers(broker, 1)
+        ids += [broker.publish_sync("room", f"m{i}") for i in range(7, 9)]
+        got = second.join()[0]
+    assert got == [(ids[i], "message", f"m{i}") for i in range(3, 9)]
+    assert broker.stats()["replayed"] == 4
+
+
+def test_unknown_or_trimmed_id_gets_the_reset_frame() -> None:
+    broker = sse_fast.Broker(history=2)
+    with uvicorn_server(asgi_app(broker)) as server:
+        url = server.url + "/?topic=room"
+        ids = [broker.publish_sync("room", f"m{i}") for i in range(5)]
+        (unknown,) = run_clients(read_events(url, 1, last_id="other-boot-7"))
+        (trimmed,) = run_clients(read_events(url, 1, last_id=ids[0]))
+        (kept,) = run_clients(read_events(url, 1, last_id=ids[3]))
+    head = broker.log.head()
+    assert unknown == trimmed == [(head, "reset", "{}")]
+    assert kept == [(ids[4], "message", "m4")]
+    assert reset_frame(head) == f"id: {head}\nevent: reset\ndata: {{}}\n\n".encode()
+
+
+def test_an_id_of_another_topic_set_gets_the_reset_frame_and_the_reset_id_resumes() -> None:
+    broker = sse_fast.Broker()
+    with uvicorn_server(asgi_app(broker)) as server:
+        other = broker.publish_sync("other", "x", id="order-17")
+        (got,) = run_clients(read_events(server.url + "/?topic=room", 1, last_id=other))
+        head = got[0][0]
+        assert got[0][1] == "reset"
+        later = broker.publish_sync("room", "after reset")
+        (resumed,) = run_clients(read_events(server.url + "/?topic=room", 1, last_id=head))
+    assert resumed == [(later, "message", "after reset")]
+
+
+def test_bad_topics_and_ids_raise_typed_errors_and_publish_nothing() -> None:
+    broker = sse_fast.Broker()
+    for topic in ["", "a\nb", "x" * 1025, 7]:
+        with pytest.raises(sse_fast.InvalidTopic):
+            broker.publish_sync(topic, "x")  # type: ignore[arg-type]
+    for bad in ["a\nb", "a\rb", "a\0b", "", "x" * 1025]:
+        with pytest.raises(sse_fast.InvalidEventId):
+            broker.publish_sync("room", "x", id=bad)
+    assert broker.stats()["published"] == 0
+    assert broker.publish_sync("room", "x", id="evt-1") == "evt-1"
+    asyncio.run(broker.close())
+    with pytest.raises(sse_fast.BrokerClosed):
+        broker.publish_sync("room", "x")
+    assert isinstance(sse_fast.BrokerClosed("x"), sse_fast.SSEError)
+
+
+def test_history_is_bounded_by_count_bytes_and_age() -> None:
+    log = sse_fast.broker.MemoryLog(history=3, max_bytes=100)
+    ids = [log.append_sync("t", b"data: %d\n\n" % i)[0] for i in range(10)]
+    replay = log.history_after_sync(["t"], ids[6])
+    assert replay == (7, [(seq, b"id: %s\ndata: %d\n\n" % (ids[seq - 1].encode(), seq - 1)) for seq in (8, 9, 10)])
+    replay = log.history_after_sync(["t"], ids[7])
+    assert replay is not None and [k for k, _ in replay[1]] == [9, 10]
+    assert log.history_after_sync(["t"], ids[5]) is None
+    small = sse_fast.broker.MemoryLog(history=100, max_bytes=60)
+    ids = [small.append_sync("t", b"data: 0123456789\n\n")[0] for i in range(5)]
+    assert small.history_after_sync(["t"], ids[1]) is None  # bytes bound dropped the early ones
+    assert small.history_after_sync(["t"], ids[3]) is not None
+    aged = sse_fast.broker.MemoryLog(max_age=0.0)
+    before = aged.head()
+    aged.append_sync("t", b"data: x\n\n")
+    assert aged.history_after_sync(["t"], before) is None  # the event after it aged out: a gap
+    assert aged.history_after_sync(["t"], aged.head()) == (1, [])  # nothing after it was lost
+
+
+def test_a_frozen_subscriber_is_dropped_as_slow_and_the_others_get_everything() -> None:
+    broker = sse_fast.Broker(queue_bytes=64 * 1024)
+    with uvicorn_server(asgi_app(broker)) as server:
+        url = server.url + "/?topic=room"
+        import socket
+
+        frozen = socket.create_connection(("127.0.0.1", server.port))
+        frozen.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        frozen.sendall(b"GET /?topic=room HTTP/1.1\r\nHost: x\r\n\r\n")
+        subscribers(broker, 1)
+        count = 2000
+        healthy = in_thread(lambda: run_clients(*(read_events(url, count, timeout=30) for _ in range(10))))
+        subscribers(broker, 11)
+        payload = "x" * 4000  # 8 MB in all: more than the frozen client's socket buffers hold
+        for i in range(count):  # 4 KB frames, 10 at a time: a rate the healthy clients keep up with
+            broker.publish_sync("room", payload, id=f"e{i}")
+            if i % 10 == 9:
+                time.sleep(0.005)
+        results = healthy.join(60)
+        wait_until(lambda: broker.stats()["subscribers"] == 10 or broker.stats()["dropped_slow"] >= 1)
+        frozen.close()
+    assert all([i for i, _, _ in got] == [f"e{i}" for i in range(count)] for got in results)
+    assert broker.stats()["dropped_slow"] == 1
