@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any, List
 
 import pytest
@@ -29,13 +28,22 @@ def run_clients(*coros: Any) -> List[Any]:
 def in_thread(fn: Any) -> Any:
     """Run ``fn()`` in a thread; ``.join()`` returns its result."""
     out: List[Any] = []
-    thread = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+
+    def run() -> None:
+        try:
+            out.append(fn())
+        except BaseException as exc:  # handed to join()
+            out.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
 
     class Joined:
         def join(self, timeout: float = 30) -> Any:
             thread.join(timeout)
-            assert out, "the client thread did not finish"
+            assert not thread.is_alive(), f"the client thread did not finish within {timeout} s"
+            if isinstance(out[0], BaseException):
+                raise out[0]
             return out[0]
 
     return Joined()
@@ -160,26 +168,51 @@ def test_history_is_bounded_by_count_bytes_and_age() -> None:
     assert aged.history_after_sync(["t"], aged.head()) == (1, [])  # nothing after it was lost
 
 
-def test_a_frozen_subscriber_is_dropped_as_slow_and_the_others_get_everything() -> None:
-    broker = sse_fast.Broker(queue_bytes=64 * 1024)
-    with uvicorn_server(asgi_app(broker)) as server:
-        url = server.url + "/?topic=room"
-        import socket
+async def read_ids(port: int, seen: List[bytes], stop: threading.Event) -> None:
+    """A cheap healthy subscriber: appends each ``id:`` it reads to ``seen`` until ``stop`` is set."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /?topic=room HTTP/1.1\r\nHost: x\r\n\r\n")
+    tail = b""
+    while not stop.is_set():
+        try:
+            data = await asyncio.wait_for(reader.read(1 << 18), 0.2)
+        except asyncio.TimeoutError:
+            continue
+        if not data:
+            break
+        lines = (tail + data).split(b"\n")
+        tail = lines.pop()
+        seen.extend(line[4:] for line in lines if line.startswith(b"id: "))
+    writer.close()
 
-        frozen = socket.create_connection(("127.0.0.1", server.port))
-        frozen.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+
+def test_a_frozen_subscriber_is_dropped_as_slow_and_100_healthy_ones_get_everything() -> None:
+    """Publishing goes at the pace of the healthy readers (never the clock), so load cannot make them slow."""
+    import socket
+
+    limit, healthy_count, burst = 64 * 1024, 100, 10
+    broker = sse_fast.Broker(queue_bytes=limit)
+    with uvicorn_server(asgi_app(broker)) as server:
+        frozen = socket.socket()
+        frozen.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: a tiny window
+        frozen.connect(("127.0.0.1", server.port))
         frozen.sendall(b"GET /?topic=room HTTP/1.1\r\nHost: x\r\n\r\n")
         subscribers(broker, 1)
-        count = 2000
-        healthy = in_thread(lambda: run_clients(*(read_events(url, count, timeout=30) for _ in range(10))))
-        subscribers(broker, 11)
-        payload = "x" * 4000  # 8 MB in all: more than the frozen client's socket buffers hold
-        for i in range(count):  # 4 KB frames, 10 at a time: a rate the healthy clients keep up with
-            broker.publish_sync("room", payload, id=f"e{i}")
-            if i % 10 == 9:
-                time.sleep(0.005)
-        results = healthy.join(60)
-        wait_until(lambda: broker.stats()["subscribers"] == 10 or broker.stats()["dropped_slow"] >= 1)
+        seen: List[List[bytes]] = [[] for _ in range(healthy_count)]
+        stop = threading.Event()
+        readers = in_thread(lambda: run_clients(*(read_ids(server.port, ids, stop) for ids in seen)))
+        subscribers(broker, 1 + healthy_count)
+        payload, published = "x" * 4000, 0
+        while broker.stats()["dropped_slow"] == 0 and published < 10_000:  # 40 MB at most to the frozen one
+            for _ in range(burst):  # 40 KB a burst: below every subscriber's bound
+                broker.publish_sync("room", payload, id=f"e{published}")
+                published += 1
+            wait_until(lambda n=published: all(len(ids) == n for ids in seen), timeout=30)
+        stats = broker.stats()
+        stop.set()
+        readers.join()
         frozen.close()
-    assert all([i for i, _, _ in got] == [f"e{i}" for i in range(count)] for got in results)
-    assert broker.stats()["dropped_slow"] == 1
+    expected = [f"e{i}".encode() for i in range(published)]
+    assert stats["dropped_slow"] == 1, f"the frozen client was not dropped after {published} events"
+    assert stats["subscribers"] == healthy_count
+    assert all(ids == expected for ids in seen)
