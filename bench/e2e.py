@@ -129,9 +129,13 @@ def _rss_kib(pid: int) -> int:
 
 
 class Server:
-    """One uvicorn process serving ``app`` on a socket bound here; stopped with SIGINT, then SIGKILL."""
+    """One uvicorn process serving ``app`` on a socket bound here; stopped with SIGINT, then SIGKILL.
 
-    def __init__(self, app: str, http: str, loop: str) -> None:
+    Ready once ``GET probe`` answers with ``expect`` in its bytes.
+    """
+
+    def __init__(self, app: str, http: str, loop: str, probe: str = "/stream?n=1", expect: bytes = PATTERN) -> None:
+        self.probe, self.expect = probe, expect
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
@@ -150,14 +154,14 @@ class Server:
                 raise RuntimeError(f"uvicorn exited with {self.proc.returncode}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                    s.sendall(b"GET /stream?n=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    s.sendall(f"GET {self.probe} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
                     got = b""
-                    while PATTERN not in got:
+                    while self.expect not in got:
                         chunk = s.recv(4096)
                         if not chunk:
                             break
                         got += chunk
-                    if PATTERN in got:
+                    if self.expect in got:
                         return
             except OSError:
                 pass
