@@ -319,7 +319,10 @@ def encode_retry(ms):
 
 @cython.auto_pickle(False)
 cdef class FrameBuffer:
-    """Frames gathered for one write; ``take()`` returns them and keeps the memory for the next batch."""
+    """FrameBuffer()
+--
+
+Frames gathered for one write; ``take()`` returns them and keeps the memory for the next batch."""
 
     cdef char* _buf
     cdef Py_ssize_t _len

@@ -79,7 +79,10 @@ cdef inline str _decode(const char* s, Py_ssize_t n):
 
 
 cdef class EventParser:
-    """Feed it bytes as they arrive; each ``feed`` returns the events completed by them.
+    """EventParser(*, last_event_id='', retry=None, max_line=1048576, max_event=16777216)
+--
+
+Feed it bytes as they arrive; each ``feed`` returns the events completed by them.
 
     ``last_event_id`` and ``retry`` give the state to start from (a reconnection carries them over).
     A line over ``max_line`` bytes or an event with over ``max_event`` bytes of data raises ``LineTooLong``

@@ -2,8 +2,13 @@
 
 from typing import List, Optional, Union
 
+from typing_extensions import disjoint_base
+
+from ._received import DEFAULT_MAX_EVENT as DEFAULT_MAX_EVENT
+from ._received import DEFAULT_MAX_LINE as DEFAULT_MAX_LINE
 from ._received import ServerSentEvent
 
+@disjoint_base
 class EventParser:
     """Feed it bytes as they arrive; each ``feed`` returns the events completed by them."""
 

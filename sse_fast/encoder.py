@@ -1,38 +1,44 @@
 """Picks the core (encoder and parser): the compiled one when it imports, else the pure-Python twins.
 
-``SSE_FAST_NO_EXTENSIONS=1`` forces the twin. This is the only module that chooses; the rest of the
-package imports the encoder from here, and ``sse_fast.IMPLEMENTATION`` says which one it got.
+``SSE_FAST_NO_EXTENSIONS=1`` forces the twin, and so does an interpreter other than CPython (the compiled
+core uses CPython internals: ``Py_REFCNT``, ``_PyBytes_Resize``). This is the only module that chooses;
+the rest of the package imports the encoder from here, and ``sse_fast.IMPLEMENTATION`` says which one it
+got. Type checkers see the stubs (``_encoder.pyi``, ``_parser.pyi``) that both twins satisfy.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Literal
+import platform
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal, Tuple
 
-IMPLEMENTATION: Literal["c", "python"]
 
-if os.environ.get("SSE_FAST_NO_EXTENSIONS") == "1":
-    from . import _encoder_py as _impl
-    from . import _parser_py as _reader
+def _load() -> Tuple[ModuleType, ModuleType, Literal["c", "python"]]:
+    """The encoder and parser modules to use, and which kind they are."""
+    if os.environ.get("SSE_FAST_NO_EXTENSIONS") != "1" and platform.python_implementation() == "CPython":
+        try:
+            from . import _encoder, _parser
 
-    IMPLEMENTATION = "python"
+            return _encoder, _parser, "c"
+        except ImportError:
+            pass
+    from . import _encoder_py, _parser_py
+
+    return _encoder_py, _parser_py, "python"
+
+
+_impl, _reader, IMPLEMENTATION = _load()
+
+if TYPE_CHECKING:
+    from ._encoder import FrameBuffer, encode, encode_comment, encode_json, encode_retry
+    from ._parser import EventParser
 else:
-    try:
-        from . import _encoder as _impl  # type: ignore[no-redef]
-        from . import _parser as _reader  # type: ignore[no-redef]
-
-        IMPLEMENTATION = "c"
-    except ImportError:
-        from . import _encoder_py as _impl
-        from . import _parser_py as _reader
-
-        IMPLEMENTATION = "python"
-
-encode = _impl.encode
-encode_json = _impl.encode_json
-encode_comment = _impl.encode_comment
-encode_retry = _impl.encode_retry
-FrameBuffer = _impl.FrameBuffer
-EventParser = _reader.EventParser
+    encode = _impl.encode
+    encode_json = _impl.encode_json
+    encode_comment = _impl.encode_comment
+    encode_retry = _impl.encode_retry
+    FrameBuffer = _impl.FrameBuffer
+    EventParser = _reader.EventParser
 
 __all__ = ["IMPLEMENTATION", "EventParser", "FrameBuffer", "encode", "encode_comment", "encode_json", "encode_retry"]

@@ -85,3 +85,9 @@ def test_the_parser_is_selected_with_the_encoder():
     assert sse_fast.parse.EventParser.__module__ == expected
     code = "import sse_fast.parse as p; print(p.EventParser.__module__)"
     assert run_python(code, SSE_FAST_NO_EXTENSIONS="1").strip() == "sse_fast._parser_py"
+
+
+def test_another_interpreter_gets_the_python_twin():
+    # the compiled core uses CPython internals (Py_REFCNT, _PyBytes_Resize): elsewhere the twin is chosen
+    code = "import platform; platform.python_implementation = lambda: 'PyPy'; " + REPORT
+    assert run_python(code).split() == ["python", "sse_fast._encoder_py", "sse_fast._encoder_py"]
