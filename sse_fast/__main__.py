@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Callable, List, Tuple
 
 from . import IMPLEMENTATION, Event, encode, encode_comment, encode_json, encode_retry
 
-SAMPLES = [
+SAMPLES: List[Tuple[str, Callable[[], bytes]]] = [
     ('encode_json({"content": "hello"})', lambda: encode_json({"content": "hello"})),
     ('encode_json({"text": "hi"}, event="message")', lambda: encode_json({"text": "hi"}, event="message")),
     ('encode_json({"text": "hi"}, id="evt-001")', lambda: encode_json({"text": "hi"}, id="evt-001")),

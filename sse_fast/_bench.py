@@ -121,14 +121,14 @@ def twins() -> list[tuple[str, ModuleType]]:
     return found
 
 
-def _peers() -> tuple[ModuleType | None, tuple[Callable, Callable] | None, list[str]]:
+def _peers() -> tuple[ModuleType | None, tuple[Callable[..., bytes], Callable[[Any], Any]] | None, list[str]]:
     missing: list[str] = []
     starlette_event: ModuleType | None = None
     try:
         starlette_event = importlib.import_module("sse_starlette.event")
     except ImportError:
         missing.append(SSE_STARLETTE)
-    fastapi: tuple[Callable, Callable] | None = None
+    fastapi: tuple[Callable[..., bytes], Callable[[Any], Any]] | None = None
     try:
         from fastapi.encoders import jsonable_encoder
         from fastapi.sse import format_sse_event
@@ -219,7 +219,8 @@ def _fill(buf: Any, chunks: list[Any]) -> bytes:
     add = buf.add_json
     for c in chunks:
         add(c)
-    return buf.take()
+    frames: bytes = buf.take()
+    return frames
 
 
 def _dump_all(chunks: list[Any]) -> None:

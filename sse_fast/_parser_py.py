@@ -12,7 +12,7 @@ Each byte is looked at a bounded number of times whatever the chunking: a chunk 
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 from . import _refusals
 from ._received import DEFAULT_MAX_EVENT, DEFAULT_MAX_LINE, ServerSentEvent
@@ -28,7 +28,7 @@ def checked_limit(what: str, value: Any) -> int:
     return value
 
 
-def checked_start(last_event_id: Any, retry: Any) -> tuple:
+def checked_start(last_event_id: Any, retry: Any) -> Tuple[str, Optional[int]]:
     """The ``(last_event_id, retry)`` a parser starts from, checked as both twins check them."""
     if last_event_id is None:
         last_event_id = ""

@@ -27,6 +27,7 @@ from .broker import Broker
 from .encoder import IMPLEMENTATION
 from .event import Event
 from .resume import from_scope
+from .types import ASGIApp, Receive, Scope, Send
 
 ANSWER = (
     "Server-Sent Events are a simple way for a server to push a stream of updates to a browser over one "
@@ -44,7 +45,7 @@ RETRY_MS = 1000
 STARTED = time.time()
 
 
-def _last_event_id(scope: dict) -> int | None:
+def _last_event_id(scope: Scope) -> int | None:
     for name, value in scope.get("headers", []):
         if name == b"last-event-id":
             try:
@@ -95,11 +96,11 @@ ROOM = "room"
 MAX_MESSAGE = 64 * 1024  # bytes of a posted room message
 
 
-def make_app(broker: Broker) -> Any:
+def make_app(broker: Broker) -> ASGIApp:
     """The demo's ASGI app around ``broker``; its lifespan makes Ctrl-C end the open streams first."""
     from . import ASGIResponse
 
-    async def app(scope: dict, receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
@@ -130,7 +131,7 @@ def make_app(broker: Broker) -> Any:
 PAGES = {"/": "demo.html", "/index.html": "demo.html", "/room": "room.html"}
 
 
-async def _message(receive: Any) -> Optional[str]:
+async def _message(receive: Receive) -> Optional[str]:
     """The ``text`` of a posted ``{"text": ...}`` body, or None if it is not one (or too big)."""
     body = b""
     while True:
@@ -150,7 +151,7 @@ async def _message(receive: Any) -> Optional[str]:
 app = make_app(Broker())
 
 
-async def _lifespan(receive: Any, send: Any) -> None:
+async def _lifespan(receive: Receive, send: Send) -> None:
     from . import shutdown_on_signals
 
     while True:
@@ -163,7 +164,7 @@ async def _lifespan(receive: Any, send: Any) -> None:
             return
 
 
-async def _respond(send: Any, status: int, content_type: str, body: bytes) -> None:
+async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:
     headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

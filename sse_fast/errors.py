@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import List
+
+from ._received import ServerSentEvent
+
 
 class SSEError(Exception):
     """Base of every sse_fast error."""
@@ -33,7 +37,7 @@ class StreamTooLarge(SSEError, ValueError):
     ``events`` holds the events that the same ``feed`` completed before the bound was hit.
     """
 
-    events: list = []
+    events: List[ServerSentEvent] = []
 
 
 class LineTooLong(StreamTooLarge):

@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, NamedTuple, Op
 from urllib.parse import urlsplit
 
 from .parse import EventParser, ServerSentEvent
+from .types import Message
 
 Target = Union[str, Callable[..., Awaitable[None]]]
 Until = Callable[[ServerSentEvent], bool]
@@ -155,7 +156,7 @@ async def _read_asgi(
     started: Dict[str, Any] = {}
     requested = False
 
-    async def receive() -> Dict[str, Any]:
+    async def receive() -> Message:
         nonlocal requested
         if not requested:
             requested = True
@@ -163,7 +164,7 @@ async def _read_asgi(
         await left.wait()
         return {"type": "http.disconnect"}
 
-    async def send(message: Dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         if left.is_set():
             raise ConnectionResetError("the test client has disconnected")
         if message["type"] == "http.response.start":

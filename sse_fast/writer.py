@@ -237,12 +237,12 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         self._state = _ONE_THREAD
         self._pending: List[bytes] = []  # frames for the sender's next transport write
         self._pending_size = 0
-        self._sender: Optional[asyncio.Task] = None  # the task handing the queue to the transport
+        self._sender: Optional[asyncio.Task[None]] = None  # the task handing the queue to the transport
         self._send_started: Optional[float] = None  # loop time the sender's transport write began
         self._watchdog: Optional[asyncio.TimerHandle] = None  # checks that write against send_timeout
-        self._room: List[asyncio.Future] = []  # writes waiting for the sender to take the queue
-        self._ended: Optional[asyncio.Future] = None  # done once close() has ended the body
-        self.owner: Optional[asyncio.Task] = None  # a handler task to cancel when the client goes
+        self._room: List[asyncio.Future[None]] = []  # writes waiting for the sender to take the queue
+        self._ended: Optional[asyncio.Future[None]] = None  # done once close() has ended the body
+        self.owner: Optional[asyncio.Task[Any]] = None  # a handler task to cancel when the client goes
         super().__init__(sink, context, send_timeout, default)
 
     @property
@@ -457,8 +457,8 @@ class AsyncWriter(_Stream[Awaitable[None]]):
             items: Any = _queue_items(data)
         else:
             items = data.__aiter__()
-        next_item: Optional[asyncio.Future] = None
-        next_error: Optional[asyncio.Future] = asyncio.ensure_future(errors.get()) if errors else None
+        next_item: Optional[asyncio.Future[Any]] = None
+        next_error: Optional[asyncio.Future[Any]] = asyncio.ensure_future(errors.get()) if errors else None
         try:
             while True:
                 next_item = asyncio.ensure_future(items.__anext__())

@@ -154,7 +154,8 @@ class Broker:
                 raise InvalidBrokerURL(f"Broker() takes no URL (in-process) or a redis:// URL, got {url!r}")
             from .redis import RedisBroker  # type: ignore[import-not-found]
 
-            return RedisBroker(url, **options)
+            broker: Broker = RedisBroker(url, **options)
+            return broker
         return super().__new__(cls)
 
     def __init__(

@@ -145,5 +145,6 @@ def ensure_bytes(data: Any, sep: str) -> bytes:
             return _ended(_frame(get("data"), get("event"), get("id"), get("retry"), get("comment")), sep)
         return ServerSentEvent(**{**data, "sep": sep}).encode()  # a TypeError naming the unknown key
     if type(data).__module__.startswith("sse_starlette."):  # an sse_starlette event left in migrated code
-        return data.encode()
+        frame: bytes = data.encode()
+        return frame
     return ServerSentEvent(data, sep=sep).encode()

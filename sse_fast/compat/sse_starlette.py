@@ -68,7 +68,7 @@ class EventSourceResponse(Response):
         ping_message_factory: Callable[[], ServerSentEvent] | None = None,
         data_sender_callable: Callable[[], Coroutine[None, None, None]] | None = None,
         send_timeout: float | None = None,
-        client_close_handler_callable: Callable[[dict], Awaitable[None]] | None = None,
+        client_close_handler_callable: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
         shutdown_event: Any = None,
         shutdown_grace_period: float = 0,
         cleanup_timeout: float | None = DEFAULT_CLEANUP_TIMEOUT,
@@ -122,12 +122,9 @@ class EventSourceResponse(Response):
             await self._answer_head(scope, send)
             return
         _chain_shutdown_on_signals()
-        # open_asgi types scope and receive with dict, starlette with MutableMapping: the same objects
-        asgi_scope: Any = scope
-        asgi_receive: Any = receive
         writer = await open_asgi(
-            asgi_scope,
-            asgi_receive,
+            scope,
+            receive,
             send,
             status=self.status_code,
             headers=self._send_headers(),
@@ -210,7 +207,7 @@ class EventSourceResponse(Response):
                 ping = ServerSentEvent(comment=f"ping - {datetime.now(timezone.utc)}", sep=self.sep)
             await writer.write_frame(ensure_bytes(ping, self.sep))
 
-    async def _until_stream_must_end(self, writer: AsyncWriter, stream: asyncio.Future) -> None:
+    async def _until_stream_must_end(self, writer: AsyncWriter, stream: asyncio.Future[Any]) -> None:
         """Return when the client left; on shutdown, cancel ``stream`` once the grace period is over."""
         if await writer.context.wait() != SHUTDOWN:
             return
@@ -220,7 +217,7 @@ class EventSourceResponse(Response):
             await asyncio.sleep(self._shutdown_grace_period)
         stream.cancel()  # in this same step: with no grace, the stream does not run again
 
-    def _send_headers(self) -> list:
+    def _send_headers(self) -> list[tuple[str, str]]:
         """``raw_headers`` as text pairs; ``Connection`` is left to the transport (HTTP/1.x only)."""
         return [
             (name.decode("latin-1"), value.decode("latin-1"))

@@ -12,7 +12,8 @@ def handler_for(source: Any) -> Callable[[Any], Any]:
     iterable (a generator, say) becomes a handler that writes it with ``writer.stream`` (each item as
     JSON, an ``Event`` whole, then ``[DONE]``)."""
     if callable(source) and not _is_iterable(source):
-        return source
+        handler: Callable[[Any], Any] = source
+        return handler
     if not _is_iterable(source):
         raise TypeError(
             f"expected a handler(writer) or an iterable of events, got {type(source).__name__}: {source!r}"

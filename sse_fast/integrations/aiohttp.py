@@ -45,7 +45,7 @@ class StreamResponseSink:
     def __init__(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
         self.request = request
         self.response = response
-        self.watcher: Optional[asyncio.Task] = None
+        self.watcher: Optional[asyncio.Task[None]] = None
 
     async def send(self, data: bytes) -> None:
         await self.response.write(data)

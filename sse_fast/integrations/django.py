@@ -72,7 +72,7 @@ class AsyncBody:
     def __init__(self, max_buffered: int) -> None:
         self.max_buffered = max_buffered
         self.writer: Optional[AsyncWriter] = None
-        self.run: Optional[asyncio.Task] = None  # the handler's run, whose errors end the body
+        self.run: Optional[asyncio.Task[None]] = None  # the handler's run, whose errors end the body
         self._chunks: Deque[bytes] = deque()
         self._buffered = 0
         self._over = False

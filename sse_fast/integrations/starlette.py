@@ -47,13 +47,10 @@ class SSEResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers: Any = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers]
-        # run_handler types scope and receive with dict, starlette with MutableMapping: the same objects
-        asgi_scope: Any = scope
-        asgi_receive: Any = receive
         await run_handler(
             self.handler,
-            asgi_scope,
-            asgi_receive,
+            scope,
+            receive,
             send,
             status=self.status_code,
             headers=headers,

@@ -7,16 +7,20 @@ runs in threads, returns the pair at once::
     writer, ctx = await new_writer(request)                 # Starlette Request
     writer, ctx = await new_writer(reader, stream_writer)   # or new_writer(stream_writer)
     writer, ctx = new_writer(environ, start_response)       # return writer.sink; write from a thread
+
+The parts may also come as one tuple (``new_writer((scope, receive, send))``). Each form has its own
+overload, so a type checker knows which pair it gets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any, Awaitable, Tuple, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Coroutine, Tuple, Union, overload
 
 from ..context import StreamContext
 from ..errors import HTTPTransportFailed, TransportNotFound
+from ..types import Environ, Receive, Scope, Send, StartResponse
 from ..writer import AsyncWriter, Writer
 from .asgi import ASGIResponse, check_scope, open_asgi
 from .headers import sse_headers
@@ -28,10 +32,30 @@ EXPECTED = (
     "or an asyncio StreamWriter (optionally after its StreamReader)"
 )
 
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
-def new_writer(
-    *transport: Any, **options: Any
-) -> Union[Awaitable[Tuple[AsyncWriter, StreamContext]], Tuple[Writer, StreamContext]]:
+AsyncOpened = Coroutine[Any, Any, Tuple[AsyncWriter, StreamContext]]
+Opened = Tuple[Writer, StreamContext]
+
+
+@overload
+def new_writer(scope: Scope, receive: Receive, send: Send, /, **options: Any) -> AsyncOpened: ...
+@overload
+def new_writer(request: Request, /, **options: Any) -> AsyncOpened: ...
+@overload
+def new_writer(reader: asyncio.StreamReader, stream: asyncio.StreamWriter, /, **options: Any) -> AsyncOpened: ...
+@overload
+def new_writer(stream: asyncio.StreamWriter, /, **options: Any) -> AsyncOpened: ...
+@overload
+def new_writer(environ: Environ, start_response: StartResponse, /, **options: Any) -> Opened: ...
+@overload
+def new_writer(transport: Tuple[Scope, Receive, Send], /, **options: Any) -> AsyncOpened: ...
+@overload
+def new_writer(transport: Tuple[Environ, StartResponse], /, **options: Any) -> Opened: ...
+
+
+def new_writer(*transport: Any, **options: Any) -> Union[AsyncOpened, Opened]:
     """Open a writer on ``transport`` and return it with its stream context.
 
     ``options``: ``status``, ``headers``, ``send_timeout``, ``default`` (and ``max_buffered`` for WSGI).

@@ -12,13 +12,11 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 from ..context import CLIENT_DISCONNECTED
 from ..errors import HTTPTransportFailed, NotHTTP, StreamingNotSupported
+from ..types import Receive, Scope, Send
 from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter, Default
 from .headers import Headers, sse_headers
 from .run import run_on
 
-Scope = Dict[str, Any]
-Receive = Callable[[], Awaitable[Dict[str, Any]]]
-Send = Callable[[Dict[str, Any]], Awaitable[None]]
 Handler = Callable[[AsyncWriter], Awaitable[Any]]
 
 
@@ -27,7 +25,7 @@ class ASGISink:
 
     def __init__(self, send: Send) -> None:
         self._send = send
-        self.watcher: Optional[asyncio.Task] = None
+        self.watcher: Optional[asyncio.Task[None]] = None
 
     async def send(self, data: bytes) -> None:
         await self._send({"type": "http.response.body", "body": data, "more_body": True})
@@ -44,7 +42,7 @@ class ASGISink:
             self.watcher.cancel()
 
 
-def check_scope(scope: Any) -> None:
+def check_scope(scope: Scope) -> None:
     """Refuse a scope that is not an HTTP request that can take a body."""
     kind = scope.get("type")
     if kind != "http":

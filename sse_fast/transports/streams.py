@@ -23,7 +23,7 @@ class StreamSink:
 
     def __init__(self, stream: asyncio.StreamWriter) -> None:
         self.stream = stream
-        self.watcher: Optional[asyncio.Task] = None
+        self.watcher: Optional[asyncio.Task[None]] = None
 
     async def send(self, data: bytes) -> None:
         if self.stream.transport.is_closing():

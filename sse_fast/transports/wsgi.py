@@ -17,11 +17,10 @@ from typing import Any, Callable, Deque, Dict, Iterable, Iterator, Optional
 
 from ..context import CLIENT_DISCONNECTED
 from ..errors import ClientDisconnected, HTTPTransportFailed, NotHTTP, StreamingNotSupported
+from ..types import Environ, StartResponse
 from ..writer import DEFAULT_SEND_TIMEOUT, Default, Writer
 from .headers import Headers, sse_headers
 
-Environ = Dict[str, Any]
-StartResponse = Callable[..., Any]
 Handler = Callable[[Writer], Any]
 
 DEFAULT_MAX_BUFFERED = 1 << 20
@@ -180,7 +179,8 @@ class WSGIResponse:
         threading.Thread(
             target=_run, args=(self.handler, writer), name="sse-wsgi-handler", daemon=True
         ).start()
-        return writer.sink
+        body: WSGIBody = writer.sink
+        return body
 
 
 def _run(handler: Handler, writer: Writer) -> None:
