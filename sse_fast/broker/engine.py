@@ -16,12 +16,7 @@ broker uses it to skip, after a replay, live events the replay already sent.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, List, Optional, Tuple
-
-try:
-    from typing import Protocol
-except ImportError:  # pragma: no cover - Python < 3.8 is not supported; kept for type checkers
-    from typing_extensions import Protocol  # type: ignore
+from typing import Any, Callable, Iterable, List, Optional, Protocol, Tuple
 
 Key = Any  # ordered with < ; increases with every append across all topics
 Entry = Tuple[Key, bytes]  # (key, wire frame with its id line)
