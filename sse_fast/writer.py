@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import inspect
 import queue
 import threading
@@ -626,17 +627,13 @@ class Writer(_Stream[None]):
         ``data`` is an iterable or a ``queue.Queue`` ended by a ``None`` item; ``errors`` is checked
         between items and, while a queue is empty, every ``poll`` seconds.
         """
-        items = iter(data) if not isinstance(data, queue.Queue) else None
+        take: Callable[[], Any]
+        if isinstance(data, queue.Queue):
+            take = functools.partial(_take_queued, data, poll)
+        else:
+            take = functools.partial(next, iter(data), _END)
         while True:
-            if items is not None:
-                item = next(items, _END)
-            else:
-                try:
-                    item = data.get(timeout=poll)  # type: ignore[union-attr]
-                except queue.Empty:
-                    item = _IDLE
-                if item is None:
-                    item = _END
+            item = take()
             if errors is not None:  # an error that is already there wins over the item
                 try:
                     self.write_error(errors.get_nowait())
@@ -652,3 +649,12 @@ class Writer(_Stream[None]):
 
 _END = object()
 _IDLE = object()
+
+
+def _take_queued(items: "queue.Queue[Any]", timeout: float) -> Any:
+    """The next item of ``items`` (``_END`` for its ``None``), or ``_IDLE`` if none came within ``timeout``."""
+    try:
+        item = items.get(timeout=timeout)
+    except queue.Empty:
+        return _IDLE
+    return _END if item is None else item

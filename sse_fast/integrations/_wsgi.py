@@ -3,14 +3,15 @@ response object around a body iterable (Flask, Django)."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Mapping, Tuple
+from typing import Any, Iterable, List, Tuple
 
 from ..transports.wsgi import WSGIResponse
+from ..types import Environ
 from ._source import handler_for
 
 
 def wsgi_parts(
-    source: Any, environ: Mapping[str, Any], **options: Any
+    source: Any, environ: Environ, **options: Any
 ) -> Tuple[int, List[Tuple[str, str]], Iterable[bytes]]:
     """Start ``source`` (a handler or an iterable) on a worker thread through ``WSGIResponse``; returns the
     status code, the SSE headers and the body the framework must return.
@@ -22,5 +23,5 @@ def wsgi_parts(
     def start_response(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> None:
         started[:] = [int(status.split(" ", 1)[0]), headers]
 
-    body = WSGIResponse(handler_for(source), **options)(environ, start_response)  # type: ignore[arg-type]
+    body = WSGIResponse(handler_for(source), **options)(environ, start_response)
     return started[0], started[1], body

@@ -27,7 +27,7 @@ import asyncio
 from collections import deque
 from typing import Any, AsyncIterator, Deque, Optional
 
-from django.http import HttpRequest, StreamingHttpResponse  # type: ignore[import-untyped]
+from django.http import HttpRequest, StreamingHttpResponse  # type: ignore[import-untyped]  # Django has no types
 
 from ..context import CLIENT_DISCONNECTED
 from ..errors import ClientDisconnected, StreamingNotSupported
@@ -125,8 +125,9 @@ class AsyncBody:
                 self.writer.lost(CLIENT_DISCONNECTED)
         if self.run is not None:  # the body ended: a handler that failed fails the response
             await asyncio.wait({self.run})
-            if not self.run.cancelled() and self.run.exception() is not None:
-                raise self.run.exception()  # type: ignore[misc]
+            error = None if self.run.cancelled() else self.run.exception()
+            if error is not None:
+                raise error
 
 
 def _async_response(
