@@ -250,21 +250,27 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         """Bytes written and not yet handed to the transport."""
         return self._pending_size
 
-    def offer(self, frame: bytes, limit: int) -> bool:
-        """Queue already-encoded bytes without waiting (call on the writer's loop).
+    def offer(self, frame: bytes, limit: int, start: bool = True) -> bool:
+        """Queue already-encoded bytes without waiting (call on the writer's loop); ``start=False`` leaves
+        the sender for a later ``kick()``, so frames offered meanwhile leave in the same transport write.
 
         False, and nothing queued, when the writer is closed or ``buffered + len(frame)`` would pass ``limit``.
         """
         if self._closed or self._pending_size + len(frame) > limit:
             return False
-        self._queue(frame)
+        self._queue(frame, start)
         return True
 
-    def _queue(self, frame: bytes) -> None:
+    def kick(self) -> None:
+        """Start the sender for what ``offer(start=False)`` queued (nothing if it runs already)."""
+        if self._pending and self._sender is None and not self._dropped:
+            self._sender = self._loop.create_task(self._drain())
+
+    def _queue(self, frame: bytes, start: bool = True) -> None:
         self._pending.append(frame)
         self._pending_size += len(frame)
         self._last_write = time.monotonic()
-        if self._sender is None:
+        if start and self._sender is None:
             self._sender = self._loop.create_task(self._drain())
 
     async def _send(self, frame: bytes) -> None:
