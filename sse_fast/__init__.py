@@ -26,6 +26,7 @@ from .errors import (
     NotHTTP,
     SSEError,
     StreamingNotSupported,
+    StreamRefused,
     StreamTooLarge,
     TransportNotFound,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "SSEError",
     "ServerSentEvent",
     "StreamContext",
+    "StreamRefused",
     "StreamTooLarge",
     "StreamingNotSupported",
     "TransportNotFound",

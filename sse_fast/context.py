@@ -16,6 +16,38 @@ SHUTDOWN = "shutdown"
 SEND_TIMEOUT = "send_timeout"
 
 
+class Flag:
+    """A one-way ``threading.Event``: ``set`` once, ``wait`` from any thread. The Event itself (a Condition,
+    ~0.8 KiB) is made only when a thread waits before it is set, which most streams never do."""
+
+    __slots__ = ("_set", "_event")
+    _lock = threading.Lock()  # one for every Flag: taken only to set or to wait
+
+    def __init__(self) -> None:
+        self._set = False
+        self._event: Optional[threading.Event] = None
+
+    def set(self) -> None:
+        with self._lock:
+            self._set = True
+            event = self._event
+        if event is not None:
+            event.set()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until set or ``timeout`` passes; True if set."""
+        with self._lock:
+            if self._set:
+                return True
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        return event.wait(timeout)
+
+
 def ended(reason: str, what: str = "the stream has ended") -> ClientDisconnected:
     """A ``ClientDisconnected`` whose ``reason`` attribute says why the stream ended."""
     exc = ClientDisconnected(f"{what} (reason: {reason})")
@@ -32,7 +64,7 @@ class StreamContext:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._done = threading.Event()
+        self._done = Flag()
         self._reason: Optional[str] = None
         self._waiters: List[Tuple[asyncio.AbstractEventLoop, "asyncio.Future[str]"]] = []
         self._callbacks: List[Callable[[str], Any]] = []

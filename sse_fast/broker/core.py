@@ -20,6 +20,7 @@ from ..errors import BrokerClosed, InvalidBrokerURL, InvalidEventId, InvalidTopi
 from ..resume import valid_id
 from ..writer import AsyncWriter, Writer
 from .engine import EventLog, Key, Replay
+from .flusher import flusher_for
 from .memory import DEFAULT_HISTORY, MemoryLog
 
 MAX_TOPIC_BYTES = 1024
@@ -88,11 +89,12 @@ class _Subscriber:
 
 
 class _AsyncSubscriber(_Subscriber):
-    __slots__ = ("writer",)
+    __slots__ = ("writer", "flusher")
 
     def __init__(self, writer: AsyncWriter, topics: Tuple[str, ...], limit: int) -> None:
         super().__init__(topics, limit)
         self.writer = writer
+        self.flusher = flusher_for(asyncio.get_running_loop())
 
     def push(self, key: Key, frame: bytes) -> bool:
         """Called on the writer's loop; False if not delivered (closed, or now dropped as slow)."""
@@ -101,7 +103,9 @@ class _AsyncSubscriber(_Subscriber):
         if self.held is not None:
             ok = self.hold(key, frame)
         else:
-            ok = self.writer.offer(frame, self.limit)
+            ok = self.writer.offer(frame, self.limit, start=False)
+            if ok:
+                self.flusher.add(self.writer)
         if not ok:
             self.slow = True
             self.writer.abort(SLOW)
