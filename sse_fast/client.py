@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator, Iterator, Mapping, Optional
+from typing import Any, AsyncIterator, Dict, Iterator, Mapping, Optional
 
 from ._received import DEFAULT_MAX_EVENT, DEFAULT_MAX_LINE, ServerSentEvent
 from .encoder import EventParser
@@ -46,18 +46,19 @@ class _Reconnects:
 
     def __init__(self, last_event_id: Optional[str], delay: float, max_reconnects: Optional[int]) -> None:
         self.last_event_id, self.delay, self.max_reconnects, self.done = last_event_id or "", delay, max_reconnects, 0
-        self.parser: Optional[Any] = None
+        self.parser: Optional[EventParser] = None
 
-    def headers(self, extra: Optional[Mapping[str, str]]) -> dict:
+    def headers(self, extra: Optional[Mapping[str, str]]) -> Dict[str, str]:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store", **(extra or {})}
         if self.last_event_id:
             headers["Last-Event-ID"] = self.last_event_id
         return headers
 
-    def open(self, response: Any, max_line: int, max_event: int) -> bool:
-        """False when the server said stop (204); raises ``StreamRefused`` for anything but an event stream."""
+    def open(self, response: Any, max_line: int, max_event: int) -> Optional[EventParser]:
+        """The parser for this connection, or None when the server said stop (204); raises ``StreamRefused``
+        for anything but an event stream."""
         if response.status_code == 204:
-            return False
+            return None
         content_type = response.headers.get("content-type", "").partition(";")[0].strip()
         if response.status_code != 200 or content_type != "text/event-stream":
             raise StreamRefused(
@@ -65,7 +66,7 @@ class _Reconnects:
                 "expected 200 text/event-stream"
             )
         self.parser = EventParser(last_event_id=self.last_event_id, max_line=max_line, max_event=max_event)
-        return True
+        return self.parser
 
     def closed(self) -> Optional[float]:
         """The connection ended: seconds to wait before the next one, or None when no reconnect is left."""
@@ -102,10 +103,11 @@ def follow(
     while True:
         try:
             with client.stream("GET", url, headers=state.headers(headers)) as response:
-                if not state.open(response, max_line, max_event):
+                parser = state.open(response, max_line, max_event)
+                if parser is None:
                     return
                 for chunk in response.iter_bytes():
-                    yield from state.parser.feed(chunk)  # type: ignore[union-attr]
+                    yield from parser.feed(chunk)
         except httpx.TransportError:
             pass
         wait = state.closed()
@@ -132,10 +134,11 @@ async def afollow(
     while True:
         try:
             async with client.stream("GET", url, headers=state.headers(headers)) as response:
-                if not state.open(response, max_line, max_event):
+                parser = state.open(response, max_line, max_event)
+                if parser is None:
                     return
                 async for chunk in response.aiter_bytes():
-                    for event in state.parser.feed(chunk):  # type: ignore[union-attr]
+                    for event in parser.feed(chunk):
                         yield event
         except httpx.TransportError:
             pass

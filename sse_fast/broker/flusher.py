@@ -26,7 +26,7 @@ class Flusher:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._waiting: Dict[AsyncWriter, None] = {}  # insertion-ordered: first queued, first started
-        self._task: Optional[asyncio.Task] = None
+        self._task: Optional[asyncio.Task[None]] = None
 
     def add(self, writer: AsyncWriter) -> None:
         """Start ``writer``'s sender soon (call on the loop)."""

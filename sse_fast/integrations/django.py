@@ -64,8 +64,8 @@ def sse_response(request: HttpRequest, source: Any, **options: Any) -> Streaming
                 "sse_response() got a sync view's request under an ASGI server, where Django buffers a "
                 "sync stream whole; expected an async view (async def) under ASGI, or a WSGI server"
             ) from None
-        status, headers, body = wsgi_parts(source, request.META, **options)
-        return StreamingHttpResponse(body, status=status, headers=dict(headers))
+        status, pairs, body = wsgi_parts(source, request.META, **options)
+        return StreamingHttpResponse(body, status=status, headers=dict(pairs))
     return _async_response(source, **options)
 
 
