@@ -6,13 +6,19 @@ import pytest
 
 import sse_fast
 from sse_fast import errors
+from sse_fast.context import ended
 
 ALL = [
+    sse_fast.InvalidValue,
+    sse_fast.InvalidType,
+    sse_fast.NotJSONSerializable,
     sse_fast.TransportNotFound,
     sse_fast.NotHTTP,
     sse_fast.HTTPTransportFailed,
     sse_fast.StreamingNotSupported,
     sse_fast.ClientDisconnected,
+    sse_fast.SendTimedOut,
+    sse_fast.StreamClosed,
     sse_fast.StreamTooLarge,
     sse_fast.LineTooLong,
     sse_fast.EventTooLarge,
@@ -51,6 +57,62 @@ def test_transport_not_found_is_a_type_error():
 
 def test_not_http_is_a_value_error():
     assert issubclass(sse_fast.NotHTTP, ValueError)
+
+
+# each error that replaced a builtin is still that builtin, so `except ValueError` / `except TypeError` /
+# `except ClientDisconnected` written before it keep catching it
+BUILTIN = [
+    (sse_fast.InvalidValue, ValueError),
+    (sse_fast.InvalidTopic, sse_fast.InvalidValue),
+    (sse_fast.InvalidEventId, sse_fast.InvalidValue),
+    (sse_fast.InvalidBrokerURL, sse_fast.InvalidValue),
+    (sse_fast.InvalidType, TypeError),
+    (sse_fast.NotJSONSerializable, TypeError),
+    (sse_fast.SendTimedOut, sse_fast.ClientDisconnected),
+    (sse_fast.StreamClosed, sse_fast.ClientDisconnected),
+]
+
+
+@pytest.mark.parametrize(("error", "builtin"), BUILTIN, ids=lambda e: e.__name__)
+def test_each_error_is_still_caught_as_what_it_replaced(error, builtin):
+    with pytest.raises(builtin):
+        raise error("boom")
+
+
+def test_a_value_error_is_no_type_error_and_the_reverse():
+    assert not issubclass(sse_fast.InvalidValue, TypeError)
+    assert not issubclass(sse_fast.InvalidType, ValueError)
+    assert not issubclass(sse_fast.NotJSONSerializable, sse_fast.InvalidType)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (sse_fast.ClientDisconnected, "client_disconnected"),
+        (sse_fast.SendTimedOut, "send_timeout"),
+        (sse_fast.StreamClosed, "closed"),
+    ],
+)
+def test_a_disconnect_error_has_a_reason_of_its_own(error, reason):
+    assert error("boom").reason == reason
+
+
+@pytest.mark.parametrize(
+    ("reason", "error"),
+    [
+        ("client_disconnected", sse_fast.ClientDisconnected),
+        ("send_timeout", sse_fast.SendTimedOut),
+        ("closed", sse_fast.StreamClosed),
+        ("shutdown", sse_fast.StreamClosed),
+        ("slow", sse_fast.StreamClosed),
+        ("anything abort() was given", sse_fast.StreamClosed),
+    ],
+)
+def test_a_stream_that_ended_raises_the_error_its_reason_names(reason, error):
+    exc = ended(reason, "cannot write")
+    assert type(exc) is error
+    assert exc.reason == reason
+    assert str(exc) == f"cannot write (reason: {reason})"
 
 
 def test_every_public_error_is_exported():

@@ -17,6 +17,7 @@ import orjson
 from .. import _refusals
 from ..encoder import encode as _encode
 from ..encoder import encode_comment, encode_retry
+from ..errors import InvalidType, InvalidValue
 from ..event import Event
 
 SEPARATORS = ("\r\n", "\r", "\n")
@@ -36,7 +37,7 @@ def check_sep(sep: str | None) -> str:
 
 
 def _bad_sep(sep: object) -> NoReturn:
-    raise ValueError(f"sep must be one of: \\r\\n, \\r, \\n, got: {sep!r}")
+    raise InvalidValue(f"sep must be one of: \\r\\n, \\r, \\n, got: {sep!r}")
 
 
 def _ended(frame: bytes, sep: str) -> bytes:
@@ -56,7 +57,7 @@ def _frame(data: Any, event: Any, id: Any, retry: Any, comment: Any) -> bytes:
         frame = _encode(str(data), event, id)
     if retry is not None:
         if not isinstance(retry, int):
-            raise TypeError("retry argument must be int")
+            raise InvalidType(f"retry argument must be int, got {type(retry).__name__}: {retry!r}")
         frame = frame[:-1] + encode_retry(retry)
     if comment is not None:
         if type(comment) is not str and not isinstance(comment, _RAW):
