@@ -103,8 +103,8 @@ async def a_frame(w: sse_fast.AsyncWriter) -> None:
         await w.write_frame(frame)
     try:
         await w.write_frame("text")  # type: ignore[arg-type]
-    except TypeError as exc:
-        PROBE.put("frame", str(exc))
+    except TypeError as exc:  # an InvalidType, caught as the TypeError it also is
+        PROBE.put("frame", (type(exc).__name__, str(exc)))
 
 
 async def a_stream(w: sse_fast.AsyncWriter) -> None:
@@ -302,8 +302,8 @@ def s_frame(w: sse_fast.Writer) -> None:
         w.write_frame(frame)
     try:
         w.write_frame("text")  # type: ignore[arg-type]
-    except TypeError as exc:
-        PROBE.put("frame", str(exc))
+    except TypeError as exc:  # an InvalidType, caught as the TypeError it also is
+        PROBE.put("frame", (type(exc).__name__, str(exc)))
 
 
 def s_stream(w: sse_fast.Writer) -> None:

@@ -6,7 +6,9 @@ import pytest
 
 import sse_fast
 from sse_fast import errors
+from sse_fast.broker import MemoryLog
 from sse_fast.context import ended
+from sse_fast.integrations._source import handler_for
 
 ALL = [
     sse_fast.InvalidValue,
@@ -121,3 +123,22 @@ def test_every_public_error_is_exported():
     }
     assert defined == {"SSEError", *(e.__name__ for e in ALL)}
     assert defined <= set(sse_fast.__all__)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: handler_for(5),
+            sse_fast.InvalidType,
+            "expected a handler(writer) or an iterable of events, got int: 5",
+        ),
+        (lambda: MemoryLog(history=-1), sse_fast.InvalidValue, "history must be an int >= 0, got -1"),
+    ],
+    ids=["handler_for", "MemoryLog"],
+)
+def test_option_checks_raise_the_sse_error_for_what_was_wrong(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert type(info.value) is error
+    assert str(info.value) == message
