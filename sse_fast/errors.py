@@ -55,7 +55,7 @@ class ClientDisconnected(SSEError, ConnectionError):
     """
 
     reason: str = CLIENT_DISCONNECTED
-    """Why the stream ended, as ``StreamContext.reason`` says it: ``"client_disconnected"`` (the client left,
+    """Why the stream ended, in ``StreamContext.reason``'s words: ``"client_disconnected"`` (the client left,
     or the transport failed), ``"send_timeout"`` (``SendTimedOut``), or for ``StreamClosed`` ``"closed"``
     (``close()``, ``abort()``), ``"shutdown"`` (``sse_fast.shutdown()``), ``"slow"`` (the broker dropped a
     subscriber that fell behind) or the reason given to ``abort(reason)``."""

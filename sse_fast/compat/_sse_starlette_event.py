@@ -28,7 +28,7 @@ _KEYWORDS = frozenset(("data", "event", "id", "retry", "comment", "sep"))
 
 
 def check_sep(sep: str | None) -> str:
-    """``sep`` itself (``"\\r\\n"`` for None); anything but CRLF, CR or LF is refused with ValueError."""
+    """``sep`` itself (``"\\r\\n"`` for None); anything but CRLF, CR or LF is refused with ``InvalidValue``."""
     if sep is None:
         return "\r\n"
     if sep not in _SEP_BYTES:
@@ -83,7 +83,7 @@ class ServerSentEvent:
     ``data``: ``str`` and other scalars are written as ``str(data)``, ``bytes``-likes as they are, and a
     ``dict``, ``list`` or ``tuple`` as JSON. Each of its lines becomes a ``data:`` line. ``sep`` ends every
     line (``"\\r\\n"`` unless told). ``id`` or ``event`` with a line break, NUL in ``id`` and a negative
-    ``retry`` are refused with ValueError when encoding.
+    ``retry`` are refused with ``InvalidValue`` (a ``ValueError``) when encoding.
     """
 
     DEFAULT_SEPARATOR = "\r\n"
