@@ -31,6 +31,7 @@ from .errors import (
     SSEError,
     StreamClosed,
     StreamingNotSupported,
+    StreamRefused,
     StreamTooLarge,
     TransportNotFound,
 )
@@ -68,6 +69,7 @@ __all__ = [
     "ServerSentEvent",
     "StreamClosed",
     "StreamContext",
+    "StreamRefused",
     "StreamTooLarge",
     "StreamingNotSupported",
     "TransportNotFound",

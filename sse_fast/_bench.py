@@ -102,7 +102,7 @@ def _check_floor(workload: Workload, contender: Contender, out: Any) -> int:
 
 
 def expected_bytes(workload: Workload) -> bytes:
-    """The exact bytes DESIGN.md prescribes for the workload's frames (data lines only, LF endings)."""
+    """The exact bytes the wire format prescribes for the workload's frames (data lines only, LF endings)."""
     frames = []
     for data in workload.frames:
         lines = re.split("\r\n|\r|\n", data)

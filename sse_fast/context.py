@@ -23,6 +23,38 @@ __all__ = ["CLIENT_DISCONNECTED", "CLOSED", "SEND_TIMEOUT", "SHUTDOWN", "StreamC
 _ERRORS: Dict[str, Type[ClientDisconnected]] = {CLIENT_DISCONNECTED: ClientDisconnected, SEND_TIMEOUT: SendTimedOut}
 
 
+class Flag:
+    """A one-way ``threading.Event``: ``set`` once, ``wait`` from any thread. The Event itself (a Condition,
+    ~0.8 KiB) is made only when a thread waits before it is set, which most streams never do."""
+
+    __slots__ = ("_set", "_event")
+    _lock = threading.Lock()  # one for every Flag: taken only to set or to wait
+
+    def __init__(self) -> None:
+        self._set = False
+        self._event: Optional[threading.Event] = None
+
+    def set(self) -> None:
+        with self._lock:
+            self._set = True
+            event = self._event
+        if event is not None:
+            event.set()
+
+    def is_set(self) -> bool:
+        return self._set
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Block until set or ``timeout`` passes; True if set."""
+        with self._lock:
+            if self._set:
+                return True
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        return event.wait(timeout)
+
+
 def ended(reason: str, what: str = "the stream has ended") -> ClientDisconnected:
     """The error for a stream that ended with ``reason``: ``ClientDisconnected`` if the client left,
     ``SendTimedOut`` if it read nothing for ``send_timeout``, else ``StreamClosed`` (closed on our side)."""
@@ -40,7 +72,7 @@ class StreamContext:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._done = threading.Event()
+        self._done = Flag()
         self._reason: Optional[str] = None
         self._waiters: List[Tuple[asyncio.AbstractEventLoop, "asyncio.Future[str]"]] = []
         self._callbacks: List[Callable[[str], Any]] = []

@@ -91,6 +91,10 @@ class EventTooLarge(StreamTooLarge):
     """An event's data is larger than the parser's ``max_event``."""
 
 
+class StreamRefused(SSEError):
+    """A client's (re)connect was answered with something other than ``200 text/event-stream``."""
+
+
 class BrokerError(SSEError):
     """Base of the broker's errors."""
 

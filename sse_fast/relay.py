@@ -1,9 +1,10 @@
 """Relaying one SSE stream to another client: what an LLM gateway does.
 
 ``await relay(upstream, writer)`` reads an ``httpx.Response`` opened with ``client.stream(...)`` and
-writes its events through an ``AsyncWriter``: names, ids and retry kept, the data passed on as text
+writes its events through an ``AsyncWriter`` (``relay_sync`` does the same from an ``httpx.Client``
+response through a ``Writer``, for WSGI gateways): names, ids and retry kept, the data passed on as text
 (never decoded as JSON and encoded again), each upstream chunk's events sent as one write. It ends when
-the upstream ends or the downstream client goes, and closes the upstream response either way.
+the upstream ends or breaks, or the downstream client goes, and closes the upstream response either way.
 """
 
 from __future__ import annotations
@@ -14,35 +15,73 @@ from .encoder import EventParser, encode
 from .errors import ClientDisconnected
 
 UPSTREAM_ENDED = "upstream_ended"
+UPSTREAM_LOST = "upstream_lost"
 
 
 async def relay(upstream: Any, writer: Any) -> str:
-    """Forward ``upstream``'s events to ``writer``; returns why it ended: ``"upstream_ended"`` or the
-    writer context's reason (``"client_disconnected"``, ``"closed"``, ...). The writer is left open."""
+    """Forward ``upstream``'s events to ``writer``; returns why it ended: ``"upstream_ended"``,
+    ``"upstream_lost"`` (the upstream connection broke) or the writer context's reason
+    (``"client_disconnected"``, ``"closed"``, ...). The writer is left open."""
+    import httpx
+
     try:
         await writer.context.run(_copy(upstream, writer))
         return UPSTREAM_ENDED
+    except httpx.TransportError:
+        return UPSTREAM_LOST
     except ClientDisconnected as exc:
         return getattr(exc, "reason", str(exc))
     finally:
         await upstream.aclose()
 
 
+def relay_sync(upstream: Any, writer: Any) -> str:
+    """``relay`` for a thread: an ``httpx.Client`` response to a ``Writer``. A client that leaves is seen
+    at the next write, so a quiet upstream is bounded by the httpx client's read timeout."""
+    import httpx
+
+    try:
+        reframe = Reframer()
+        for chunk in upstream.iter_bytes():
+            frames = reframe(chunk)
+            if frames:
+                writer.write_frame(frames)
+        return UPSTREAM_ENDED
+    except httpx.TransportError:
+        return UPSTREAM_LOST
+    except ClientDisconnected as exc:
+        return getattr(exc, "reason", str(exc))
+    finally:
+        upstream.close()
+
+
 async def _copy(upstream: Any, writer: Any) -> None:
-    parser = EventParser()
-    last_id = ""
-    retry: Optional[int] = None
+    reframe = Reframer()
     async for chunk in upstream.aiter_bytes():
+        frames = reframe(chunk)
+        if frames:
+            await writer.write_frame(frames)
+
+
+class Reframer:
+    """Upstream bytes in, the same events out as one frame blob: an id or retry is written only when it
+    changes, as the upstream sent it; the event name only when it is not ``message``."""
+
+    def __init__(self) -> None:
+        self._parser = EventParser()
+        self._last_id = ""
+        self._retry: Optional[int] = None
+
+    def __call__(self, chunk: bytes) -> bytes:
         frames: List[bytes] = []
-        for event in parser.feed(chunk):
+        for event in self._parser.feed(chunk):
             frames.append(
                 encode(
                     event.data,
                     event=None if event.event == "message" else event.event,
-                    id=None if event.id == last_id else event.id,
-                    retry=None if event.retry == retry else event.retry,
+                    id=None if event.id == self._last_id else event.id,
+                    retry=None if event.retry == self._retry else event.retry,
                 )
             )
-            last_id, retry = event.id, event.retry
-        if frames:
-            await writer.write_frame(b"".join(frames))
+            self._last_id, self._retry = event.id, event.retry
+        return b"".join(frames)

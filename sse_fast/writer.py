@@ -34,7 +34,7 @@ from typing import (
 )
 
 from . import registry as _registry
-from .context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT, StreamContext, ended
+from .context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT, Flag, StreamContext, ended
 from .encoder import encode, encode_comment, encode_json, encode_retry
 from .errors import ClientDisconnected, InvalidType, SSEError
 from .event import Event
@@ -70,8 +70,8 @@ class _Stream(Generic[R]):
         self._why = IS_CLOSED
         self._cause: Optional[BaseException] = None
         self._dropped = False  # closed with what was queued thrown away: the client cannot get it
-        self.closed_event = threading.Event()  # set once closed, for threads that wait on it
-        self.finished = threading.Event()  # set once the body is ended, or the client is gone
+        self.closed_event = Flag()  # set once closed, for threads that wait on it
+        self.finished = Flag()  # set once the body is ended, or the client is gone
         self._body_over = False  # the body was ended or the connection dropped
         self._last_write = time.monotonic()
         self._stops: List[Callable[[], None]] = []
@@ -403,30 +403,35 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         await self.close()
 
     def start_heartbeat(self, interval: float = 15.0) -> Callable[[], None]:
-        """Write ``: heartbeat`` after ``interval`` seconds without a write; returns an idempotent stop."""
-        stopped = asyncio.Event()
+        """Write ``: heartbeat`` after ``interval`` seconds without a write; returns an idempotent stop.
 
-        async def beat() -> None:
-            while not stopped.is_set():
-                wait = interval - self._idle_for()
-                if wait > 0:
-                    try:
-                        await asyncio.wait_for(stopped.wait(), wait)
-                    except asyncio.TimeoutError:
-                        pass
-                    continue
-                try:
-                    await self._send(HEARTBEAT)
-                except SSEError:
-                    return
-
-        def stop() -> None:
-            self._loop.call_soon_threadsafe(stopped.set)
-
+        One self-rearming timer, no task. A heartbeat never waits: when 64 KiB are still queued the client
+        is behind and gets none (``send_timeout`` watches such a client).
+        """
         if self._closed:
             return lambda: None
+        timer: List[asyncio.TimerHandle] = []
+
+        def beat() -> None:
+            wait = interval - self._idle_for()
+            if wait <= 0:
+                if self._closed:
+                    return
+                if self._pending_size < self.high_water:
+                    self._queue(HEARTBEAT)
+                wait = interval
+            timer[:] = [self._loop.call_later(wait, beat)]
+
+        def cancel() -> None:
+            for handle in timer:
+                handle.cancel()
+            timer.clear()
+
+        def stop() -> None:
+            self._loop.call_soon_threadsafe(cancel)
+
         self._stops.append(stop)
-        self._loop.create_task(beat())
+        timer.append(self._loop.call_later(interval, beat))
         return stop
 
     async def stream(self, source: Any) -> None:

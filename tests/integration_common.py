@@ -38,6 +38,10 @@ class Seen:
                 raise AssertionError(f"the server never reported {key!r} within {timeout} s")
             return self._values[key]
 
+    def has(self, key: str) -> bool:
+        with self._cond:
+            return key in self._values
+
     def clear(self) -> None:
         with self._cond:
             self._values.clear()
@@ -152,3 +156,17 @@ def check_client_leaving(url: str) -> None:
     late = SEEN.wait("late")
     assert type(late) is ClientDisconnected  # the client left: neither SendTimedOut nor StreamClosed
     assert late.reason == "client_disconnected"
+
+
+def check_head(url: str) -> None:
+    """HEAD on a route whose handler reports ``SEEN.put("ran", ...)``: the GET headers, no body, no run
+    (checked after the response came and again after a GET, which does run it)."""
+    SEEN.clear()
+    head = httpx.head(url, timeout=10)
+    assert head.status_code == 200
+    assert head.headers["content-type"].startswith("text/event-stream")
+    assert head.content == b""
+    time.sleep(0.2)  # a handler started for the HEAD would have reported by now
+    assert not SEEN.has("ran")
+    assert httpx.get(url, timeout=10).status_code == 200
+    assert SEEN.wait("ran")

@@ -1,4 +1,4 @@
-"""DESIGN.md's wire-format table as golden bytes, on both twins.
+"""The wire-format table (README.md, "Wire format") as golden bytes, on both twins.
 
 The Writer is not written yet, so each row is the encoder call its Writer method stands for.
 """
@@ -9,7 +9,7 @@ import pytest
 
 from sse_fast import Event
 
-# (Writer call in DESIGN.md, the encoder / Event call it maps to, the exact bytes)
+# (Writer call in the wire-format table, the encoder / Event call it maps to, the exact bytes)
 WIRE_TABLE = [
     (
         'write_event({"content": "hello"})',

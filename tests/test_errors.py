@@ -24,6 +24,7 @@ ALL = [
     sse_fast.StreamTooLarge,
     sse_fast.LineTooLong,
     sse_fast.EventTooLarge,
+    sse_fast.StreamRefused,
     sse_fast.BrokerError,
     sse_fast.BrokerClosed,
     sse_fast.InvalidTopic,

@@ -14,6 +14,7 @@ from integration_common import (
     async_items,
     check_client_leaving,
     check_first_ids,
+    check_head,
     check_items,
     check_resumed,
     endless,
@@ -34,6 +35,14 @@ async def events(request: Any) -> Any:
             await writer.write_event_with_id(str(i), {"i": i})
         await writer.write_done()
     return writer.response
+
+
+async def counted(request: Any) -> Any:
+    async def handler(writer: Any) -> None:
+        SEEN.put("ran", True)
+        await writer.write_event("hello")
+
+    return await sse_response(request, handler)
 
 
 async def items_view(request: Any) -> Any:
@@ -60,6 +69,7 @@ def server() -> Iterator[Server]:
     app = web.Application()
     app.router.add_get("/events", events)
     app.router.add_get("/items", items_view)
+    app.router.add_get("/counted", counted)  # add_get answers HEAD on the same route
     app.router.add_get("/endless", endless_view)
     app.router.add_get("/idle", idle)
     loop = asyncio.new_event_loop()
@@ -91,6 +101,10 @@ def test_query_fallback_and_invalid_id(server: Server) -> None:
     check_first_ids(server.url + "/events?lastEventId=9", 10)
     check_first_ids(server.url + "/events", 1, headers=TOO_LONG_ID)
     check_first_ids(server.url + "/events?lastEventId=a%00b", 1)
+
+
+def test_head_gets_the_headers_without_running_the_handler(server: Server) -> None:
+    check_head(server.url + "/counted")
 
 
 def test_sse_response_with_an_iterable(server: Server) -> None:

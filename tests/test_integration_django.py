@@ -12,6 +12,7 @@ from integration_common import (
     async_items,
     check_client_leaving,
     check_first_ids,
+    check_head,
     check_items,
     check_resumed,
     endless,
@@ -50,6 +51,7 @@ def sync_events(request: Any) -> Any:
     start = int(last_event_id(request) or 0) + 1
 
     def handler(writer: Writer) -> None:
+        SEEN.put("ran", True)
         for i in range(start, start + 3):
             writer.write_event_with_id(str(i), {"i": i})
         writer.write_done()
@@ -61,6 +63,7 @@ async def async_events(request: Any) -> Any:
     start = int(last_event_id(request) or 0) + 1
 
     async def handler(writer: AsyncWriter) -> None:
+        SEEN.put("ran", True)
         for i in range(start, start + 3):
             await writer.write_event_with_id(str(i), {"i": i})
         await writer.write_done()
@@ -124,6 +127,11 @@ def served(request: pytest.FixtureRequest) -> Any:
     else:
         with uvicorn_server(get_asgi_application()) as srv:
             yield srv, srv.url + "/async"
+
+
+def test_head_gets_the_headers_without_running_the_view_handler(served: Any) -> None:
+    _, base = served
+    check_head(base + "/events")
 
 
 def test_view_with_last_event_id(served: Any) -> None:

@@ -6,11 +6,12 @@ import asyncio
 from typing import Any, Dict
 
 import httpx
-from servers import uvicorn_server, wait_until
+import pytest
+from servers import uvicorn_server, wait_until, waitress_server
 
 import sse_fast
 from sse_fast.client import iter_events
-from sse_fast.relay import relay
+from sse_fast.relay import relay, relay_sync
 
 TEXT = "two\nlines"
 ENDED: Dict[str, str] = {}  # path -> how the handler's stream ended
@@ -35,6 +36,11 @@ async def endless(w: sse_fast.AsyncWriter) -> None:
 
 
 async def upstream_app(scope: Any, receive: Any, send: Any) -> None:
+    if scope["path"] == "/broken":  # two events, then the connection is cut mid-body
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        body = sse_fast.encode("one", id="1") + sse_fast.encode("two", id="2")
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        raise RuntimeError("the upstream breaks")
     handler = finite if scope["path"] == "/finite" else endless
     await sse_fast.ASGIResponse(handler)(scope, receive, send)
 
@@ -53,8 +59,28 @@ def gateway_app(upstream_url: str) -> Any:
     return app
 
 
-def test_relay_keeps_names_ids_retry_and_data():
-    with uvicorn_server(upstream_app) as upstream, uvicorn_server(gateway_app(upstream.url)) as gw:
+def sync_gateway_app(upstream_url: str) -> Any:
+    """The WSGI gateway: ``relay_sync`` from an ``httpx.Client`` response through a ``Writer``."""
+
+    def app(environ: Any, start_response: Any) -> Any:
+        path = environ["PATH_INFO"]
+
+        def forward(w: sse_fast.Writer) -> None:
+            with httpx.Client(timeout=10) as client, client.stream("GET", upstream_url + path) as upstream:
+                RELAYED["sync" + path] = relay_sync(upstream, w)
+
+        return sse_fast.WSGIResponse(forward)(environ, start_response)
+
+    return app
+
+
+GATEWAYS = {"async": (gateway_app, uvicorn_server, ""), "sync": (sync_gateway_app, waitress_server, "sync")}
+
+
+@pytest.mark.parametrize("kind", list(GATEWAYS))
+def test_relay_keeps_names_ids_retry_and_data(kind: str) -> None:
+    make, serve, prefix = GATEWAYS[kind]
+    with uvicorn_server(upstream_app) as upstream, serve(make(upstream.url)) as gw:
         with httpx.Client(timeout=10) as client:
             with client.stream("GET", upstream.url + "/finite") as response:
                 direct = [tuple(e) for e in iter_events(response)]
@@ -67,7 +93,17 @@ def test_relay_keeps_names_ids_retry_and_data():
         ("message", "[DONE]", "7", 1500),
     ]
     assert relayed == direct
-    assert RELAYED["/finite"] == "upstream_ended"
+    assert RELAYED[prefix + "/finite"] == "upstream_ended"
+
+
+@pytest.mark.parametrize("kind", list(GATEWAYS))
+def test_an_upstream_that_breaks_ends_the_relay_cleanly_after_what_it_sent(kind: str) -> None:
+    make, serve, prefix = GATEWAYS[kind]
+    with uvicorn_server(upstream_app) as upstream, serve(make(upstream.url)) as gw:
+        with httpx.Client(timeout=10) as client, client.stream("GET", gw.url + "/broken") as response:
+            relayed = [(e.id, e.data) for e in iter_events(response)]  # the gateway's body ends cleanly
+    assert relayed == [("1", "one"), ("2", "two")]
+    assert wait_until(lambda: RELAYED.get(prefix + "/broken")) == "upstream_lost"
 
 
 def test_client_leaving_the_gateway_closes_the_upstream_request():

@@ -1,4 +1,5 @@
-"""Every writer method on every transport, byte for byte against DESIGN.md, read from real sockets."""
+"""Every writer method on every transport, byte for byte against the wire-format table (README.md),
+read from real sockets."""
 
 from __future__ import annotations
 

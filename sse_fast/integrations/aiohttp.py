@@ -129,7 +129,12 @@ async def sse_response(
     request: web.BaseRequest, source: Any, *, heartbeat: Optional[float] = None, **options: Any
 ) -> web.StreamResponse:
     """Stream ``source`` (``async def handler(writer)`` or an iterable of items) to its end; returns the
-    response for the request handler to return. The handler is cancelled when the client leaves."""
+    response for the request handler to return. The handler is cancelled when the client leaves.
+    A HEAD request gets the headers only; the handler does not run."""
+    if request.method == "HEAD":
+        version = request.version
+        status, headers = options.get("status", 200), options.get("headers")
+        return web.Response(status=status, headers=sse_headers(f"{version.major}.{version.minor}", headers))
     writer = await open_writer(request, **options)
     await run_on(writer, handler_for(source), heartbeat)
     return writer.response

@@ -48,10 +48,14 @@ def last_event_id(request: HttpRequest) -> Optional[str]:
 def sse_response(request: HttpRequest, source: Any, **options: Any) -> StreamingHttpResponse:
     """A response streaming ``source``: ``handler(writer)`` or an iterable of items (each as JSON, an
     ``Event`` whole, then ``[DONE]``). Async handler and ``AsyncWriter`` in an async view; sync handler
-    and ``Writer`` in a sync view.
+    and ``Writer`` in a sync view. A HEAD request gets the headers only; the handler does not run.
 
     ``options``: ``status``, ``headers``, ``send_timeout``, ``heartbeat``, ``max_buffered``, ``default``.
     """
+    if request.method == "HEAD":
+        headers = dict(sse_headers(None, options.get("headers"), hop_by_hop=False))
+        empty = _nothing() if hasattr(request, "scope") else iter(())  # ASGI drains an async iterator
+        return StreamingHttpResponse(empty, status=options.get("status", 200), headers=headers)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -147,6 +151,11 @@ def _async_response(
     return StreamingHttpResponse(
         body.chunks(), status=status, headers=dict(sse_headers(None, headers, hop_by_hop=False))
     )
+
+
+async def _nothing() -> AsyncIterator[bytes]:
+    return
+    yield b""  # an async generator that yields nothing
 
 
 def _retrieved(task: "asyncio.Task[None]") -> None:

@@ -53,6 +53,28 @@ def check_scope(scope: Any) -> None:
         raise StreamingNotSupported("new_writer() got a HEAD request, which has no body to stream events in")
 
 
+def _start_message(scope: Scope, status: int, headers: Headers) -> Dict[str, Any]:
+    raw = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in sse_headers(scope.get("http_version"), headers)
+    ]
+    return {"type": "http.response.start", "status": status, "headers": raw}
+
+
+async def answer_head(
+    scope: Scope, send: Send, status: int = 200, headers: Headers = None, send_timeout: Optional[float] = None
+) -> None:
+    """HEAD: the status and headers a GET would get, and an empty body; each send bounded by ``send_timeout``
+    (``HTTPTransportFailed`` when it stalls)."""
+    for message in (_start_message(scope, status, headers), {"type": "http.response.body", "body": b""}):
+        try:
+            await asyncio.wait_for(send(message), send_timeout)
+        except asyncio.TimeoutError:
+            raise HTTPTransportFailed(
+                f"the ASGI send of {message['type']!r} for a HEAD request took over {send_timeout} s"
+            ) from None
+
+
 async def open_asgi(
     scope: Scope,
     receive: Receive,
@@ -69,12 +91,8 @@ async def open_asgi(
     """
     check_scope(scope)
     sink = ASGISink(send)
-    raw = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in sse_headers(scope.get("http_version"), headers)
-    ]
     try:
-        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send(_start_message(scope, status, headers))
     except Exception as exc:
         raise HTTPTransportFailed(
             f"could not start the response on ASGI send {send!r} ({type(exc).__name__}: {exc}); "
@@ -109,7 +127,10 @@ async def run_handler(
     default: Default = None,
 ) -> None:
     """Open a writer and run ``handler(writer)`` on it (``run_on``): a task cancelled when the client goes,
-    then the writer is closed."""
+    then the writer is closed. A HEAD request gets the headers only; the handler does not run."""
+    if scope.get("type") == "http" and scope.get("method") == "HEAD":
+        await answer_head(scope, send, status, headers, send_timeout)
+        return
     writer = await open_asgi(
         scope, receive, send, status=status, headers=headers, send_timeout=send_timeout, default=default
     )

@@ -1,4 +1,4 @@
-"""The response headers every transport sends, built in one place (DESIGN.md, "Response headers")."""
+"""The response headers every transport sends, built in one place (README.md, "Opening a writer")."""
 
 from __future__ import annotations
 

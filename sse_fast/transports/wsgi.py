@@ -120,6 +120,15 @@ def check_environ(environ: Any) -> None:
         raise StreamingNotSupported("new_writer() got a HEAD request, which has no body to stream events in")
 
 
+def _start(start_response: StartResponse, status: int, headers: Headers) -> None:
+    try:
+        start_response(_status_line(status), sse_headers(None, headers, hop_by_hop=False))
+    except Exception as exc:
+        raise HTTPTransportFailed(
+            f"start_response {start_response!r} refused the SSE response ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
 def open_wsgi(
     environ: Environ,
     start_response: StartResponse,
@@ -133,12 +142,7 @@ def open_wsgi(
     """Start the response and return its writer; the app must return ``writer.sink`` (the body iterable)
     and write from another thread. ``WSGIResponse`` does both for you."""
     check_environ(environ)
-    try:
-        start_response(_status_line(status), sse_headers(None, headers, hop_by_hop=False))
-    except Exception as exc:
-        raise HTTPTransportFailed(
-            f"start_response {start_response!r} refused the SSE response ({type(exc).__name__}: {exc})"
-        ) from exc
+    _start(start_response, status, headers)
     body = WSGIBody(environ, max_buffered)
     writer = Writer(body, send_timeout=send_timeout, default=default)
     body.writer = writer
@@ -174,6 +178,10 @@ class WSGIResponse:
         )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """Stream the handler; a HEAD request gets the headers and an empty body, the handler does not run."""
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            _start(start_response, self.options["status"], self.options["headers"])
+            return []
         writer = open_wsgi(environ, start_response, **self.options)
         if self.heartbeat:
             writer.start_heartbeat(self.heartbeat)
