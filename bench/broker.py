@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from typing import Any, Dict, List, Set
+from typing import Any, Dict, List, Set, Tuple
 from urllib.parse import parse_qs
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -197,8 +197,9 @@ if os.environ.get("BENCH_BROKER_APP"):
 # ---- clients (their own processes) -------------------------------------------------------------------
 
 
-async def _subscriber(port: int, events: int, last_id: str = "") -> float:
-    """Read ``/sub`` until ``events`` ``data:`` lines came; the time of the last, or -1 if the stream ended."""
+async def _subscriber(port: int, events: int, last_id: str = "") -> Tuple[float, asyncio.StreamWriter]:
+    """Read ``/sub`` until ``events`` ``data:`` lines came: the time of the last (-1 if the stream ended) and
+    the connection, left open so the server's cleanup is not counted with the delivery."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     resume = f"Last-Event-ID: {last_id}\r\n" if last_id else ""
     writer.write(f"GET /sub HTTP/1.1\r\nHost: 127.0.0.1\r\n{resume}\r\n".encode())
@@ -210,19 +211,22 @@ async def _subscriber(port: int, events: int, last_id: str = "") -> float:
         window = tail + data
         count += window.count(PATTERN)
         tail = window[-(len(PATTERN) - 1) :]
-    writer.close()
-    return time.time() if count >= events else -1.0
+    return (time.time() if count >= events else -1.0), writer
 
 
 def client_main(port: int, conns: int, events: int, last_id: str) -> None:
-    """``conns`` subscribers each reading ``events`` events; prints how many completed and the last end."""
+    """``conns`` subscribers each reading ``events`` events; prints how many completed and the last end,
+    then closes the connections."""
 
-    async def run() -> List[float]:
-        return await asyncio.gather(*(_subscriber(port, events, last_id) for _ in range(conns)))
+    async def run() -> None:
+        start = time.time()
+        done = await asyncio.gather(*(_subscriber(port, events, last_id) for _ in range(conns)))
+        ends = [end for end, _ in done]
+        print(json.dumps({"complete": sum(e > 0 for e in ends), "start": start, "end": max(ends)}), flush=True)
+        for _, writer in done:
+            writer.close()
 
-    start = time.time()
-    ends = asyncio.run(run())
-    print(json.dumps({"complete": sum(e > 0 for e in ends), "start": start, "end": max(ends)}), flush=True)
+    asyncio.run(run())
 
 
 def _spawn_clients(port: int, subs: int, events: int, procs: int = 2, last_id: str = "") -> List[Any]:
@@ -232,12 +236,20 @@ def _spawn_clients(port: int, subs: int, events: int, procs: int = 2, last_id: s
 
 
 def _collect(children: List[Any], subs: int, what: str) -> Dict[str, float]:
-    """Wait for the client processes: when the first started connecting and the last got its last event."""
-    results = [json.loads(child.communicate(timeout=600)[0]) for child in children]
+    """The client processes' reports (they close their connections after): when the first started
+    connecting and the last got its last event."""
+    results = [json.loads(child.stdout.readline()) for child in children]
     complete = sum(r["complete"] for r in results)
     if complete != subs:
         raise RuntimeError(f"{what}: {complete} of {subs} subscribers got all their events")
     return {"start": min(r["start"] for r in results), "end": max(r["end"] for r in results)}
+
+
+def _reap(children: List[Any]) -> None:
+    for child in children:
+        child.stdout.read()
+        if child.wait(60):
+            raise RuntimeError(f"a client process exited with {child.returncode}")
 
 
 def _get(port: int, path: str) -> bytes:
@@ -273,6 +285,7 @@ def fanout_run(name: str, subs: int, events: int) -> Dict[str, Any]:
         extra = json.loads(_get(server.port, f"/pub?n={events}"))
         end = _collect(children, subs, name)["end"]
         cpu = _cpu_seconds(server.proc.pid) - cpu0
+        _reap(children)
     finally:
         server.stop()
     delivered = subs * events
@@ -294,6 +307,7 @@ def idle_run(subs: int) -> Dict[str, Any]:
         _get(server.port, "/pub?n=1&pause=0")
         end = _collect(children, subs, "idle")["end"]
         cpu = _cpu_seconds(server.proc.pid) - cpu0
+        _reap(children)
     finally:
         server.stop()
     return {"subs": subs, "kib_per_sub": (after - before) / subs, "publish_cpu_ms": cpu * 1e3,
@@ -310,6 +324,7 @@ def replay_run(missed: int, clients: int) -> Dict[str, Any]:
         children = _spawn_clients(server.port, clients, missed, procs=1, last_id=first)
         span = _collect(children, clients, "replay")
         cpu = _cpu_seconds(server.proc.pid) - cpu0
+        _reap(children)
         replayed = json.loads(_get(server.port, "/pub?n=0"))["replayed"]
     finally:
         server.stop()

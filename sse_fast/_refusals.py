@@ -1,5 +1,6 @@
 """The errors both encoder twins and both parser twins raise, built in one place so their types and
-messages never drift.
+messages never drift: ``InvalidValue`` (a ``ValueError``), ``InvalidType`` and ``NotJSONSerializable``
+(``TypeError``s), ``LineTooLong`` and ``EventTooLarge``.
 
 Each function raises; the twins call them only after they have found the bad input.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, List, NoReturn
 
-from .errors import EventTooLarge, LineTooLong, StreamTooLarge
+from .errors import EventTooLarge, InvalidType, InvalidValue, LineTooLong, NotJSONSerializable, StreamTooLarge
 
 TEXT_TYPES = "str, bytes, bytearray or memoryview"
 
@@ -21,23 +22,23 @@ def shown(value: Any) -> str:
 
 def not_text(what: str, value: Any, *, none_allowed: bool = False) -> NoReturn:
     expected = TEXT_TYPES + (" or None" if none_allowed else "")
-    raise TypeError(f"{what} must be {expected}, got {type(value).__name__}")
+    raise InvalidType(f"{what} must be {expected}, got {type(value).__name__}")
 
 
 def not_str(what: str, value: Any) -> NoReturn:
-    raise TypeError(f"{what} must be str or None, got {type(value).__name__}: {shown(value)}")
+    raise InvalidType(f"{what} must be str or None, got {type(value).__name__}: {shown(value)}")
 
 
 def line_break_in(what: str, value: str) -> NoReturn:
-    raise ValueError(f"{what} must be a single line without '\\r' or '\\n', got {shown(value)}")
+    raise InvalidValue(f"{what} must be a single line without '\\r' or '\\n', got {shown(value)}")
 
 
 def nul_in_id(value: str) -> NoReturn:
-    raise ValueError(f"id must not contain NUL ('\\x00'), browsers ignore such ids; got {shown(value)}")
+    raise InvalidValue(f"id must not contain NUL ('\\x00'), browsers ignore such ids; got {shown(value)}")
 
 
 def not_utf8(what: str, value: str, exc: UnicodeEncodeError) -> NoReturn:
-    raise ValueError(
+    raise InvalidValue(
         f"{what} must be encodable as UTF-8, got a lone surrogate {value[exc.start]!r} "
         f"at index {exc.start}"
     ) from None
@@ -45,25 +46,25 @@ def not_utf8(what: str, value: str, exc: UnicodeEncodeError) -> NoReturn:
 
 def bad_retry(value: Any) -> NoReturn:
     if isinstance(value, int) and not isinstance(value, bool):
-        raise ValueError(f"retry must be a non-negative int (milliseconds), got {value}")
-    raise ValueError(
+        raise InvalidValue(f"retry must be a non-negative int (milliseconds), got {value}")
+    raise InvalidValue(
         f"retry must be a non-negative int (milliseconds), got {type(value).__name__}: {shown(value)}"
     )
 
 
 def not_json(obj: Any, exc: Exception) -> NoReturn:
-    raise TypeError(
+    raise NotJSONSerializable(
         f"cannot encode {type(obj).__name__} as JSON: {exc}; "
         "pass default= to convert values orjson does not know"
     ) from exc
 
 
 def not_bytes(what: str, value: Any) -> NoReturn:
-    raise TypeError(f"{what} must be bytes, bytearray or memoryview, got {type(value).__name__}")
+    raise InvalidType(f"{what} must be bytes, bytearray or memoryview, got {type(value).__name__}")
 
 
 def bad_limit(what: str, value: Any) -> NoReturn:
-    raise ValueError(f"{what} must be a positive int (bytes), got {type(value).__name__}: {shown(value)}")
+    raise InvalidValue(f"{what} must be a positive int (bytes), got {type(value).__name__}: {shown(value)}")
 
 
 def _too_large(error: type, exc_text: str, events: List[Any]) -> NoReturn:

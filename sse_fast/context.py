@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Awaitable, Callable, List, Optional, Tuple, TypeVar
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Type, TypeVar
 
-from .errors import ClientDisconnected
+from .errors import (
+    CLIENT_DISCONNECTED,
+    CLOSED,
+    SEND_TIMEOUT,
+    SHUTDOWN,
+    ClientDisconnected,
+    SendTimedOut,
+    StreamClosed,
+)
 
 T = TypeVar("T")
 
-CLIENT_DISCONNECTED = "client_disconnected"
-CLOSED = "closed"
-SHUTDOWN = "shutdown"
-SEND_TIMEOUT = "send_timeout"
+__all__ = ["CLIENT_DISCONNECTED", "CLOSED", "SEND_TIMEOUT", "SHUTDOWN", "StreamContext", "ended"]
+
+_ERRORS: Dict[str, Type[ClientDisconnected]] = {CLIENT_DISCONNECTED: ClientDisconnected, SEND_TIMEOUT: SendTimedOut}
 
 
 class Flag:
@@ -49,9 +56,10 @@ class Flag:
 
 
 def ended(reason: str, what: str = "the stream has ended") -> ClientDisconnected:
-    """A ``ClientDisconnected`` whose ``reason`` attribute says why the stream ended."""
-    exc = ClientDisconnected(f"{what} (reason: {reason})")
-    exc.reason = reason  # type: ignore[attr-defined]
+    """The error for a stream that ended with ``reason``: ``ClientDisconnected`` if the client left,
+    ``SendTimedOut`` if it read nothing for ``send_timeout``, else ``StreamClosed`` (closed on our side)."""
+    exc = _ERRORS.get(reason, StreamClosed)(f"{what} (reason: {reason})")
+    exc.reason = reason
     return exc
 
 

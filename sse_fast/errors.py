@@ -1,4 +1,8 @@
-"""The error hierarchy: every error sse_fast raises on purpose is an ``SSEError``."""
+"""The error hierarchy: every error sse_fast raises on purpose is an ``SSEError``.
+
+Each one is also the builtin it is most like (``ValueError``, ``TypeError``, ``ConnectionError``), so
+``except`` clauses written for the builtin keep catching it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,29 @@ from typing import List
 
 from ._received import ServerSentEvent
 
+# Why a stream ended: a ``StreamContext``'s ``reason``, and the ``reason`` of the error a write raises after.
+CLIENT_DISCONNECTED = "client_disconnected"
+CLOSED = "closed"
+SHUTDOWN = "shutdown"
+SEND_TIMEOUT = "send_timeout"
+
 
 class SSEError(Exception):
     """Base of every sse_fast error."""
+
+
+class InvalidValue(SSEError, ValueError):
+    """A value the wire cannot carry or an option out of range: a line break in an event name or id, NUL in
+    an id, a retry that is not a non-negative int, a str with a lone surrogate, a limit that is not positive."""
+
+
+class InvalidType(SSEError, TypeError):
+    """An argument of a type sse_fast does not take (data that is not text, an id that is not a str, ...)."""
+
+
+class NotJSONSerializable(SSEError, TypeError):
+    """Data orjson cannot encode as JSON (a set, an unknown object, an int over 64 bits); pass ``default=``
+    to convert such values."""
 
 
 class TransportNotFound(SSEError, TypeError):
@@ -28,7 +52,30 @@ class StreamingNotSupported(SSEError):
 
 
 class ClientDisconnected(SSEError, ConnectionError):
-    """A write was attempted after the client left or the stream was closed."""
+    """A write (or ``StreamContext.run``) after the stream ended; this class itself: the client left.
+
+    ``SendTimedOut`` and ``StreamClosed`` are the other two ways a stream ends; both are
+    ``ClientDisconnected`` too, so one ``except ClientDisconnected`` stops a handler whichever it was.
+    """
+
+    reason: str = CLIENT_DISCONNECTED
+    """Why the stream ended, in ``StreamContext.reason``'s words: ``"client_disconnected"`` (the client left,
+    or the transport failed), ``"send_timeout"`` (``SendTimedOut``), or for ``StreamClosed`` ``"closed"``
+    (``close()``, ``abort()``), ``"shutdown"`` (``sse_fast.shutdown()``), ``"slow"`` (the broker dropped a
+    subscriber that fell behind) or the reason given to ``abort(reason)``."""
+
+
+class SendTimedOut(ClientDisconnected):
+    """The client read nothing for ``send_timeout`` seconds; the connection was dropped."""
+
+    reason = SEND_TIMEOUT
+
+
+class StreamClosed(ClientDisconnected):
+    """The stream was closed on the server side (``close()``, ``abort()``, a shutdown, a slow subscriber
+    dropped by the broker); ``reason`` says which."""
+
+    reason = CLOSED
 
 
 class StreamTooLarge(SSEError, ValueError):
@@ -60,15 +107,15 @@ class BrokerClosed(BrokerError):
     """A publish or subscribe on a broker that has been closed."""
 
 
-class InvalidTopic(BrokerError, ValueError):
+class InvalidTopic(BrokerError, InvalidValue):
     """A topic name that is not a non-empty str of at most 1 KiB without control characters."""
 
 
-class InvalidEventId(BrokerError, ValueError):
+class InvalidEventId(BrokerError, InvalidValue):
     """A caller-given event id the wire cannot carry (CR, LF or NUL, not str, empty, over 1 KiB)."""
 
 
-class InvalidBrokerURL(BrokerError, ValueError):
+class InvalidBrokerURL(BrokerError, InvalidValue):
     """``Broker(url)`` with a URL that names no engine the broker runs on."""
 
 

@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Optional, Tuple, Union
 from urllib.parse import parse_qs
 
 from .encoder import encode
+from .errors import InvalidValue
 
 MAX_ID_BYTES = 1024
 HEADER = "last-event-id"
@@ -43,7 +44,7 @@ def valid_id(value: Any) -> Optional[str]:
         return None
     try:
         frame = encode(None, id=value)
-    except (TypeError, ValueError):
+    except InvalidValue:
         return None
     if len(frame) - len(b"id: \n\n") > MAX_ID_BYTES:
         return None

@@ -37,7 +37,7 @@ from typing import (
 from . import registry as _registry
 from .context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT, Flag, StreamContext, ended
 from .encoder import encode, encode_comment, encode_json, encode_retry
-from .errors import ClientDisconnected, SSEError
+from .errors import ClientDisconnected, InvalidType, SSEError
 from .event import Event
 
 R = TypeVar("R")
@@ -47,7 +47,8 @@ DONE = encode("[DONE]")
 HEARTBEAT = encode_comment("heartbeat")
 DEFAULT_SEND_TIMEOUT = 30.0
 HIGH_WATER = 64 * 1024  # bytes an AsyncWriter queues before a write waits for the transport
-IS_CLOSED = "cannot write: the stream is closed"
+IS_CLOSED = "cannot write: the stream was closed on the server side"
+LEFT = "cannot write: the client left"
 
 
 _ONE_THREAD = contextlib.nullcontext()  # an AsyncWriter is used on its loop's thread only
@@ -120,7 +121,7 @@ class _Stream(Generic[R]):
         ``FrameBuffer.take`` returned (one frame or several). Nothing is checked but the type."""
         if type(frame) is not bytes:
             if not isinstance(frame, (bytes, bytearray, memoryview)):
-                raise TypeError(f"write_frame() takes bytes, got {type(frame).__name__}")
+                raise InvalidType(f"write_frame() takes bytes, got {type(frame).__name__}")
             frame = bytes(frame)
         return self._send(frame)
 
@@ -178,7 +179,7 @@ class _Stream(Generic[R]):
         raise NotImplementedError
 
     def lost(
-        self, reason: str = CLIENT_DISCONNECTED, why: str = IS_CLOSED, cause: Optional[BaseException] = None
+        self, reason: str = CLIENT_DISCONNECTED, why: str = LEFT, cause: Optional[BaseException] = None
     ) -> None:
         """The transport says the client is gone (or stopped reading): close, and stop the owner.
 
@@ -219,8 +220,9 @@ class AsyncWriter(_Stream[Awaitable[None]]):
     A burst thus goes out in few large writes, and a frame written before the handler awaits anything
     else leaves on the loop's next turn. A write that finds ``high_water`` bytes queued waits until the
     sender takes them (backpressure). When a transport write fails or outlasts ``send_timeout``, the
-    stream is closed with that reason and the next write raises ``ClientDisconnected``; ``close()`` sends
-    what is queued, then ends the body. Use the writer on its event loop's thread; from other threads,
+    stream is closed with that reason and the next write raises ``ClientDisconnected`` (``SendTimedOut``
+    for the timeout); ``close()`` sends what is queued, then ends the body, and a write after it raises
+    ``StreamClosed``. Use the writer on its event loop's thread; from other threads,
     ``close_threadsafe()``.
     """
 

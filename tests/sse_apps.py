@@ -85,6 +85,11 @@ class Probe:
 PROBE = Probe()
 
 
+def refused(key: str, exc: ClientDisconnected) -> None:
+    """Report what a refused write raised under ``key + ":error"``: its class, reason and message."""
+    PROBE.put(key + ":error", (type(exc).__name__, exc.reason, str(exc)))
+
+
 # -- async handlers (ASGI and asyncio streams) ------------------------------------------------------
 
 
@@ -98,8 +103,8 @@ async def a_frame(w: sse_fast.AsyncWriter) -> None:
         await w.write_frame(frame)
     try:
         await w.write_frame("text")  # type: ignore[arg-type]
-    except TypeError as exc:
-        PROBE.put("frame", str(exc))
+    except TypeError as exc:  # an InvalidType, caught as the TypeError it also is
+        PROBE.put("frame", (type(exc).__name__, str(exc)))
 
 
 async def a_stream(w: sse_fast.AsyncWriter) -> None:
@@ -170,6 +175,7 @@ async def a_frozen(w: sse_fast.AsyncWriter) -> None:
             written += len(BIG)
     except ClientDisconnected as exc:
         PROBE.put("frozen", (w.context.reason, written, str(exc)))
+        refused("frozen", exc)
 
 
 async def a_farewell(w: sse_fast.AsyncWriter) -> None:
@@ -196,6 +202,26 @@ async def a_late(w: sse_fast.AsyncWriter) -> None:
         await w.write_raw_event("too late")
     except ClientDisconnected as exc:
         PROBE.put("late", (type(exc).__name__, w.context.reason, time.monotonic() - started))
+        refused("late", exc)
+
+
+async def a_closed(w: sse_fast.AsyncWriter) -> None:
+    await w.write_raw_event("first")
+    await w.close()
+    try:
+        await w.write_raw_event("after close")
+    except ClientDisconnected as exc:
+        refused("closed", exc)
+
+
+async def a_aborted(w: sse_fast.AsyncWriter) -> None:
+    await w.write_raw_event("first")
+    await w.flush()
+    w.abort("slow")  # as the broker drops a subscriber that fell behind
+    try:
+        await w.write_raw_event("after abort")
+    except ClientDisconnected as exc:
+        refused("aborted", exc)
 
 
 ASYNC: Dict[str, Callable[..., Any]] = {
@@ -211,6 +237,8 @@ ASYNC: Dict[str, Callable[..., Any]] = {
     "/farewell": a_farewell,
     "/stubborn": a_stubborn,
     "/late": a_late,
+    "/closed": a_closed,
+    "/aborted": a_aborted,
 }
 OPTIONS: Dict[str, Dict[str, Any]] = {"/frozen": {"send_timeout": FROZEN_TIMEOUT}}
 
@@ -274,8 +302,8 @@ def s_frame(w: sse_fast.Writer) -> None:
         w.write_frame(frame)
     try:
         w.write_frame("text")  # type: ignore[arg-type]
-    except TypeError as exc:
-        PROBE.put("frame", str(exc))
+    except TypeError as exc:  # an InvalidType, caught as the TypeError it also is
+        PROBE.put("frame", (type(exc).__name__, str(exc)))
 
 
 def s_stream(w: sse_fast.Writer) -> None:
@@ -340,6 +368,7 @@ def s_frozen(w: sse_fast.Writer) -> None:
             peak = max(peak, w.sink.buffered)
     except ClientDisconnected as exc:
         PROBE.put("frozen", (w.context.reason, written, str(exc)))
+        refused("frozen", exc)
         PROBE.put("frozen_peak", peak)
 
 
@@ -368,6 +397,25 @@ def s_late(w: sse_fast.Writer) -> None:
         w.write_raw_event("too late")
     except ClientDisconnected as exc:
         PROBE.put("late", (type(exc).__name__, w.context.reason, time.monotonic() - started))
+        refused("late", exc)
+
+
+def s_closed(w: sse_fast.Writer) -> None:
+    w.write_raw_event("first")
+    w.close()
+    try:
+        w.write_raw_event("after close")
+    except ClientDisconnected as exc:
+        refused("closed", exc)
+
+
+def s_aborted(w: sse_fast.Writer) -> None:
+    w.write_raw_event("first")
+    w.abort("slow")
+    try:
+        w.write_raw_event("after abort")
+    except ClientDisconnected as exc:
+        refused("aborted", exc)
 
 
 SYNC: Dict[str, Callable[..., Any]] = {
@@ -383,6 +431,8 @@ SYNC: Dict[str, Callable[..., Any]] = {
     "/farewell": s_farewell,
     "/stubborn": s_stubborn,
     "/late": s_late,
+    "/closed": s_closed,
+    "/aborted": s_aborted,
 }
 
 

@@ -8,11 +8,14 @@ import threading
 from typing import Any
 
 import httpx
+import pytest
 from broker_apps import asgi_app, wsgi_app
 from httpx_sse import aconnect_sse
 from servers import uvicorn_server, wait_until, waitress_server
 
 import sse_fast
+
+pytestmark = pytest.mark.slow
 
 
 def open_fds() -> int:

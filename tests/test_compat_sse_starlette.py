@@ -282,8 +282,10 @@ def test_bad_arguments_are_refused_as_by_sse_starlette(options: dict, error: typ
             error
         ):  # (sse-starlette < 3.7, the reference on Python 3.9, has no cleanup_timeout)
             sse_starlette.EventSourceResponse(async_gen([]), **options)
-    with pytest.raises(error):
+    with pytest.raises(error) as info:
         EventSourceResponse(async_gen([]), **options)
+    assert isinstance(info.value, sse_fast.SSEError)
+    assert "got" in str(info.value)  # what was given, beside what was expected
 
 
 def test_compression_is_refused() -> None:

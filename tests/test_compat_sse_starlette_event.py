@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sse_parser import parse
 
-from sse_fast import Event
+from sse_fast import Event, InvalidType, InvalidValue
 from sse_fast.compat.sse_starlette import JSONServerSentEvent, ServerSentEvent, ensure_bytes
 
 SEPS = ["\r\n", "\r", "\n"]
@@ -227,8 +227,9 @@ def test_negative_or_bool_retry_is_refused(retry: Any) -> None:
 def test_non_int_retry_is_a_type_error_like_sse_starlette(retry: Any) -> None:
     with pytest.raises(TypeError, match="retry argument must be int"):
         reference.ServerSentEvent(retry=retry).encode()
-    with pytest.raises(TypeError, match="retry argument must be int"):
+    with pytest.raises(TypeError, match="retry argument must be int") as info:
         ServerSentEvent(retry=retry).encode()
+    assert type(info.value) is InvalidType
 
 
 @pytest.mark.parametrize("field", ["id", "event"])
@@ -242,8 +243,9 @@ def test_non_str_id_or_event_is_a_type_error_like_sse_starlette(field: str) -> N
 @pytest.mark.parametrize("sep", ["", "\n\n", "abc", "\r\n\r\n"])
 def test_separator_other_than_cr_lf_crlf_is_refused(sep: str) -> None:
     reference.ServerSentEvent("x", sep=sep).encode()  # sse-starlette writes a broken stream
-    with pytest.raises(ValueError, match="sep must be one of"):
+    with pytest.raises(ValueError, match="sep must be one of") as info:
         ServerSentEvent("x", sep=sep)
+    assert type(info.value) is InvalidValue
 
 
 def test_lone_surrogate_is_refused_as_by_sse_starlette() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from sse_fast import InvalidType, InvalidValue, NotJSONSerializable, SSEError
+
 ADD = {
     "encode": "add",
     "encode_json": "add_json",
@@ -39,17 +41,17 @@ class Opaque:
 
 # (id, function, args, kwargs, error type, exact message)
 CASES = [
-    ("lf-in-event", "encode", ("x",), {"event": "a\nb"}, ValueError, line_break("event", "'a\\nb'")),
-    ("cr-in-event", "encode", ("x",), {"event": "a\rb"}, ValueError, line_break("event", "'a\\rb'")),
-    ("crlf-in-event", "encode_json", (1,), {"event": "\r\n"}, ValueError, line_break("event", "'\\r\\n'")),
-    ("lf-in-id", "encode", ("x",), {"id": "a\nb"}, ValueError, line_break("id", "'a\\nb'")),
-    ("cr-in-id", "encode_json", (1,), {"id": "a\r"}, ValueError, line_break("id", "'a\\r'")),
+    ("lf-in-event", "encode", ("x",), {"event": "a\nb"}, InvalidValue, line_break("event", "'a\\nb'")),
+    ("cr-in-event", "encode", ("x",), {"event": "a\rb"}, InvalidValue, line_break("event", "'a\\rb'")),
+    ("crlf-in-event", "encode_json", (1,), {"event": "\r\n"}, InvalidValue, line_break("event", "'\\r\\n'")),
+    ("lf-in-id", "encode", ("x",), {"id": "a\nb"}, InvalidValue, line_break("id", "'a\\nb'")),
+    ("cr-in-id", "encode_json", (1,), {"id": "a\r"}, InvalidValue, line_break("id", "'a\\r'")),
     (
         "nul-in-id",
         "encode",
         ("x",),
         {"id": "a\x00b"},
-        ValueError,
+        InvalidValue,
         "id must not contain NUL ('\\x00'), browsers ignore such ids; got 'a\\x00b'",
     ),
     (
@@ -57,24 +59,24 @@ CASES = [
         "encode",
         ("x",),
         {"id": "\n" + "a" * 200},
-        ValueError,
+        InvalidValue,
         line_break("id", "'\\n" + "a" * 74 + "..."),
     ),
-    ("negative-retry", "encode_retry", (-1,), {}, ValueError, RETRY + "-1"),
-    ("negative-retry-field", "encode", ("x",), {"retry": -5}, ValueError, RETRY + "-5"),
-    ("huge-negative-retry", "encode_retry", (-(2**70),), {}, ValueError, RETRY + str(-(2**70))),
-    ("bool-retry", "encode_retry", (True,), {}, ValueError, RETRY + "bool: True"),
-    ("bool-retry-field", "encode_json", (1,), {"retry": False}, ValueError, RETRY + "bool: False"),
-    ("float-retry", "encode_retry", (1.5,), {}, ValueError, RETRY + "float: 1.5"),
-    ("integral-float-retry", "encode", ("x",), {"retry": 3000.0}, ValueError, RETRY + "float: 3000.0"),
-    ("str-retry", "encode_retry", ("3000",), {}, ValueError, RETRY + "str: '3000'"),
-    ("none-retry", "encode_retry", (None,), {}, ValueError, RETRY + "NoneType: None"),
+    ("negative-retry", "encode_retry", (-1,), {}, InvalidValue, RETRY + "-1"),
+    ("negative-retry-field", "encode", ("x",), {"retry": -5}, InvalidValue, RETRY + "-5"),
+    ("huge-negative-retry", "encode_retry", (-(2**70),), {}, InvalidValue, RETRY + str(-(2**70))),
+    ("bool-retry", "encode_retry", (True,), {}, InvalidValue, RETRY + "bool: True"),
+    ("bool-retry-field", "encode_json", (1,), {"retry": False}, InvalidValue, RETRY + "bool: False"),
+    ("float-retry", "encode_retry", (1.5,), {}, InvalidValue, RETRY + "float: 1.5"),
+    ("integral-float-retry", "encode", ("x",), {"retry": 3000.0}, InvalidValue, RETRY + "float: 3000.0"),
+    ("str-retry", "encode_retry", ("3000",), {}, InvalidValue, RETRY + "str: '3000'"),
+    ("none-retry", "encode_retry", (None,), {}, InvalidValue, RETRY + "NoneType: None"),
     (
         "int-data",
         "encode",
         (5,),
         {},
-        TypeError,
+        InvalidType,
         "data must be str, bytes, bytearray or memoryview or None, got int",
     ),
     (
@@ -82,7 +84,7 @@ CASES = [
         "encode",
         ([1],),
         {},
-        TypeError,
+        InvalidType,
         "data must be str, bytes, bytearray or memoryview or None, got list",
     ),
     (
@@ -90,7 +92,7 @@ CASES = [
         "encode",
         ({"a": 1},),
         {},
-        TypeError,
+        InvalidType,
         "data must be str, bytes, bytearray or memoryview or None, got dict",
     ),
     (
@@ -98,7 +100,7 @@ CASES = [
         "encode_comment",
         (None,),
         {},
-        TypeError,
+        InvalidType,
         "comment must be str, bytes, bytearray or memoryview, got NoneType",
     ),
     (
@@ -106,17 +108,17 @@ CASES = [
         "encode_comment",
         (7,),
         {},
-        TypeError,
+        InvalidType,
         "comment must be str, bytes, bytearray or memoryview, got int",
     ),
-    ("int-id", "encode", ("x",), {"id": 5}, TypeError, "id must be str or None, got int: 5"),
-    ("bytes-id", "encode_json", (1,), {"id": b"5"}, TypeError, "id must be str or None, got bytes: b'5'"),
+    ("int-id", "encode", ("x",), {"id": 5}, InvalidType, "id must be str or None, got int: 5"),
+    ("bytes-id", "encode_json", (1,), {"id": b"5"}, InvalidType, "id must be str or None, got bytes: b'5'"),
     (
         "bytes-event",
         "encode",
         ("x",),
         {"event": b"e"},
-        TypeError,
+        InvalidType,
         "event must be str or None, got bytes: b'e'",
     ),
     (
@@ -124,20 +126,20 @@ CASES = [
         "encode_json",
         (1,),
         {"event": ["e"]},
-        TypeError,
+        InvalidType,
         "event must be str or None, got list: ['e']",
     ),
-    ("surrogate-in-data", "encode", ("a\ud800",), {}, ValueError, surrogate("data", 1)),
-    ("surrogate-in-id", "encode", ("x",), {"id": "ab\ud800"}, ValueError, surrogate("id", 2)),
-    ("surrogate-in-event", "encode_json", (1,), {"event": "\ud800"}, ValueError, surrogate("event", 0)),
-    ("surrogate-in-comment", "encode_comment", ("a\nb\ud800",), {}, ValueError, surrogate("comment", 3)),
-    ("set", "encode_json", ({1, 2},), {}, TypeError, "cannot encode set as JSON: " + orjson_says({1}) + HINT),
+    ("surrogate-in-data", "encode", ("a\ud800",), {}, InvalidValue, surrogate("data", 1)),
+    ("surrogate-in-id", "encode", ("x",), {"id": "ab\ud800"}, InvalidValue, surrogate("id", 2)),
+    ("surrogate-in-event", "encode_json", (1,), {"event": "\ud800"}, InvalidValue, surrogate("event", 0)),
+    ("surrogate-in-comment", "encode_comment", ("a\nb\ud800",), {}, InvalidValue, surrogate("comment", 3)),
+    ("set", "encode_json", ({1, 2},), {}, NotJSONSerializable, "cannot encode set as JSON: " + orjson_says({1}) + HINT),
     (
         "plain-object",
         "encode_json",
         (object(),),
         {},
-        TypeError,
+        NotJSONSerializable,
         "cannot encode object as JSON: " + orjson_says(object()) + HINT,
     ),
     (
@@ -145,7 +147,7 @@ CASES = [
         "encode_json",
         (Opaque(),),
         {},
-        TypeError,
+        NotJSONSerializable,
         "cannot encode Opaque as JSON: " + orjson_says(Opaque()) + HINT,
     ),
     (
@@ -153,7 +155,7 @@ CASES = [
         "encode_json",
         ({"a": [{1}]},),
         {},
-        TypeError,
+        NotJSONSerializable,
         "cannot encode dict as JSON: " + orjson_says({1}) + HINT,
     ),
     (
@@ -161,7 +163,7 @@ CASES = [
         "encode_json",
         ("\ud800",),
         {},
-        TypeError,
+        NotJSONSerializable,
         "cannot encode str as JSON: " + orjson_says("\ud800") + HINT,
     ),
     (
@@ -169,7 +171,7 @@ CASES = [
         "encode_json",
         (2**64,),
         {},
-        TypeError,
+        NotJSONSerializable,
         "cannot encode int as JSON: " + orjson_says(2**64) + HINT,
     ),
     (
@@ -177,21 +179,21 @@ CASES = [
         "encode_json",
         ({1},),
         {"default": give_up},
-        TypeError,
+        NotJSONSerializable,
         "cannot encode set as JSON: " + orjson_says({1}, give_up) + HINT,
     ),
     # checks run in wire order: id, event, retry, then data
-    ("id-before-event", "encode", ("x",), {"id": "\n", "event": "\n"}, ValueError, line_break("id", "'\\n'")),
+    ("id-before-event", "encode", ("x",), {"id": "\n", "event": "\n"}, InvalidValue, line_break("id", "'\\n'")),
     (
         "event-before-retry",
         "encode",
         ("x",),
         {"event": 1, "retry": -1},
-        TypeError,
+        InvalidType,
         "event must be str or None, got int: 1",
     ),
-    ("retry-before-data", "encode", (1,), {"retry": -1}, ValueError, RETRY + "-1"),
-    ("fields-before-json", "encode_json", ({1},), {"id": 1}, TypeError, "id must be str or None, got int: 1"),
+    ("retry-before-data", "encode", (1,), {"retry": -1}, InvalidValue, RETRY + "-1"),
+    ("fields-before-json", "encode_json", ({1},), {"id": 1}, InvalidType, "id must be str or None, got int: 1"),
 ]
 IDS = [case[0] for case in CASES]
 
@@ -202,6 +204,16 @@ def test_refused_with_exact_error(encoder, function, args, kwargs, error, messag
         getattr(encoder, function)(*args, **kwargs)
     assert type(info.value) is error
     assert str(info.value) == message
+
+
+BUILTIN = {InvalidValue: ValueError, InvalidType: TypeError, NotJSONSerializable: TypeError}
+
+
+@pytest.mark.parametrize(("function", "args", "kwargs", "error"), [c[1:5] for c in CASES], ids=IDS)
+def test_each_refusal_is_still_caught_as_the_builtin_it_was(encoder, function, args, kwargs, error):
+    with pytest.raises(BUILTIN[error]) as info:
+        getattr(encoder, function)(*args, **kwargs)
+    assert isinstance(info.value, SSEError)
 
 
 @pytest.mark.parametrize(("function", "args", "kwargs"), [c[1:4] for c in CASES], ids=IDS)

@@ -6,13 +6,21 @@ import pytest
 
 import sse_fast
 from sse_fast import errors
+from sse_fast.broker import MemoryLog
+from sse_fast.context import ended
+from sse_fast.integrations._source import handler_for
 
 ALL = [
+    sse_fast.InvalidValue,
+    sse_fast.InvalidType,
+    sse_fast.NotJSONSerializable,
     sse_fast.TransportNotFound,
     sse_fast.NotHTTP,
     sse_fast.HTTPTransportFailed,
     sse_fast.StreamingNotSupported,
     sse_fast.ClientDisconnected,
+    sse_fast.SendTimedOut,
+    sse_fast.StreamClosed,
     sse_fast.StreamTooLarge,
     sse_fast.LineTooLong,
     sse_fast.EventTooLarge,
@@ -54,9 +62,84 @@ def test_not_http_is_a_value_error():
     assert issubclass(sse_fast.NotHTTP, ValueError)
 
 
+# each error that replaced a builtin is still that builtin, so `except ValueError` / `except TypeError` /
+# `except ClientDisconnected` written before it keep catching it
+BUILTIN = [
+    (sse_fast.InvalidValue, ValueError),
+    (sse_fast.InvalidTopic, sse_fast.InvalidValue),
+    (sse_fast.InvalidEventId, sse_fast.InvalidValue),
+    (sse_fast.InvalidBrokerURL, sse_fast.InvalidValue),
+    (sse_fast.InvalidType, TypeError),
+    (sse_fast.NotJSONSerializable, TypeError),
+    (sse_fast.SendTimedOut, sse_fast.ClientDisconnected),
+    (sse_fast.StreamClosed, sse_fast.ClientDisconnected),
+]
+
+
+@pytest.mark.parametrize(("error", "builtin"), BUILTIN, ids=lambda e: e.__name__)
+def test_each_error_is_still_caught_as_what_it_replaced(error, builtin):
+    with pytest.raises(builtin):
+        raise error("boom")
+
+
+def test_a_value_error_is_no_type_error_and_the_reverse():
+    assert not issubclass(sse_fast.InvalidValue, TypeError)
+    assert not issubclass(sse_fast.InvalidType, ValueError)
+    assert not issubclass(sse_fast.NotJSONSerializable, sse_fast.InvalidType)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (sse_fast.ClientDisconnected, "client_disconnected"),
+        (sse_fast.SendTimedOut, "send_timeout"),
+        (sse_fast.StreamClosed, "closed"),
+    ],
+)
+def test_a_disconnect_error_has_a_reason_of_its_own(error, reason):
+    assert error("boom").reason == reason
+
+
+@pytest.mark.parametrize(
+    ("reason", "error"),
+    [
+        ("client_disconnected", sse_fast.ClientDisconnected),
+        ("send_timeout", sse_fast.SendTimedOut),
+        ("closed", sse_fast.StreamClosed),
+        ("shutdown", sse_fast.StreamClosed),
+        ("slow", sse_fast.StreamClosed),
+        ("anything abort() was given", sse_fast.StreamClosed),
+    ],
+)
+def test_a_stream_that_ended_raises_the_error_its_reason_names(reason, error):
+    exc = ended(reason, "cannot write")
+    assert type(exc) is error
+    assert exc.reason == reason
+    assert str(exc) == f"cannot write (reason: {reason})"
+
+
 def test_every_public_error_is_exported():
     defined = {
         name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)
     }
     assert defined == {"SSEError", *(e.__name__ for e in ALL)}
     assert defined <= set(sse_fast.__all__)
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (
+            lambda: handler_for(5),
+            sse_fast.InvalidType,
+            "expected a handler(writer) or an iterable of events, got int: 5",
+        ),
+        (lambda: MemoryLog(history=-1), sse_fast.InvalidValue, "history must be an int >= 0, got -1"),
+    ],
+    ids=["handler_for", "MemoryLog"],
+)
+def test_option_checks_raise_the_sse_error_for_what_was_wrong(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert type(info.value) is error
+    assert str(info.value) == message

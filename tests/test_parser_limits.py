@@ -6,7 +6,7 @@ from typing import Any, List
 
 import pytest
 
-from sse_fast import SSEError
+from sse_fast import InvalidType, InvalidValue, SSEError
 from sse_fast.errors import EventTooLarge, LineTooLong, StreamTooLarge
 from sse_fast.parse import DEFAULT_MAX_EVENT, DEFAULT_MAX_LINE
 
@@ -68,11 +68,11 @@ def test_events_at_the_bounds_pass(parser):
 
 
 REFUSED = [
-    ({"max_line": 0}, ValueError, "max_line must be a positive int (bytes), got int: 0"),
-    ({"max_event": True}, ValueError, "max_event must be a positive int (bytes), got bool: True"),
-    ({"max_line": 1.5}, ValueError, "max_line must be a positive int (bytes), got float: 1.5"),
-    ({"last_event_id": 5}, TypeError, "last_event_id must be str or None, got int: 5"),
-    ({"retry": -1}, ValueError, "retry must be a non-negative int (milliseconds), got -1"),
+    ({"max_line": 0}, InvalidValue, "max_line must be a positive int (bytes), got int: 0"),
+    ({"max_event": True}, InvalidValue, "max_event must be a positive int (bytes), got bool: True"),
+    ({"max_line": 1.5}, InvalidValue, "max_line must be a positive int (bytes), got float: 1.5"),
+    ({"last_event_id": 5}, InvalidType, "last_event_id must be str or None, got int: 5"),
+    ({"retry": -1}, InvalidValue, "retry must be a non-negative int (milliseconds), got -1"),
 ]
 
 
@@ -80,11 +80,13 @@ REFUSED = [
 def test_bad_arguments_are_refused_alike(parser, kwargs, error, message):
     with pytest.raises(error) as info:
         parser(**kwargs)
+    assert type(info.value) is error
     assert str(info.value) == message
 
 
 @pytest.mark.parametrize("chunk", ["data: x\n\n", None, 5, [b"data"]])
 def test_feeding_anything_but_bytes_is_refused_alike(parser, chunk):
-    with pytest.raises(TypeError) as info:
+    with pytest.raises(TypeError) as info:  # what callers caught before InvalidType: still caught
         parser().feed(chunk)
+    assert type(info.value) is InvalidType
     assert str(info.value) == f"chunk must be bytes, bytearray or memoryview, got {type(chunk).__name__}"

@@ -73,6 +73,7 @@ def test_frozen_client_is_dropped_after_send_timeout(server: Server) -> None:
         print(f"{server.kind}: dropped after {written // 1024} KiB accepted: {message}")  # type: ignore[attr-defined]
         assert reason == "send_timeout"
         assert f"{FROZEN_TIMEOUT} s" in message
+        assert PROBE.get("frozen:error") == ("SendTimedOut", "send_timeout", message)
         assert written < 64 * 1024 * 1024  # the writes were pushed back, not buffered without end
         if server.kind == "wsgi":  # type: ignore[attr-defined]
             assert PROBE.get("frozen_peak") <= MAX_BUFFERED
@@ -89,3 +90,25 @@ def test_write_after_the_client_left_raises_and_never_hangs(client: httpx.Client
     error, reason, took = PROBE.get("late", timeout=5)
     assert (error, reason) == ("ClientDisconnected", "client_disconnected")
     assert took < 1.0  # a guard: the write failed at once instead of waiting on a dead socket
+    error, reason, message = PROBE.get("late:error")
+    assert (error, reason) == ("ClientDisconnected", "client_disconnected")
+    assert "the client left" in message
+
+
+CLOSED_HERE = "cannot write: the stream was closed on the server side (reason: {})"
+
+
+def test_a_write_after_our_own_close_raises_stream_closed(client: httpx.Client) -> None:
+    with client.stream("GET", "/closed") as response:
+        assert b"".join(response.iter_raw()) == b"data: first\n\n"  # raises if the body was not ended
+    assert PROBE.get("closed:error") == ("StreamClosed", "closed", CLOSED_HERE.format("closed"))
+
+
+def test_a_write_after_abort_raises_stream_closed_with_the_abort_reason(client: httpx.Client) -> None:
+    try:
+        with client.stream("GET", "/aborted") as response:
+            b"".join(response.iter_raw())
+    except httpx.RemoteProtocolError:  # ASGI and streams leave the body unfinished; WSGI's server ends it
+        pass
+    assert PROBE.get("aborted:error") == ("StreamClosed", "slow", CLOSED_HERE.format("slow"))
+    wait_until(lambda: not sse_fast.open_streams())

@@ -51,7 +51,7 @@ def test_new_writer_by_hand_with_app_headers(client: httpx.Client) -> None:
 
 def test_write_frame_writes_encoded_bytes_as_they_are(client: httpx.Client) -> None:
     assert raw_body(client, "/frame") == FRAME_BYTES
-    assert PROBE.get("frame") == "write_frame() takes bytes, got str"
+    assert PROBE.get("frame") == ("InvalidType", "write_frame() takes bytes, got str")
 
 
 def test_events_parse_with_httpx_sse(client: httpx.Client) -> None:

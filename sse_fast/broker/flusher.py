@@ -37,12 +37,12 @@ class Flusher:
     async def _run(self) -> None:
         try:
             while self._waiting:
-                for _ in range(min(SLICE, len(self._waiting))):
-                    writer = next(iter(self._waiting))
-                    del self._waiting[writer]
-                    writer.kick()
-                if self._waiting:
-                    await asyncio.sleep(0)
+                writers, self._waiting = list(self._waiting), {}  # writers queued during this pass: the next
+                for start in range(0, len(writers), SLICE):
+                    if start:
+                        await asyncio.sleep(0)
+                    for writer in writers[start : start + SLICE]:
+                        writer.kick()
         finally:
             self._task = None
 

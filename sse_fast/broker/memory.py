@@ -15,6 +15,7 @@ import time
 from collections import deque
 from typing import Deque, Dict, Iterable, NamedTuple, Optional, Set, Tuple
 
+from ..errors import InvalidValue
 from .engine import Deliver, Replay
 
 DEFAULT_HISTORY = 1000
@@ -35,7 +36,7 @@ class MemoryLog:
         self, history: int = DEFAULT_HISTORY, max_age: Optional[float] = None, max_bytes: Optional[int] = None
     ) -> None:
         if not isinstance(history, int) or history < 0:
-            raise ValueError(f"history must be an int >= 0, got {history!r}")
+            raise InvalidValue(f"history must be an int >= 0, got {history!r}")
         self.history, self.max_age, self.max_bytes = history, max_age, max_bytes
         self.boot = secrets.token_hex(6)
         self._lock = threading.Lock()

@@ -17,6 +17,7 @@ import orjson
 from .. import _refusals
 from ..encoder import encode as _encode
 from ..encoder import encode_comment, encode_retry
+from ..errors import InvalidType, InvalidValue
 from ..event import Event
 
 SEPARATORS = ("\r\n", "\r", "\n")
@@ -27,7 +28,7 @@ _KEYWORDS = frozenset(("data", "event", "id", "retry", "comment", "sep"))
 
 
 def check_sep(sep: str | None) -> str:
-    """``sep`` itself (``"\\r\\n"`` for None); anything but CRLF, CR or LF is refused with ValueError."""
+    """``sep`` itself (``"\\r\\n"`` for None); anything but CRLF, CR or LF is refused with ``InvalidValue``."""
     if sep is None:
         return "\r\n"
     if sep not in _SEP_BYTES:
@@ -36,7 +37,7 @@ def check_sep(sep: str | None) -> str:
 
 
 def _bad_sep(sep: object) -> NoReturn:
-    raise ValueError(f"sep must be one of: \\r\\n, \\r, \\n, got: {sep!r}")
+    raise InvalidValue(f"sep must be one of: \\r\\n, \\r, \\n, got: {sep!r}")
 
 
 def _ended(frame: bytes, sep: str) -> bytes:
@@ -56,7 +57,7 @@ def _frame(data: Any, event: Any, id: Any, retry: Any, comment: Any) -> bytes:
         frame = _encode(str(data), event, id)
     if retry is not None:
         if not isinstance(retry, int):
-            raise TypeError("retry argument must be int")
+            raise InvalidType(f"retry argument must be int, got {type(retry).__name__}: {retry!r}")
         frame = frame[:-1] + encode_retry(retry)
     if comment is not None:
         if type(comment) is not str and not isinstance(comment, _RAW):
@@ -82,7 +83,7 @@ class ServerSentEvent:
     ``data``: ``str`` and other scalars are written as ``str(data)``, ``bytes``-likes as they are, and a
     ``dict``, ``list`` or ``tuple`` as JSON. Each of its lines becomes a ``data:`` line. ``sep`` ends every
     line (``"\\r\\n"`` unless told). ``id`` or ``event`` with a line break, NUL in ``id`` and a negative
-    ``retry`` are refused with ValueError when encoding.
+    ``retry`` are refused with ``InvalidValue`` (a ``ValueError``) when encoding.
     """
 
     DEFAULT_SEPARATOR = "\r\n"

@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from .. import registry
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT, SHUTDOWN
-from ..errors import ClientDisconnected
+from ..errors import ClientDisconnected, InvalidType, InvalidValue
 from ..transports.asgi import open_asgi
 from ..transports.headers import sse_headers
 from ..writer import AsyncWriter
@@ -93,11 +93,11 @@ class EventSourceResponse(Response):
         self.ping_message_factory = ping_message_factory
         self.client_close_handler_callable = client_close_handler_callable
         if shutdown_grace_period < 0:
-            raise ValueError("shutdown_grace_period must be >= 0")
+            raise InvalidValue(f"shutdown_grace_period must be >= 0, got {shutdown_grace_period!r}")
         self._shutdown_event = shutdown_event
         self._shutdown_grace_period = shutdown_grace_period
         if cleanup_timeout is not None and cleanup_timeout < 0:
-            raise ValueError("cleanup_timeout must be >= 0")
+            raise InvalidValue(f"cleanup_timeout must be >= 0 or None, got {cleanup_timeout!r}")
         self._cleanup_timeout = cleanup_timeout
         self.active = True
 
@@ -109,9 +109,9 @@ class EventSourceResponse(Response):
     @ping_interval.setter
     def ping_interval(self, value: float) -> None:
         if not isinstance(value, (int, float)):
-            raise TypeError("ping interval must be int or float")
+            raise InvalidType(f"ping interval must be int or float, got {type(value).__name__}: {value!r}")
         if value < 0:
-            raise ValueError("ping interval must be >= 0 (0 disables ping)")
+            raise InvalidValue(f"ping interval must be >= 0 (0 disables ping), got {value!r}")
         self._ping_interval = value
 
     def enable_compression(self, force: bool = False) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..errors import InvalidType
 from ..writer import _is_iterable
 
 
@@ -15,7 +16,7 @@ def handler_for(source: Any) -> Callable[[Any], Any]:
         handler: Callable[[Any], Any] = source
         return handler
     if not _is_iterable(source):
-        raise TypeError(
+        raise InvalidType(
             f"expected a handler(writer) or an iterable of events, got {type(source).__name__}: {source!r}"
         )
     return lambda writer: writer.stream(source)
