@@ -13,9 +13,9 @@ so a new subscriber never misses an event published after it subscribed. When Re
 retries with capped backoff and resumes after the last id it delivered per topic; subscribers stay
 connected meanwhile (their heartbeats go on).
 
-Replay: one Lua script reads ``XRANGE (<id> +`` on each topic; when a topic has trimmed an entry after
-that id (``max-deleted-entry-id``, Redis >= 7; before 7 an id older than the stream's first entry), or the
-id is not ``<ms>-<seq>`` or is after every id Redis gave, it returns the reset case.
+Replay: one Lua script reads ``XRANGE (<id> +`` on each topic. It returns the reset case when the id is
+not ``<ms>-<seq>``, is after every id Redis gave, or is older than the first entry a topic kept after
+trimming (or deleted, ``max-deleted-entry-id``) — erring towards a reset, never a partial stream.
 
 Caller-given ids (``publish(..., id=...)``) must be Redis entry ids ``<ms>-<seq>`` after the log's last id
 and not ahead of Redis's clock (ids stay timestamps); anything else raises ``InvalidEventId``.
@@ -102,17 +102,17 @@ local out = {1, last}
 for i = 2, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     local info = redis.call('XINFO', 'STREAM', KEYS[i])
-    local deleted, first
-    for j = 1, #info, 2 do
-      if info[j] == 'max-deleted-entry-id' then deleted = info[j + 1] end
-      if info[j] == 'first-entry' then first = info[j + 1] end
-    end
-    if deleted then
-      local dms, dseq = parse(deleted)
-      if after(dms, dseq, lms, lseq) then return {0, last} end
-    elseif first then
-      local fms, fseq = parse(first[1])
+    local f = {}
+    for j = 1, #info, 2 do f[info[j]] = info[j + 1] end
+    local first = f['recorded-first-entry-id'] or (f['first-entry'] and f['first-entry'][1])
+    local trimmed = f['entries-added'] == nil or f['entries-added'] > f['length']
+    if trimmed and first then
+      local fms, fseq = parse(first)
       if after(fms, fseq, lms, lseq) then return {0, last} end
+    end
+    if f['max-deleted-entry-id'] then
+      local dms, dseq = parse(f['max-deleted-entry-id'])
+      if after(dms, dseq, lms, lseq) then return {0, last} end
     end
     for _, e in ipairs(redis.call('XRANGE', KEYS[i], '(' .. ARGV[1], '+')) do
       out[#out + 1] = {i - 1, e[1], e[2][2]}
@@ -324,8 +324,8 @@ class RedisLog:
 
     def _reread(self) -> None:
         """Re-issue the reader's XREAD over the watched topics now (from any thread)."""
-        loop = self._running_loop()
-        loop.call_soon_threadsafe(self._wake)
+        if not self._closed:
+            self._running_loop().call_soon_threadsafe(self._wake)
 
     def _wake(self) -> None:
         self._changed.set()
