@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -34,6 +33,7 @@ from urllib.parse import parse_qs
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "tests")]
 
+import e2e  # noqa: E402
 from e2e import _cpu_seconds, _raise_nofile, versions  # noqa: E402
 from redis_server import missing_reason, redis_server  # noqa: E402
 
@@ -170,8 +170,8 @@ def client_main(args: argparse.Namespace) -> None:
 # ---- the driver ----------------------------------------------------------------------------------------
 
 
-class Server:
-    """``uvicorn broker_redis:app --factory`` as its own process, on a socket bound here."""
+class Server(e2e.Server):
+    """``uvicorn broker_redis:app --factory`` as its own process, on a socket bound here (stopped as e2e's)."""
 
     def __init__(self, kind: str, redis_url: str) -> None:
         self.sock = socket.socket()
@@ -207,15 +207,6 @@ class Server:
     def stats(self) -> Optional[dict]:
         body = self.get("/stats", 1)
         return json.loads(body) if body else None
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.sock.close()
 
 
 def percentile(values: List[float], q: float) -> float:

@@ -301,3 +301,33 @@ def test_close_ends_the_reader_thread_and_its_connections(redis: RedisServer) ->
     close(broker)
     assert not [t for t in threading.enumerate() if t.name == "sse_fast-redis"]
     wait_until(lambda: not [n for n in client_list(redis) if n.startswith(mine)])
+
+
+def test_subscribe_unsubscribe_cycles_on_new_topics_leave_nothing_behind(
+    redis: RedisServer, broker: sse_fast.Broker
+) -> None:
+    """Each cycle watches a topic no one else follows, then unwatches it (each re-issues the reader's XREAD)."""
+    with uvicorn_server(asgi_app(broker)) as server:
+
+        async def cycle(i: int) -> None:
+            async with httpx.AsyncClient(timeout=10) as client:
+                async with client.stream("GET", server.url + f"/?topic=t{i}") as response:
+                    assert response.status_code == 200
+
+        async def cycles() -> None:
+            for start in range(0, 120, 30):
+                await asyncio.gather(*(cycle(i) for i in range(start, start + 30)))
+
+        asyncio.run(cycles())
+        wait_until(lambda: broker.stats()["subscribers"] == 0 and not broker.log._watched, timeout=10)
+    loop = broker.log._loop
+    tasks = asyncio.run_coroutine_threadsafe(_count_tasks(), loop).result(5)
+    assert tasks <= 2, tasks  # the reader, and this count
+    assert broker.stats()["topics"] == 0
+    assert len([t for t in threading.enumerate() if t.name == "sse_fast-redis"]) == 1
+    mine = f"sse_fast:{os.getpid()}:"
+    assert [n for n in client_list(redis) if n.startswith(mine)].count(mine + "reader") == 1
+
+
+async def _count_tasks() -> int:
+    return len(asyncio.all_tasks())
