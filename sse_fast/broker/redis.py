@@ -265,19 +265,19 @@ class RedisLog:
             return None
         args = self._history_args(names, last_id)
         reply = await self._guard(lambda: self._on_loop(lambda: self._history_async(*args)))
-        return self._replay(names, last_id, reply)
+        return self._replay(last_id, reply)
 
     def history_after_sync(self, topics: Iterable[str], last_id: str) -> Optional[Replay]:
         names = list(topics)
         if not ENTRY_ID.match(last_id):
             return None
         args = self._history_args(names, last_id)
-        return self._replay(names, last_id, self._guard_sync(lambda: self._history_sync(*args)))
+        return self._replay(last_id, self._guard_sync(lambda: self._history_sync(*args)))
 
     def _history_args(self, topics: List[str], last_id: str) -> Tuple[List[str], List[str]]:
         return [self._last_key] + [self._stream(t) for t in topics], [last_id]
 
-    def _replay(self, topics: List[str], last_id: str, reply: List[Any]) -> Optional[Replay]:
+    def _replay(self, last_id: str, reply: List[Any]) -> Optional[Replay]:
         self._seen(parse_key(reply[1]))
         if reply[0] == 0:
             return None
