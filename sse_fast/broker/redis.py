@@ -220,6 +220,7 @@ class RedisLog:
         self._changed = asyncio.Event()
         self._reader_id: Optional[int] = None
         self._reading: Optional[Dict[str, str]] = None  # the watched set the pending XREAD covers
+        self._unblocker: Optional[asyncio.Future] = None
         self._reader_task = loop.create_task(self._read())
         loop.run_forever()
         loop.close()
@@ -329,8 +330,9 @@ class RedisLog:
 
     def _wake(self) -> None:
         self._changed.set()
-        if self._reading is not None and self._reader_id is not None:
-            asyncio.ensure_future(self._unblock())
+        busy = self._unblocker is not None and not self._unblocker.done()
+        if self._reading is not None and self._reader_id is not None and not busy:  # one at a time
+            self._unblocker = asyncio.ensure_future(self._unblock())
 
     async def _unblock(self) -> None:
         """End the pending XREAD if it covers a stale set (retrying while it is not yet blocked)."""
