@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument(
         "--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks a free one)"
     )
+    demo.add_argument("--redis", metavar="URL", help="run the room on this Redis (pip install sse-fast[redis])")
+    demo.add_argument("--workers", type=int, default=1, help="worker processes (default 1; more need --redis)")
     bench = sub.add_parser("bench", help="a quick benchmark against the peers installed (sse-fast[bench])")
     bench.add_argument(
         "--repeats", type=int, default=7, help="rounds per contender; the best counts (default 7)"
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from .demo import serve
 
-        return serve(args.host, args.port)
+        return serve(args.host, args.port, redis=args.redis, workers=args.workers)
     if args.command == "bench":
         from ._bench import quick
 

@@ -9,12 +9,15 @@ no model: the answer comes from the built-in token source below.
 ``/room`` is a chat room on a ``Broker``: ``POST /room/messages`` (``{"text": ...}``) publishes, every tab
 following ``/room/events`` gets the message with its id; a reopened tab resumes from its last id, and after
 a server restart (history gone) gets the reset frame and reloads its state. ``make_app(broker)`` builds the
-whole app around one broker (in-process by default).
+whole app around one broker (in-process by default). Each room stream starts with a ``worker`` event (the
+serving process's pid, no id): with ``--redis URL --workers N`` several processes share the room on Redis.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
+import os
 import re
 import socket
 import time
@@ -111,7 +114,13 @@ def make_app(broker: Broker) -> ASGIApp:
             handler, last_id = STREAMS[path], _last_event_id(scope)
             await ASGIResponse(lambda writer: handler(writer, last_id))(scope, receive, send)
         elif path == "/room/events":
-            await ASGIResponse(broker.subscriber(ROOM, from_scope(scope)), heartbeat=15)(scope, receive, send)
+            last = from_scope(scope)
+
+            async def room(writer: Any) -> None:
+                await writer.write_event_with_name("worker", {"pid": os.getpid()})  # no id: resuming is unchanged
+                await broker.stream(writer, ROOM, last)
+
+            await ASGIResponse(room, heartbeat=15)(scope, receive, send)
         elif path == "/room/messages" and scope["method"] == "POST":
             text = await _message(receive)
             if text is None:
@@ -151,6 +160,14 @@ async def _message(receive: Receive) -> Optional[str]:
 app = make_app(Broker())
 
 
+REDIS_ENV = "SSE_FAST_DEMO_REDIS"
+
+
+def redis_app() -> Any:
+    """The app of one worker of ``demo --redis URL --workers N``: the room on the Redis of ``REDIS_ENV``."""
+    return make_app(Broker(os.environ[REDIS_ENV]))
+
+
 async def _lifespan(receive: Receive, send: Send) -> None:
     from . import shutdown_on_signals
 
@@ -170,25 +187,63 @@ async def _respond(send: Send, status: int, content_type: str, body: bytes) -> N
     await send({"type": "http.response.body", "body": body})
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, broker: Optional[Broker] = None) -> int:
-    """Serve the demo (its room on ``broker``, in-process by default) until Ctrl-C; prints the address
-    (port 0 picks a free one)."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    broker: Optional[Broker] = None,
+    redis: Optional[str] = None,
+    workers: int = 1,
+) -> int:
+    """Serve the demo (its room on ``broker``, in-process by default, or on the Redis at ``redis``) until
+    Ctrl-C, in ``workers`` processes (more than one needs ``redis``); prints the address (port 0 picks a
+    free one)."""
     try:
         import uvicorn
     except ImportError:
         print("the demo needs uvicorn: pip install 'sse-fast[demo]'")
         return 1
+    if workers > 1 and redis is None:
+        print("--workers needs --redis URL: the processes share the room through Redis")
+        return 2
+    if redis is not None:
+        from .broker.redis import check_url, safe_url
+        from .errors import InvalidBrokerURL
+
+        try:
+            os.environ[REDIS_ENV] = check_url(redis)
+        except InvalidBrokerURL as error:
+            print(error)
+            return 2
+        broker = Broker(redis) if workers == 1 else None  # with several, each worker makes its own
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     shown = f"[{host}]" if ":" in host else host
     served = app if broker is None else make_app(broker)
-    config = uvicorn.Config(served, lifespan="on", log_level="warning", timeout_graceful_shutdown=3)
+    options: Any = dict(lifespan="on", log_level="warning", timeout_graceful_shutdown=3)
     print(f"sse_fast demo (encoder: {IMPLEMENTATION}) on http://{shown}:{sock.getsockname()[1]}/", flush=True)
+    if redis is not None:
+        print(f"room on Redis at {safe_url(redis)}, {workers} worker process(es)", flush=True)
     print("Open it in a browser; Ctrl-C stops the server.", flush=True)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if workers > 1:
+            config = uvicorn.Config("sse_fast.demo:redis_app", factory=True, workers=workers, **options)
+            _multiprocess(config, sock)
+        else:
+            uvicorn.Server(uvicorn.Config(served, **options)).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn hands the Ctrl-C back once it has stopped: that is the clean end
         pass
     print("sse_fast demo stopped.", flush=True)
     return 0
+
+
+def _multiprocess(config: Any, sock: socket.socket) -> None:
+    """uvicorn's worker supervisor on ``sock`` (its signature changed in uvicorn 0.30)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    supervisor: Any = Multiprocess
+    if "target" in inspect.signature(supervisor).parameters:  # pragma: no cover - uvicorn < 0.30
+        supervisor(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    else:
+        supervisor(config, sockets=[sock]).run()

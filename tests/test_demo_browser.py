@@ -36,9 +36,9 @@ def free_port() -> int:
 class Demo:
     """The demo server as a child process, as a user starts it."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *options: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sse_fast", "demo", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "sse_fast", "demo", "--host", "127.0.0.1", "--port", str(port), *options],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )

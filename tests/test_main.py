@@ -42,3 +42,17 @@ def test_main_prints_the_implementation_and_golden_frames(forced):
     assert out.splitlines()[0] == f"sse_fast encoder in use: {expected!r}"
     for frame in GOLDEN:
         assert f"-> {frame!r}" in out
+
+
+@pytest.mark.parametrize(
+    "options, said",
+    [
+        (["--workers", "2"], "--workers needs --redis URL"),
+        (["--redis", "redis://127.0.0.1:notaport/0"], "port"),
+    ],
+)
+def test_demo_refuses_workers_without_redis_and_a_bad_redis_url(options, said, capsys):
+    from sse_fast.__main__ import main
+
+    assert main(["demo", "--port", "0", *options]) == 2
+    assert said in capsys.readouterr().out

@@ -156,10 +156,9 @@ class Broker:
         if url is not None and cls is Broker:
             if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
                 raise InvalidBrokerURL(f"Broker() takes no URL (in-process) or a redis:// URL, got {url!r}")
-            from .redis import RedisBroker  # type: ignore[import-not-found]
+            from .redis import RedisBroker
 
-            broker: Broker = RedisBroker(url, **options)
-            return broker
+            return super().__new__(RedisBroker)  # Python then runs RedisBroker.__init__(url, **options)
         return super().__new__(cls)
 
     def __init__(
