@@ -160,3 +160,29 @@ def serve(kind: str) -> Iterator[Server]:
     else:
         with asyncio_server(sse_apps.streams_handler) as server:
             yield server
+
+
+@contextlib.contextmanager
+def run_aiohttp(app: Any) -> Iterator[Server]:
+    """An ``aiohttp.web.Application`` on its own loop in a thread, through ``AppRunner`` + ``TCPSite``."""
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app)
+
+    async def start() -> int:
+        await runner.setup()
+        site = web.TCPSite(runner, HOST, 0)
+        await site.start()
+        return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr,no-any-return]
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    port = asyncio.run_coroutine_threadsafe(start(), loop).result(5)
+    try:
+        yield Server(port, loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator, List
 import httpx
 import pytest
 from broker_apps import read_events
-from servers import HOST, Server, asyncio_server, read_request, uvicorn_server, wait_until, waitress_server
+from servers import Server, asyncio_server, read_request, run_aiohttp, uvicorn_server, wait_until, waitress_server
 
 import sse_fast
 
@@ -149,25 +149,8 @@ def aiohttp_server() -> Iterator[Server]:
 
     app = web.Application()
     app.router.add_get("/events", events)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-
-    async def start() -> int:
-        await runner.setup()
-        site = web.TCPSite(runner, HOST, 0)
-        await site.start()
-        return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr,no-any-return]
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    port = asyncio.run_coroutine_threadsafe(start(), loop).result(5)
-    try:
-        yield Server(port, loop)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
+    with run_aiohttp(app) as server:
+        yield server
 
 
 def test_aiohttp_subscribes_and_the_loop_publishes() -> None:

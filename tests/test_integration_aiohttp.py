@@ -4,7 +4,6 @@ and a client that leaves closes the writer, even while the stream is idle."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any, Iterator
 
 import pytest
@@ -19,7 +18,7 @@ from integration_common import (
     check_resumed,
     endless,
 )
-from servers import HOST, Server
+from servers import Server, run_aiohttp
 
 from sse_fast import ClientDisconnected
 from sse_fast.testing import read_events
@@ -72,25 +71,8 @@ def server() -> Iterator[Server]:
     app.router.add_get("/counted", counted)  # add_get answers HEAD on the same route
     app.router.add_get("/endless", endless_view)
     app.router.add_get("/idle", idle)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-
-    async def start() -> int:
-        await runner.setup()
-        site = web.TCPSite(runner, HOST, 0)
-        await site.start()
-        return site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    port = asyncio.run_coroutine_threadsafe(start(), loop).result(5)
-    try:
-        yield Server(port, loop)
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
-        loop.close()
+    with run_aiohttp(app) as server:
+        yield server
 
 
 def test_sse_writer_with_last_event_id(server: Server) -> None:
