@@ -393,7 +393,14 @@ class AsyncWriter(_Stream[Awaitable[None]]):
             self._watchdog = None
 
     def close_threadsafe(self) -> "concurrent.futures.Future[None]":
-        """From any thread: cancel the owner task, then close on the writer's loop."""
+        """From any thread: cancel the owner task, then close on the writer's loop. A writer whose loop is
+        already closed (its server stopped without ending it) can send nothing more: it is marked closed."""
+        if self._loop.is_closed():
+            self._mark_closed(CLOSED)
+            self.finished.set()
+            gone: concurrent.futures.Future[None] = concurrent.futures.Future()
+            gone.set_result(None)
+            return gone
 
         async def cancel_and_close() -> None:
             owner = self.owner
@@ -435,7 +442,8 @@ class AsyncWriter(_Stream[Awaitable[None]]):
             timer.clear()
 
         def stop() -> None:
-            self._loop.call_soon_threadsafe(cancel)
+            if not self._loop.is_closed():  # a closed loop runs no timer
+                self._loop.call_soon_threadsafe(cancel)
 
         self._stops.append(stop)
         timer.append(self._loop.call_later(interval, beat))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -123,3 +124,31 @@ def _accepts(port: int) -> bool:
         return True
     except OSError:
         return False
+
+
+def test_a_stream_left_on_a_closed_loop_does_not_break_shutdown_for_the_others() -> None:
+    """A server stopped without ending its streams leaves writers on a closed loop; shutdown marks them closed."""
+
+    class Sink:
+        async def send(self, data: bytes) -> None:
+            pass
+
+        async def end(self) -> None:
+            pass
+
+        def abort(self) -> None:
+            pass
+
+    loop = asyncio.new_event_loop()
+
+    async def open_writer() -> sse_fast.AsyncWriter:
+        writer = sse_fast.AsyncWriter(Sink())
+        writer.start_heartbeat(60)
+        return writer
+
+    writer = loop.run_until_complete(open_writer())
+    loop.close()
+    assert writer in sse_fast.open_streams()
+    assert sse_fast.shutdown_sync(grace=0, close_timeout=1) >= 1
+    assert writer.closed and writer.finished.is_set()
+    assert writer not in sse_fast.open_streams()
