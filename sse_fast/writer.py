@@ -274,7 +274,7 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         self._pending_size += len(frame)
         self._last_write = time.monotonic()
         if start and self._sender is None:
-            self._sender = self._loop.create_task(self._drain())
+            self.kick()
 
     async def _send(self, frame: bytes) -> None:
         if self._closed:
@@ -359,10 +359,9 @@ class AsyncWriter(_Stream[Awaitable[None]]):
         Raises ``ClientDisconnected`` if the stream was dropped instead (the client left, a send timed out).
         """
         while not self._dropped:
-            if self._sender is None:
-                if not self._pending:
-                    return
-                self._sender = self._loop.create_task(self._drain())
+            self.kick()
+            if self._sender is None:  # nothing queued
+                return
             await asyncio.wait({self._sender})
         raise self._refusal()
 

@@ -20,7 +20,7 @@ closed, its context ends with ``"client_disconnected"`` and the next write raise
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Optional
+from typing import Any, List, Optional, Tuple
 
 from aiohttp import web
 
@@ -76,6 +76,11 @@ class AiohttpWriter(AsyncWriter):
         return self.sink.response
 
 
+def _sse_headers(request: web.BaseRequest, headers: Headers) -> List[Tuple[str, str]]:
+    version = request.version
+    return sse_headers(f"{version.major}.{version.minor}", headers)
+
+
 async def open_writer(
     request: web.BaseRequest,
     *,
@@ -85,10 +90,7 @@ async def open_writer(
     default: Default = None,
 ) -> AiohttpWriter:
     """Prepare a ``web.StreamResponse`` with the SSE headers and return its writer."""
-    version = request.version
-    response = web.StreamResponse(
-        status=status, headers=sse_headers(f"{version.major}.{version.minor}", headers)
-    )
+    response = web.StreamResponse(status=status, headers=_sse_headers(request, headers))
     await response.prepare(request)
     sink = StreamResponseSink(request, response)
     writer = AiohttpWriter(sink, send_timeout=send_timeout, default=default)
@@ -132,9 +134,7 @@ async def sse_response(
     response for the request handler to return. The handler is cancelled when the client leaves.
     A HEAD request gets the headers only; the handler does not run."""
     if request.method == "HEAD":
-        version = request.version
-        status, headers = options.get("status", 200), options.get("headers")
-        return web.Response(status=status, headers=sse_headers(f"{version.major}.{version.minor}", headers))
+        return web.Response(status=options.get("status", 200), headers=_sse_headers(request, options.get("headers")))
     writer = await open_writer(request, **options)
     await run_on(writer, handler_for(source), heartbeat)
     return writer.response
