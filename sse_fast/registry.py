@@ -73,9 +73,6 @@ def shutdown_sync(grace: float = 5.0, close_timeout: float = 5.0) -> int:
                 pass
         for writer in streams:  # the last frames reach the server before the caller stops it
             writer.finished.wait(max(0.0, deadline - time.monotonic()))
-            delivered = getattr(writer.sink, "delivered", None)
-            if delivered is not None:
-                delivered.wait(max(0.0, deadline - time.monotonic()))
         return len(streams)
     finally:
         with _lock:

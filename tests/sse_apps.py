@@ -7,6 +7,7 @@ Each scenario is a path; its handler writes through the writer and reports what 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from typing import Any, Callable, Dict, List
@@ -278,12 +279,13 @@ async def streams_handler(reader: asyncio.StreamReader, stream: asyncio.StreamWr
         PROBE.put("direct", ctx.reason)
         return
     writer, ctx = await sse_fast.new_writer(reader, stream, **OPTIONS.get(path, {}))
-    task = asyncio.ensure_future(ASYNC[path](writer))
     if path != "/late":
-        writer.owner = task  # cancelled when the client goes
-    try:
-        await task
-    except (ClientDisconnected, asyncio.CancelledError):
+        with contextlib.suppress(ClientDisconnected):
+            await writer.run(ASYNC[path])  # cancelled when the client goes
+        return
+    try:  # a handler that is not cancelled: it sees the client leave at its next write
+        await ASYNC[path](writer)
+    except ClientDisconnected:
         pass
     finally:
         await writer.close()

@@ -8,27 +8,12 @@ from typing import List
 
 import sse_fast
 from sse_fast.broker.flusher import SLICE
+from sse_fast.testing import MemorySink
 
 
-class RecordingSink:
-    """An in-process sink: each transport write is kept as it came."""
-
-    def __init__(self) -> None:
-        self.writes: List[bytes] = []
-
-    async def send(self, data: bytes) -> None:
-        self.writes.append(data)
-
-    async def end(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
-async def fan_out(subscribers: int, events: int, turns_between: int) -> List[RecordingSink]:
+async def fan_out(subscribers: int, events: int, turns_between: int) -> List[MemorySink]:
     broker = sse_fast.Broker()
-    sinks = [RecordingSink() for _ in range(subscribers)]
+    sinks = [MemorySink() for _ in range(subscribers)]
     writers = [sse_fast.AsyncWriter(sink) for sink in sinks]
     streams = [asyncio.ensure_future(broker.stream(w, "room")) for w in writers]
     while broker.stats()["subscribers"] < subscribers:

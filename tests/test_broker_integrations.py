@@ -169,14 +169,7 @@ def test_aiohttp_subscribes_and_the_loop_publishes() -> None:
 async def streams_handler(reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
     await read_request(reader)
     writer, _ = await sse_fast.new_writer(reader, stream)
-    task = asyncio.ensure_future(BROKER.subscriber("streams")(writer))
-    writer.owner = task
-    try:
-        await task
-    except (sse_fast.ClientDisconnected, asyncio.CancelledError):
-        pass
-    finally:
-        await writer.close()
+    await writer.run(BROKER.subscriber("streams"))
 
 
 def test_asyncio_streams_subscribe() -> None:

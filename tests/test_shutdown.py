@@ -20,6 +20,7 @@ from sse_apps import PROBE
 from transport_fixtures import client_fixture, server_fixture  # noqa: F401  (fixtures)
 
 import sse_fast
+from sse_fast.testing import MemorySink
 
 FAREWELL = b'event: bye\ndata: {"reason":"shutdown"}\n\n'
 
@@ -129,20 +130,10 @@ def _accepts(port: int) -> bool:
 def test_a_stream_left_on_a_closed_loop_does_not_break_shutdown_for_the_others() -> None:
     """A server stopped without ending its streams leaves writers on a closed loop; shutdown marks them closed."""
 
-    class Sink:
-        async def send(self, data: bytes) -> None:
-            pass
-
-        async def end(self) -> None:
-            pass
-
-        def abort(self) -> None:
-            pass
-
     loop = asyncio.new_event_loop()
 
     async def open_writer() -> sse_fast.AsyncWriter:
-        writer = sse_fast.AsyncWriter(Sink())
+        writer = sse_fast.AsyncWriter(MemorySink())
         writer.start_heartbeat(60)
         return writer
 

@@ -25,8 +25,8 @@ from starlette.types import Receive, Scope, Send
 from .. import registry
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT, SHUTDOWN
 from ..errors import ClientDisconnected, InvalidType, InvalidValue
-from ..transports.asgi import open_asgi
-from ..transports.headers import sse_headers
+from ..transports.asgi import answer_head, open_asgi
+from ..transports.options import Options
 from ..writer import AsyncWriter
 from ._sse_starlette_event import JSONServerSentEvent, ServerSentEvent, check_sep, ensure_bytes
 
@@ -122,14 +122,7 @@ class EventSourceResponse(Response):
             await self._answer_head(scope, send)
             return
         _chain_shutdown_on_signals()
-        writer = await open_asgi(
-            scope,
-            receive,
-            send,
-            status=self.status_code,
-            headers=self._send_headers(),
-            send_timeout=self.send_timeout,
-        )
+        writer = await open_asgi(scope, receive, send, self._options(), wait=False)  # starts beside the stream
         try:
             error = await self._run(writer)
             # sse-starlette awaits every send: what was written must be out (or have failed) before the
@@ -225,12 +218,15 @@ class EventSourceResponse(Response):
             if name != b"connection"
         ]
 
+    def _options(self) -> Options:
+        """The transport's options: the status and headers as they are now, ``send_timeout``, no heartbeat
+        (``ping`` is this response's own)."""
+        return Options(self.status_code, self._send_headers(), self.send_timeout, heartbeat=None)
+
     async def _answer_head(self, scope: Scope, send: Send) -> None:
-        """HEAD: the headers GET would get and an empty body; the content is never touched."""
-        headers = sse_headers(scope.get("http_version"), self._send_headers())
-        raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-        await send({"type": "http.response.start", "status": self.status_code, "headers": raw})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        """HEAD: the headers GET would get and an empty body, each send bounded by ``send_timeout``; the
+        content is never touched."""
+        await answer_head(scope, send, self._options())
         if self.background is not None:
             await self.background()
 

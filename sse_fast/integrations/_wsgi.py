@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Any, Iterable, List, Tuple
 
-from ..transports.wsgi import WSGIResponse
+from ..transports.options import Options
+from ..transports.wsgi import serve
 from ..types import Environ
 from ._source import handler_for
 
 
-def wsgi_parts(
-    source: Any, environ: Environ, **options: Any
-) -> Tuple[int, List[Tuple[str, str]], Iterable[bytes]]:
-    """Start ``source`` (a handler or an iterable) on a worker thread through ``WSGIResponse``; returns the
+def wsgi_parts(source: Any, environ: Environ, options: Options) -> Tuple[int, List[Tuple[str, str]], Iterable[bytes]]:
+    """Start ``source`` (a handler or an iterable) on a worker thread through the WSGI transport; returns the
     status code, the SSE headers and the body the framework must return.
 
     The body's ``close()`` (which servers call when the client is gone) closes the writer.
@@ -23,5 +22,5 @@ def wsgi_parts(
     def start_response(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> None:
         started[:] = [int(status.split(" ", 1)[0]), headers]
 
-    body = WSGIResponse(handler_for(source), **options)(environ, start_response)
+    body = serve(handler_for(source), environ, start_response, options)
     return started[0], started[1], body

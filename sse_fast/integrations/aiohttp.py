@@ -24,11 +24,10 @@ from typing import Any, List, Optional, Tuple
 
 from aiohttp import web
 
-from ..context import CLIENT_DISCONNECTED
 from ..resume import last_event_id as _last_event_id
-from ..transports.headers import Headers, sse_headers
-from ..transports.run import run_on
-from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter, Default
+from ..transports.base import Lost, Watcher
+from ..transports.options import Options
+from ..writer import AsyncWriter
 from ._source import handler_for
 
 POLL = 0.2  # how often an idle stream checks that its connection is still open
@@ -40,29 +39,37 @@ def last_event_id(request: web.BaseRequest) -> Optional[str]:
 
 
 class StreamResponseSink:
-    """Writes each batch with ``response.write``; ``end()`` is ``write_eof()``."""
+    """Writes each batch with ``response.write``; ``end()`` is ``write_eof()``. It notices a client that
+    leaves within ``POLL`` seconds, idle or not."""
 
     def __init__(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
         self.request = request
         self.response = response
-        self.watcher: Optional[asyncio.Task[None]] = None
+        self._watcher = Watcher(lambda: _until_gone(request))
+
+    def watch(self, lost: Lost) -> None:
+        self._watcher.start(lost)
 
     async def send(self, data: bytes) -> None:
         await self.response.write(data)
 
     async def end(self) -> None:
-        self._stop_watching()
+        self._watcher.stop()
         await self.response.write_eof()
 
     def abort(self) -> None:
-        self._stop_watching()
+        self._watcher.stop()
         transport = self.request.transport
         if transport is not None:
             transport.abort()
 
-    def _stop_watching(self) -> None:
-        if self.watcher is not None and self.watcher is not asyncio.current_task():
-            self.watcher.cancel()
+
+async def _until_gone(request: web.BaseRequest) -> None:
+    while True:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(POLL)
 
 
 class AiohttpWriter(AsyncWriter):
@@ -76,41 +83,34 @@ class AiohttpWriter(AsyncWriter):
         return self.sink.response
 
 
-def _sse_headers(request: web.BaseRequest, headers: Headers) -> List[Tuple[str, str]]:
-    version = request.version
-    return sse_headers(f"{version.major}.{version.minor}", headers)
+async def open_writer(request: web.BaseRequest, **options: Any) -> AiohttpWriter:
+    """Prepare a ``web.StreamResponse`` with the SSE headers and return its writer.
 
-
-async def open_writer(
-    request: web.BaseRequest,
-    *,
-    status: int = 200,
-    headers: Headers = None,
-    send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
-    default: Default = None,
-) -> AiohttpWriter:
-    """Prepare a ``web.StreamResponse`` with the SSE headers and return its writer."""
-    response = web.StreamResponse(status=status, headers=_sse_headers(request, headers))
-    await response.prepare(request)
-    sink = StreamResponseSink(request, response)
-    writer = AiohttpWriter(sink, send_timeout=send_timeout, default=default)
-    sink.watcher = asyncio.get_running_loop().create_task(_watch(request, writer))
+    ``options``: ``status``, ``headers``, ``send_timeout``, ``heartbeat`` (15 s; None or 0: none), ``default``.
+    """
+    chosen = Options.of("open_writer", options)
+    writer = await _open(request, chosen)
+    if chosen.heartbeat:
+        writer.start_heartbeat(chosen.heartbeat)
     return writer
 
 
-async def _watch(request: web.BaseRequest, writer: AsyncWriter) -> None:
-    while not writer.closed:
-        transport = request.transport
-        if transport is None or transport.is_closing():
-            writer.lost(CLIENT_DISCONNECTED)
-            return
-        await asyncio.sleep(POLL)
+async def _open(request: web.BaseRequest, options: Options) -> AiohttpWriter:
+    response = web.StreamResponse(status=options.status, headers=_headers(request, options))
+    await response.prepare(request)
+    sink = StreamResponseSink(request, response)
+    return AiohttpWriter(sink, send_timeout=options.send_timeout, default=options.default)
+
+
+def _headers(request: web.BaseRequest, options: Options) -> List[Tuple[str, str]]:
+    version = request.version
+    return options.header_pairs(f"{version.major}.{version.minor}", hop_by_hop=True)
 
 
 class sse_writer:  # noqa: N801 - used like a function: `async with sse_writer(request) as writer`
     """``async with sse_writer(request, **options) as writer:``; the writer is closed on the way out.
 
-    ``options``: ``status``, ``headers``, ``send_timeout``, ``default``. Return ``writer.response``.
+    ``options``: those of ``open_writer``. Return ``writer.response``.
     """
 
     def __init__(self, request: web.BaseRequest, **options: Any) -> None:
@@ -127,16 +127,18 @@ class sse_writer:  # noqa: N801 - used like a function: `async with sse_writer(r
         await self.writer.close()
 
 
-async def sse_response(
-    request: web.BaseRequest, source: Any, *, heartbeat: Optional[float] = None, **options: Any
-) -> web.StreamResponse:
+async def sse_response(request: web.BaseRequest, source: Any, **options: Any) -> web.StreamResponse:
     """Stream ``source`` (``async def handler(writer)`` or an iterable of items) to its end; returns the
     response for the request handler to return. The handler is cancelled when the client leaves.
-    A HEAD request gets the headers only; the handler does not run."""
+    A HEAD request gets the headers only; the handler does not run.
+
+    ``options``: ``status``, ``headers``, ``send_timeout``, ``heartbeat`` (15 s; None or 0: none), ``default``.
+    """
+    chosen = Options.of("sse_response", options)
     if request.method == "HEAD":
-        return web.Response(status=options.get("status", 200), headers=_sse_headers(request, options.get("headers")))
-    writer = await open_writer(request, **options)
-    await run_on(writer, handler_for(source), heartbeat)
+        return web.Response(status=chosen.status, headers=_headers(request, chosen))
+    writer = await _open(request, chosen)
+    await writer.run(handler_for(source), chosen.heartbeat)
     return writer.response
 
 

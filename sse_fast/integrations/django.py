@@ -24,18 +24,15 @@ this needs Django >= 5.0, which watches for the disconnect; the async handler is
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from typing import Any, AsyncIterator, Deque, Optional
+from typing import Any, AsyncIterator, Optional
 
 from django.http import HttpRequest, StreamingHttpResponse  # type: ignore[import-untyped]  # Django has no types
 
-from ..context import CLIENT_DISCONNECTED
 from ..errors import ClientDisconnected, StreamingNotSupported
 from ..resume import last_event_id as _last_event_id
-from ..transports.headers import Headers, sse_headers
-from ..transports.run import run_on
-from ..transports.wsgi import DEFAULT_MAX_BUFFERED
-from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter, Default
+from ..transports.base import BoundedQueue, Lost
+from ..transports.options import Options
+from ..writer import AsyncWriter
 from ._source import handler_for
 from ._wsgi import wsgi_parts
 
@@ -50,12 +47,15 @@ def sse_response(request: HttpRequest, source: Any, **options: Any) -> Streaming
     ``Event`` whole, then ``[DONE]``). Async handler and ``AsyncWriter`` in an async view; sync handler
     and ``Writer`` in a sync view. A HEAD request gets the headers only; the handler does not run.
 
-    ``options``: ``status``, ``headers``, ``send_timeout``, ``heartbeat``, ``max_buffered``, ``default``.
+    ``options``: ``status`` (or Django's ``status_code``), ``headers``, ``send_timeout``, ``heartbeat``,
+    ``max_buffered``, ``default``.
     """
+    if "status_code" in options:
+        options["status"] = options.pop("status_code")
+    chosen = Options.of("sse_response", options)
     if request.method == "HEAD":
-        headers = dict(sse_headers(None, options.get("headers"), hop_by_hop=False))
         empty = _nothing() if hasattr(request, "scope") else iter(())  # ASGI drains an async iterator
-        return StreamingHttpResponse(empty, status=options.get("status", 200), headers=headers)
+        return StreamingHttpResponse(empty, status=chosen.status, headers=dict(chosen.header_pairs()))
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -64,94 +64,71 @@ def sse_response(request: HttpRequest, source: Any, **options: Any) -> Streaming
                 "sse_response() got a sync view's request under an ASGI server, where Django buffers a "
                 "sync stream whole; expected an async view (async def) under ASGI, or a WSGI server"
             ) from None
-        status, pairs, body = wsgi_parts(source, request.META, **options)
-        return StreamingHttpResponse(body, status=status, headers=dict(pairs))
-    return _async_response(source, **options)
+        status, pairs, chunks = wsgi_parts(source, request.META, chosen)
+        return StreamingHttpResponse(chunks, status=status, headers=dict(pairs))
+    body = AsyncBody(chosen.max_buffered)
+    writer = AsyncWriter(body, send_timeout=chosen.send_timeout, default=chosen.default)
+    run = asyncio.ensure_future(writer.run(handler_for(source), chosen.heartbeat))
+    run.add_done_callback(_retrieved)
+    return StreamingHttpResponse(body.chunks(run), status=chosen.status, headers=dict(chosen.header_pairs()))
 
 
 class AsyncBody:
-    """The sink of an async view's writer and the async iterator Django drains; holds at most
-    ``max_buffered`` bytes (one batch more if a single batch is bigger)."""
+    """The sink of an async view's writer and the async iterator Django drains: a ``BoundedQueue``."""
 
     def __init__(self, max_buffered: int) -> None:
-        self.max_buffered = max_buffered
-        self.writer: Optional[AsyncWriter] = None
-        self.run: Optional[asyncio.Task[None]] = None  # the handler's run, whose errors end the body
-        self._chunks: Deque[bytes] = deque()
-        self._buffered = 0
-        self._over = False
+        self._queue = BoundedQueue(max_buffered)
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
 
     # -- sink side ------------------------------------------------------------------------------------
 
+    def watch(self, lost: Lost) -> None:
+        self._queue.lost = lost
+
     async def send(self, data: bytes) -> None:
-        while self._chunks and self._buffered + len(data) > self.max_buffered and not self._over:
+        while self._queue.full_for(len(data)):
             self._writable.clear()
             await self._writable.wait()
-        if self._over:
+        if self._queue.over:
             raise ClientDisconnected("Django stopped reading the response")
-        self._chunks.append(data)
-        self._buffered += len(data)
+        self._queue.put(data)
         self._readable.set()
 
     async def end(self) -> None:
-        self._over = True
+        self._queue.over = True
         self._readable.set()
 
     def abort(self) -> None:
-        self._over = True
-        self._chunks.clear()
-        self._buffered = 0
+        self._queue.over = True
+        self._queue.clear()
         self._readable.set()
         self._writable.set()
 
     # -- iterator side --------------------------------------------------------------------------------
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """What Django iterates; leaving it early (a cancel, or ``aclose``) means the client left."""
+    async def chunks(self, run: "asyncio.Future[None]") -> AsyncIterator[bytes]:
+        """What Django iterates; leaving it early (a cancel, or ``aclose``) means the client left. Once the
+        body is over, an error of the handler's ``run`` fails the response."""
         try:
             while True:
-                while not self._chunks and not self._over:
+                while not self._queue and not self._queue.over:
                     self._readable.clear()
                     await self._readable.wait()
-                if not self._chunks:
+                if not self._queue:
                     break
-                data = b"".join(self._chunks)
-                self._chunks.clear()
-                self._buffered = 0
+                data = self._queue.take()
                 self._writable.set()
                 yield data
         finally:
-            was_over = self._over
-            self.abort()
-            if not was_over and self.writer is not None:
-                self.writer.lost(CLIENT_DISCONNECTED)
-        if self.run is not None:  # the body ended: a handler that failed fails the response
-            await asyncio.wait({self.run})
-            error = None if self.run.cancelled() else self.run.exception()
-            if error is not None:
-                raise error
-
-
-def _async_response(
-    source: Any,
-    *,
-    status: int = 200,
-    headers: Headers = None,
-    send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
-    heartbeat: Optional[float] = None,
-    max_buffered: int = DEFAULT_MAX_BUFFERED,
-    default: Default = None,
-) -> StreamingHttpResponse:
-    body = AsyncBody(max_buffered)
-    writer = AsyncWriter(body, send_timeout=send_timeout, default=default)
-    body.writer = writer
-    body.run = asyncio.ensure_future(run_on(writer, handler_for(source), heartbeat))
-    body.run.add_done_callback(_retrieved)
-    return StreamingHttpResponse(
-        body.chunks(), status=status, headers=dict(sse_headers(None, headers, hop_by_hop=False))
-    )
+            left = self._queue.stop()
+            self._writable.set()
+            if left:
+                self._queue.lost()
+        await asyncio.wait({run})
+        error = None if run.cancelled() else run.exception()
+        if error is not None:
+            raise error
 
 
 async def _nothing() -> AsyncIterator[bytes]:
@@ -159,7 +136,7 @@ async def _nothing() -> AsyncIterator[bytes]:
     yield b""  # an async generator that yields nothing
 
 
-def _retrieved(task: "asyncio.Task[None]") -> None:
+def _retrieved(task: "asyncio.Future[None]") -> None:
     """Mark the run's error as seen: it is raised by the body, unless the client has left."""
     if not task.cancelled():
         task.exception()

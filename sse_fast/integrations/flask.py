@@ -24,6 +24,7 @@ from typing import Any, Optional
 import flask
 
 from ..resume import from_environ
+from ..transports.options import Options
 from ._source import handler_for
 from ._wsgi import wsgi_parts
 
@@ -40,7 +41,7 @@ def sse_response(source: Any, **options: Any) -> flask.Response:
     ``options``: ``status``, ``headers``, ``send_timeout``, ``heartbeat``, ``max_buffered``, ``default``.
     """
     handler = flask.copy_current_request_context(handler_for(source))
-    status, headers, body = wsgi_parts(handler, flask.request.environ, **options)
+    status, headers, body = wsgi_parts(handler, flask.request.environ, Options.of("sse_response", options))
     return flask.Response(body, status=status, headers=headers, direct_passthrough=True)
 
 

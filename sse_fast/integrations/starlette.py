@@ -7,19 +7,24 @@ ASGI transport's (disconnect watch, handler cancelled when the client goes, body
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+import dataclasses
+from typing import Mapping, Optional
 
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..transports.asgi import Handler, run_handler
-from ..transports.headers import sse_headers
+from ..transports.options import DEFAULT_HEARTBEAT, Options
 from ..writer import DEFAULT_SEND_TIMEOUT, Default
 
 
 class SSEResponse(Response):
-    """Streams ``handler(writer)`` as ``text/event-stream``; ``headers`` merge over the SSE headers."""
+    """Streams ``handler(writer)`` as ``text/event-stream``; ``headers`` merge over the SSE headers.
+
+    ``status_code`` (Starlette's name) or ``status``; ``heartbeat``: seconds of silence before a
+    ``: heartbeat`` comment (None or 0: none).
+    """
 
     media_type = "text/event-stream"
 
@@ -29,34 +34,29 @@ class SSEResponse(Response):
         status_code: int = 200,
         headers: Optional[Mapping[str, str]] = None,
         *,
+        status: Optional[int] = None,
         send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
-        heartbeat: Optional[float] = None,
+        heartbeat: Optional[float] = DEFAULT_HEARTBEAT,
         default: Default = None,
         background: Optional[BackgroundTask] = None,
     ) -> None:
         self.handler = handler
-        self.status_code = status_code
+        self.options = Options(
+            status=status_code if status is None else status,
+            headers=headers,
+            send_timeout=send_timeout,
+            heartbeat=heartbeat,
+            default=default,
+        )
+        self.status_code = self.options.status
         self.background = background
-        self.send_timeout = send_timeout
-        self.heartbeat = heartbeat
-        self.default = default
-        self.raw_headers = [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in sse_headers(None, headers, hop_by_hop=False)
-        ]
+        self.raw_headers = list(self.options.raw_headers("2"))  # Starlette's view; HTTP/1.x adds Connection
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers: Any = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers]
-        await run_handler(
-            self.handler,
-            scope,
-            receive,
-            send,
-            status=self.status_code,
-            headers=headers,
-            send_timeout=self.send_timeout,
-            heartbeat=self.heartbeat,
-            default=self.default,
-        )
+        options = self.options
+        if self.raw_headers != options.raw_headers("2"):  # changed since (response.headers, set_cookie)
+            given = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers]
+            options = dataclasses.replace(options, headers=given)
+        await run_handler(self.handler, scope, receive, send, options)
         if self.background is not None:
             await self.background()

@@ -24,6 +24,7 @@ from ..types import Environ, Receive, Scope, Send, StartResponse
 from ..writer import AsyncWriter, Writer
 from .asgi import ASGIResponse, check_scope, open_asgi
 from .headers import sse_headers
+from .options import Options
 from .streams import open_stream
 from .wsgi import WSGIResponse, check_environ, open_wsgi
 
@@ -58,16 +59,18 @@ def new_writer(transport: Tuple[Environ, StartResponse], /, **options: Any) -> O
 def new_writer(*transport: Any, **options: Any) -> Union[AsyncOpened, Opened]:
     """Open a writer on ``transport`` and return it with its stream context.
 
-    ``options``: ``status``, ``headers``, ``send_timeout``, ``default`` (and ``max_buffered`` for WSGI).
-    Raises ``TransportNotFound``, ``NotHTTP``, ``HTTPTransportFailed`` or ``StreamingNotSupported``.
+    ``options``: ``status``, ``headers``, ``send_timeout``, ``heartbeat`` (15 s; None or 0: none),
+    ``default`` (and ``max_buffered`` for WSGI). Raises ``TransportNotFound``, ``NotHTTP``,
+    ``HTTPTransportFailed``, ``StreamingNotSupported``, or ``InvalidType`` for an unknown option.
     """
     if len(transport) == 1 and isinstance(transport[0], tuple):
         transport = transport[0]
     kind = _kind(transport)
+    chosen = Options.of("new_writer", options)
     if kind == "asgi":
         scope, receive, send = transport
         check_scope(scope)
-        return _opened(open_asgi(scope, receive, send, **options))
+        return _opened(open_asgi(scope, receive, send, chosen), chosen)
     if kind == "starlette":
         request = transport[0]
         send = getattr(request, "_send", None)
@@ -77,18 +80,22 @@ def new_writer(*transport: Any, **options: Any) -> Union[AsyncOpened, Opened]:
                 "sse_fast.integrations.starlette.SSEResponse(handler) from the endpoint instead"
             )
         check_scope(request.scope)
-        return _opened(open_asgi(request.scope, request.receive, send, **options))
+        return _opened(open_asgi(request.scope, request.receive, send, chosen), chosen)
     if kind == "streams":
         *reader, stream = transport
-        return _opened(open_stream(stream, *reader, **options))
+        return _opened(open_stream(stream, reader[0] if reader else None, chosen), chosen)
     environ, start_response = transport
     check_environ(environ)
-    writer = open_wsgi(environ, start_response, **options)
+    writer = open_wsgi(environ, start_response, chosen)
+    if chosen.heartbeat:
+        writer.start_heartbeat(chosen.heartbeat)
     return writer, writer.context
 
 
-async def _opened(opening: Awaitable[AsyncWriter]) -> Tuple[AsyncWriter, StreamContext]:
+async def _opened(opening: Awaitable[AsyncWriter], options: Options) -> Tuple[AsyncWriter, StreamContext]:
     writer = await opening
+    if options.heartbeat:
+        writer.start_heartbeat(options.heartbeat)
     return writer, writer.context
 
 
@@ -124,4 +131,4 @@ def _describe(transport: Tuple[Any, ...]) -> str:
     return f"({names})" if len(transport) > 1 else names
 
 
-__all__ = ["ASGIResponse", "WSGIResponse", "new_writer", "sse_headers"]
+__all__ = ["ASGIResponse", "Options", "WSGIResponse", "new_writer", "sse_headers"]

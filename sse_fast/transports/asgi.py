@@ -1,8 +1,9 @@
 """ASGI: a sink over ``send``, a watch on ``receive`` for ``http.disconnect``, and ``ASGIResponse``.
 
-Opening sends ``http.response.start`` with the SSE headers at once; the body always ends with
-``more_body=False`` (except after a send timeout, when the app returns without it so that the server
-drops a connection that stopped reading).
+The sink sends ``http.response.start`` with the SSE headers before anything else, through the writer, so
+that send is bounded by ``send_timeout`` like every other. The body always ends with ``more_body=False``
+(except after a send timeout, when the app returns without it so that the server drops a connection
+that stopped reading).
 """
 
 from __future__ import annotations
@@ -10,36 +11,58 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable, Dict, Optional
 
-from ..context import CLIENT_DISCONNECTED
-from ..errors import HTTPTransportFailed, NotHTTP, StreamingNotSupported
+from ..errors import HTTPTransportFailed, NotHTTP, SendTimedOut, StreamingNotSupported
 from ..types import Receive, Scope, Send
-from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter, Default
-from .headers import Headers, sse_headers
-from .run import run_on
+from ..writer import DEFAULT_SEND_TIMEOUT, HIGH_WATER, AsyncWriter, Default
+from .base import Lost, Watcher
+from .headers import Headers
+from .options import DEFAULT_HEARTBEAT, Options
 
 Handler = Callable[[AsyncWriter], Awaitable[Any]]
 
 
 class ASGISink:
-    """Sends body chunks with ``more_body=True``; ``end()`` sends the closing ``more_body=False``."""
+    """Sends the response start first, then body chunks with ``more_body=True``; ``end()`` sends the
+    closing ``more_body=False``."""
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, receive: Receive, send: Send, start: Dict[str, Any]) -> None:
         self._send = send
-        self.watcher: Optional[asyncio.Task[None]] = None
+        self._start: Optional[Dict[str, Any]] = start  # until it is sent
+        self._watcher = Watcher(lambda: _until_disconnect(receive))
+
+    def watch(self, lost: Lost) -> None:
+        self._watcher.start(lost)
+
+    async def start(self) -> None:
+        """Send ``http.response.start`` (once)."""
+        start, self._start = self._start, None
+        if start is not None:
+            await self._send(start)
 
     async def send(self, data: bytes) -> None:
+        if self._start is not None:
+            await self.start()
+            if not data:
+                return
         await self._send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def end(self) -> None:
-        self._stop_watching()
+        self._watcher.stop()
+        await self.start()
         await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def abort(self) -> None:
-        self._stop_watching()
+        self._watcher.stop()
 
-    def _stop_watching(self) -> None:
-        if self.watcher is not None and self.watcher is not asyncio.current_task():
-            self.watcher.cancel()
+
+async def _until_disconnect(receive: Receive) -> None:
+    while True:
+        try:
+            message = await receive()
+        except (OSError, RuntimeError):
+            return
+        if message.get("type") == "http.disconnect":
+            return
 
 
 def check_scope(scope: Scope) -> None:
@@ -51,94 +74,71 @@ def check_scope(scope: Scope) -> None:
         raise StreamingNotSupported("new_writer() got a HEAD request, which has no body to stream events in")
 
 
-def _start_message(scope: Scope, status: int, headers: Headers) -> Dict[str, Any]:
-    raw = [
-        (name.lower().encode("latin-1"), value.encode("latin-1"))
-        for name, value in sse_headers(scope.get("http_version"), headers)
-    ]
-    return {"type": "http.response.start", "status": status, "headers": raw}
+def _start_message(scope: Scope, options: Options) -> Dict[str, Any]:
+    return {
+        "type": "http.response.start",
+        "status": options.status,
+        "headers": options.raw_headers(scope.get("http_version")),
+    }
 
 
-async def answer_head(
-    scope: Scope, send: Send, status: int = 200, headers: Headers = None, send_timeout: Optional[float] = None
-) -> None:
-    """HEAD: the status and headers a GET would get, and an empty body; each send bounded by ``send_timeout``
-    (``HTTPTransportFailed`` when it stalls)."""
-    for message in (_start_message(scope, status, headers), {"type": "http.response.body", "body": b""}):
-        try:
-            await asyncio.wait_for(send(message), send_timeout)
-        except asyncio.TimeoutError:
-            raise HTTPTransportFailed(
-                f"the ASGI send of {message['type']!r} for a HEAD request took over {send_timeout} s"
-            ) from None
+async def answer_head(scope: Scope, send: Send, options: Options) -> None:
+    """HEAD: the status and headers a GET would get, and an empty body; each send bounded by
+    ``send_timeout`` (``SendTimedOut`` when it stalls)."""
+    for message in (_start_message(scope, options), {"type": "http.response.body", "body": b""}):
+        await _bounded(send(message), options.send_timeout, f"the ASGI send of {message['type']!r} for HEAD")
 
 
-async def open_asgi(
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    *,
-    status: int = 200,
-    headers: Headers = None,
-    send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
-    default: Default = None,
-) -> AsyncWriter:
-    """Start the response on ``send`` and return its writer; ``receive`` is watched for the client leaving.
+async def open_asgi(scope: Scope, receive: Receive, send: Send, options: Options, *, wait: bool = True) -> AsyncWriter:
+    """Open a writer on ``send``; ``receive`` is watched for the client leaving from now on.
 
-    Read the request body before opening: from here on the writer consumes ``receive``.
+    ``wait=True`` returns once the server took ``http.response.start`` (``HTTPTransportFailed`` if ``send``
+    refuses it, ``SendTimedOut`` past ``send_timeout``); ``wait=False`` returns at once and the writer sends
+    the start first, bounded like every send. Read the request body before opening.
     """
     check_scope(scope)
-    sink = ASGISink(send)
+    sink = ASGISink(receive, send, _start_message(scope, options))
+    writer = AsyncWriter(sink, send_timeout=options.send_timeout, default=options.default)
+    if not wait:
+        writer.offer(b"", HIGH_WATER)  # the sender sends the start now; the handler need not wait for it
+        return writer
     try:
-        await send(_start_message(scope, status, headers))
+        await _bounded(sink.start(), options.send_timeout, "the ASGI send of 'http.response.start'")
+    except SendTimedOut:
+        writer.abort()
+        raise
     except Exception as exc:
+        writer.abort()
         raise HTTPTransportFailed(
             f"could not start the response on ASGI send {send!r} ({type(exc).__name__}: {exc}); "
             "expected a send that has not started a response yet"
         ) from exc
-    writer = AsyncWriter(sink, send_timeout=send_timeout, default=default)
-    sink.watcher = asyncio.get_running_loop().create_task(_watch(receive, writer))
     return writer
 
 
-async def _watch(receive: Receive, writer: AsyncWriter) -> None:
-    while not writer.closed:
-        try:
-            message = await receive()
-        except (OSError, RuntimeError):
-            message = {"type": "http.disconnect"}
-        if message.get("type") == "http.disconnect":
-            writer.lost(CLIENT_DISCONNECTED)
-            return
+async def _bounded(send: Awaitable[None], timeout: Optional[float], what: str) -> None:
+    try:
+        await asyncio.wait_for(send, timeout)
+    except asyncio.TimeoutError:
+        raise SendTimedOut(f"{what} took over {timeout} s (reason: send_timeout)") from None
 
 
-async def run_handler(
-    handler: Handler,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    *,
-    status: int = 200,
-    headers: Headers = None,
-    send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
-    heartbeat: Optional[float] = None,
-    default: Default = None,
-) -> None:
-    """Open a writer and run ``handler(writer)`` on it (``run_on``): a task cancelled when the client goes,
-    then the writer is closed. A HEAD request gets the headers only; the handler does not run."""
+async def run_handler(handler: Handler, scope: Scope, receive: Receive, send: Send, options: Options) -> None:
+    """Run ``handler(writer)`` on a new writer (``AsyncWriter.run``): the response starts beside it, the
+    handler is cancelled when the client goes, the writer is closed at its end. A HEAD request gets the
+    headers only; the handler does not run."""
     if scope.get("type") == "http" and scope.get("method") == "HEAD":
-        await answer_head(scope, send, status, headers, send_timeout)
+        await answer_head(scope, send, options)
         return
-    writer = await open_asgi(
-        scope, receive, send, status=status, headers=headers, send_timeout=send_timeout, default=default
-    )
-    await run_on(writer, handler, heartbeat)
+    writer = await open_asgi(scope, receive, send, options, wait=False)
+    await writer.run(handler, options.heartbeat)
 
 
 class ASGIResponse:
     """An ASGI app (and response) that streams ``handler(writer)``; for code without Starlette.
 
-    ``await ASGIResponse(handler)(scope, receive, send)``, or mount it as an app.
+    ``await ASGIResponse(handler)(scope, receive, send)``, or mount it as an app. ``heartbeat``: seconds of
+    silence before a ``: heartbeat`` comment (None or 0: none).
     """
 
     def __init__(
@@ -148,13 +148,13 @@ class ASGIResponse:
         status: int = 200,
         headers: Headers = None,
         send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
-        heartbeat: Optional[float] = None,
+        heartbeat: Optional[float] = DEFAULT_HEARTBEAT,
         default: Default = None,
     ) -> None:
         self.handler = handler
-        self.options: Dict[str, Any] = dict(
+        self.options = Options(
             status=status, headers=headers, send_timeout=send_timeout, heartbeat=heartbeat, default=default
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await run_handler(self.handler, scope, receive, send, **self.options)
+        await run_handler(self.handler, scope, receive, send, self.options)

@@ -12,18 +12,22 @@ import asyncio
 from http import HTTPStatus
 from typing import Optional
 
-from ..context import CLIENT_DISCONNECTED
 from ..errors import HTTPTransportFailed
-from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter, Default
-from .headers import Headers, sse_headers
+from ..writer import AsyncWriter
+from .base import Lost, Watcher
+from .options import Options
 
 
 class StreamSink:
-    """Writes each batch as one HTTP chunk and waits for ``drain()``."""
+    """Writes each batch as one HTTP chunk and waits for ``drain()``; ``end()`` writes the last chunk and
+    closes the connection. It watches ``reader`` (or, without one, the connection) for the client leaving."""
 
-    def __init__(self, stream: asyncio.StreamWriter) -> None:
+    def __init__(self, stream: asyncio.StreamWriter, reader: Optional[asyncio.StreamReader]) -> None:
         self.stream = stream
-        self.watcher: Optional[asyncio.Task[None]] = None
+        self._watcher = Watcher(lambda: _until_gone(stream, reader))
+
+    def watch(self, lost: Lost) -> None:
+        self._watcher.start(lost)
 
     async def send(self, data: bytes) -> None:
         if self.stream.transport.is_closing():
@@ -32,7 +36,7 @@ class StreamSink:
         await self.stream.drain()
 
     async def end(self) -> None:
-        self._stop_watching()
+        self._watcher.stop()
         try:
             if not self.stream.transport.is_closing():
                 self.stream.write(b"0\r\n\r\n")
@@ -41,34 +45,24 @@ class StreamSink:
             self.stream.close()
 
     def abort(self) -> None:
-        self._stop_watching()
+        self._watcher.stop()
         self.stream.transport.abort()
 
-    def _stop_watching(self) -> None:
-        if self.watcher is not None and self.watcher is not asyncio.current_task():
-            self.watcher.cancel()
 
-
-def response_head(status: int, headers: Headers) -> bytes:
+def response_head(options: Options) -> bytes:
     """The HTTP/1.1 status line and headers of a chunked SSE response."""
     try:
-        phrase = HTTPStatus(status).phrase
+        phrase = HTTPStatus(options.status).phrase
     except ValueError:
         phrase = ""
-    lines = [f"HTTP/1.1 {status} {phrase}"]
-    lines += [f"{name}: {value}" for name, value in sse_headers("1.1", headers)]
+    lines = [f"HTTP/1.1 {options.status} {phrase}"]
+    lines += [f"{name}: {value}" for name, value in options.header_pairs("1.1", hop_by_hop=True)]
     lines.append("Transfer-Encoding: chunked")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 async def open_stream(
-    stream: asyncio.StreamWriter,
-    reader: Optional[asyncio.StreamReader] = None,
-    *,
-    status: int = 200,
-    headers: Headers = None,
-    send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
-    default: Default = None,
+    stream: asyncio.StreamWriter, reader: Optional[asyncio.StreamReader], options: Options
 ) -> AsyncWriter:
     """Write the response head on ``stream`` and return its writer.
 
@@ -77,16 +71,11 @@ async def open_stream(
     """
     if stream.transport.is_closing():
         raise HTTPTransportFailed(f"new_writer() got {stream!r}, whose connection is already closing")
-    sink = StreamSink(stream)
-    writer = AsyncWriter(sink, send_timeout=send_timeout, default=default)
-    stream.write(response_head(status, headers))
-    sink.watcher = asyncio.get_running_loop().create_task(_watch(stream, reader, writer))
-    return writer
+    stream.write(response_head(options))
+    return AsyncWriter(StreamSink(stream, reader), send_timeout=options.send_timeout, default=options.default)
 
 
-async def _watch(
-    stream: asyncio.StreamWriter, reader: Optional[asyncio.StreamReader], writer: AsyncWriter
-) -> None:
+async def _until_gone(stream: asyncio.StreamWriter, reader: Optional[asyncio.StreamReader]) -> None:
     try:
         if reader is None:
             await stream.wait_closed()
@@ -95,4 +84,3 @@ async def _watch(
                 pass
     except (OSError, asyncio.IncompleteReadError):
         pass
-    writer.lost(CLIENT_DISCONNECTED)

@@ -11,66 +11,65 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from http import HTTPStatus
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
-from ..context import CLIENT_DISCONNECTED
 from ..errors import ClientDisconnected, HTTPTransportFailed, NotHTTP, StreamingNotSupported
 from ..types import Environ, StartResponse
 from ..writer import DEFAULT_SEND_TIMEOUT, Default, Writer
-from .headers import Headers, sse_headers
+from .base import BoundedQueue, Lost
+from .headers import Headers
+from .options import DEFAULT_HEARTBEAT, DEFAULT_MAX_BUFFERED, Options
 
 Handler = Callable[[Writer], Any]
 
-DEFAULT_MAX_BUFFERED = 1 << 20
 POLL = 0.2  # how often an idle iterator asks the server whether the client is still there
 
 
 class WSGIBody:
-    """The bounded queue between the handler's thread (the sink side) and the server (the iterator side)."""
+    """The body the server iterates: a ``BoundedQueue`` between the handler's thread (the sink side) and the
+    server's (the iterator side)."""
 
     def __init__(self, environ: Environ, max_buffered: int = DEFAULT_MAX_BUFFERED) -> None:
-        self.max_buffered = max_buffered
-        self.writer: Optional[Writer] = None
+        self._queue = BoundedQueue(max_buffered)
         self._cond = threading.Condition()
-        self._chunks: Deque[bytes] = deque()
-        self._buffered = 0
-        self._over = False  # no more data will come (ended or dropped)
-        self.delivered = threading.Event()  # the server has taken everything (or closed the body)
+        self._delivered = threading.Event()  # the server has taken everything (or closed the body)
         self._gone = environ.get("waitress.client_disconnected")
 
     @property
     def buffered(self) -> int:
         """Bytes queued and not yet taken by the server."""
-        return self._buffered
+        return self._queue.buffered
 
     # -- sink side: the writer's thread ---------------------------------------------------------------
+
+    def watch(self, lost: Lost) -> None:
+        self._queue.lost = lost
 
     def send(self, data: bytes, timeout: Optional[float]) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._chunks and self._buffered + len(data) > self.max_buffered and not self._over:
+            while self._queue.full_for(len(data)):
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise TimeoutError(f"the WSGI server took nothing for {timeout} s")
                 self._cond.wait(left)
-            if self._over:
+            if self._queue.over:
                 raise ClientDisconnected("the WSGI server closed the response")
-            self._chunks.append(data)
-            self._buffered += len(data)
+            self._queue.put(data)
             self._cond.notify_all()
 
-    def end(self) -> None:
+    def end(self, timeout: Optional[float]) -> None:
+        """No more data; returns once the server has taken what is queued, or after ``timeout``."""
         with self._cond:
-            self._over = True
+            self._queue.over = True
             self._cond.notify_all()
+        self._delivered.wait(timeout)
 
     def abort(self) -> None:
         with self._cond:
-            self._over = True
-            self._chunks.clear()
-            self._buffered = 0
+            self._queue.over = True
+            self._queue.clear()
             self._cond.notify_all()
 
     # -- iterator side: the server's thread -----------------------------------------------------------
@@ -80,14 +79,12 @@ class WSGIBody:
 
     def __next__(self) -> bytes:
         with self._cond:
-            while not self._chunks and not self._over:
+            while not self._queue and not self._queue.over:
                 self._cond.wait(POLL if self._gone else None)
-                if self._gone is not None and not self._chunks and self._gone():
+                if self._gone is not None and not self._queue and self._gone():
                     break
-            if self._chunks:
-                data = b"".join(self._chunks)
-                self._chunks.clear()
-                self._buffered = 0
+            if self._queue:
+                data = self._queue.take()
                 self._cond.notify_all()
                 return data
         self.close()
@@ -96,18 +93,11 @@ class WSGIBody:
     def close(self) -> None:
         """Called by the server when the response is over; if the stream was not, the client left."""
         with self._cond:
-            was_over = self._over
-            self._over = True
-            self._chunks.clear()
-            self._buffered = 0
+            left = self._queue.stop()
             self._cond.notify_all()
-        self.delivered.set()
-        if not was_over:
-            self._client_left()
-
-    def _client_left(self) -> None:
-        if self.writer is not None:
-            self.writer.lost(CLIENT_DISCONNECTED)
+        self._delivered.set()
+        if left:
+            self._queue.lost()
 
 
 def check_environ(environ: Any) -> None:
@@ -119,40 +109,28 @@ def check_environ(environ: Any) -> None:
         raise StreamingNotSupported("new_writer() got a HEAD request, which has no body to stream events in")
 
 
-def _start(start_response: StartResponse, status: int, headers: Headers) -> None:
+def _start(start_response: StartResponse, options: Options) -> None:
     try:
-        start_response(_status_line(status), sse_headers(None, headers, hop_by_hop=False))
+        start_response(_status_line(options.status), options.header_pairs())
     except Exception as exc:
         raise HTTPTransportFailed(
             f"start_response {start_response!r} refused the SSE response ({type(exc).__name__}: {exc})"
         ) from exc
 
 
-def open_wsgi(
-    environ: Environ,
-    start_response: StartResponse,
-    *,
-    status: int = 200,
-    headers: Headers = None,
-    send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
-    max_buffered: int = DEFAULT_MAX_BUFFERED,
-    default: Default = None,
-) -> Writer:
+def open_wsgi(environ: Environ, start_response: StartResponse, options: Options) -> Writer:
     """Start the response and return its writer; the app must return ``writer.sink`` (the body iterable)
     and write from another thread. ``WSGIResponse`` does both for you."""
     check_environ(environ)
-    _start(start_response, status, headers)
-    body = WSGIBody(environ, max_buffered)
-    writer = Writer(body, send_timeout=send_timeout, default=default)
-    body.writer = writer
-    return writer
+    _start(start_response, options)
+    return Writer(WSGIBody(environ, options.max_buffered), send_timeout=options.send_timeout, default=options.default)
 
 
 class WSGIResponse:
     """A WSGI app that streams ``handler(writer)``, run in a worker thread.
 
-    Return it from a Flask view, mount it, or serve it directly. ``heartbeat`` (seconds) starts the
-    writer's heartbeat.
+    Return it from a Flask view, mount it, or serve it directly. ``heartbeat``: seconds of silence before a
+    ``: heartbeat`` comment (None or 0: none).
     """
 
     def __init__(
@@ -162,33 +140,36 @@ class WSGIResponse:
         status: int = 200,
         headers: Headers = None,
         send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
-        heartbeat: Optional[float] = None,
+        heartbeat: Optional[float] = DEFAULT_HEARTBEAT,
         max_buffered: int = DEFAULT_MAX_BUFFERED,
         default: Default = None,
     ) -> None:
         self.handler = handler
-        self.heartbeat = heartbeat
-        self.options: Dict[str, Any] = dict(
+        self.options = Options(
             status=status,
             headers=headers,
             send_timeout=send_timeout,
+            heartbeat=heartbeat,
             max_buffered=max_buffered,
             default=default,
         )
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """Stream the handler; a HEAD request gets the headers and an empty body, the handler does not run."""
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            _start(start_response, self.options["status"], self.options["headers"])
-            return []
-        writer = open_wsgi(environ, start_response, **self.options)
-        if self.heartbeat:
-            writer.start_heartbeat(self.heartbeat)
-        threading.Thread(
-            target=_run, args=(self.handler, writer), name="sse-wsgi-handler", daemon=True
-        ).start()
-        body: WSGIBody = writer.sink
-        return body
+        return serve(self.handler, environ, start_response, self.options)
+
+
+def serve(handler: Handler, environ: Environ, start_response: StartResponse, options: Options) -> Iterable[bytes]:
+    """Start the response and ``handler(writer)`` on a worker thread; returns the body for the server."""
+    if environ.get("REQUEST_METHOD") == "HEAD":
+        _start(start_response, options)
+        return []
+    writer = open_wsgi(environ, start_response, options)
+    if options.heartbeat:
+        writer.start_heartbeat(options.heartbeat)
+    threading.Thread(target=_run, args=(handler, writer), name="sse-wsgi-handler", daemon=True).start()
+    body: WSGIBody = writer.sink
+    return body
 
 
 def _run(handler: Handler, writer: Writer) -> None:

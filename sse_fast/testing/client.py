@@ -20,8 +20,8 @@ import time
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, NamedTuple, Optional, Union
 from urllib.parse import urlsplit
 
-from .parse import EventParser, ServerSentEvent
-from .types import Message
+from ..parse import EventParser, ServerSentEvent
+from ..types import Message
 
 Target = Union[str, Callable[..., Awaitable[None]]]
 Until = Callable[[ServerSentEvent], bool]

@@ -1,0 +1,112 @@
+"""In-memory sinks: a writer with no server behind it, for unit tests of code that writes events.
+
+``MemorySink`` serves an ``AsyncWriter``, ``ThreadSink`` a ``Writer``. Each keeps every transport write,
+says how the body ended, and plays the client's part on request: ``leave()`` (the client goes), ``stall()``
+/ ``resume()`` (it stops / starts reading again, so ``send_timeout`` can fire), ``fail(exc)`` (the next send
+raises ``exc``)::
+
+    sink = MemorySink()
+    writer = AsyncWriter(sink)
+    await writer.write_event({"n": 1})
+    await writer.close()
+    assert [e.data for e in sink.events()] == ['{"n":1}'] and sink.ended
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import List, Optional
+
+from ..parse import EventParser, ServerSentEvent
+from ..transports.base import Lost
+
+
+class _Recording:
+    """What both sinks keep: the writes, how the body ended, and the writer's ``lost``."""
+
+    def __init__(self) -> None:
+        self.writes: List[bytes] = []  # each transport write, as it came
+        self.ended = False  # end() was called: the body is complete
+        self.aborted = False  # abort() was called: the connection was dropped
+        self._lost: Optional[Lost] = None
+        self._failure: Optional[BaseException] = None
+
+    @property
+    def data(self) -> bytes:
+        """All bytes written so far."""
+        return b"".join(self.writes)
+
+    def events(self) -> List[ServerSentEvent]:
+        """The events in what was written, as a browser would parse them."""
+        return list(EventParser().feed(self.data))
+
+    def watch(self, lost: Lost) -> None:
+        self._lost = lost
+
+    def leave(self) -> None:
+        """Act out a client that goes away: the writer is told, as a server would tell it."""
+        if self._lost is not None:
+            self._lost()
+
+    def fail(self, exc: BaseException) -> None:
+        """Make the next send raise ``exc`` (an ``OSError`` is what a broken connection raises)."""
+        self._failure = exc
+
+    def _raise_failure(self) -> None:
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+class MemorySink(_Recording):
+    """An ``AsyncSink`` in memory (use it on the writer's event loop)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._reading = asyncio.Event()
+        self._reading.set()
+
+    def stall(self) -> None:
+        """Stop reading: sends wait until ``resume()`` (or until ``send_timeout`` drops the stream)."""
+        self._reading.clear()
+
+    def resume(self) -> None:
+        self._reading.set()
+
+    async def send(self, data: bytes) -> None:
+        await self._reading.wait()
+        self._raise_failure()
+        self.writes.append(data)
+
+    async def end(self) -> None:
+        await self._reading.wait()
+        self.ended = True
+
+
+class ThreadSink(_Recording):
+    """A ``Sink`` in memory for the thread-side ``Writer``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._reading = threading.Event()
+        self._reading.set()
+
+    def stall(self) -> None:
+        """Stop reading: sends wait until ``resume()``, or raise ``TimeoutError`` after their timeout."""
+        self._reading.clear()
+
+    def resume(self) -> None:
+        self._reading.set()
+
+    def send(self, data: bytes, timeout: Optional[float]) -> None:
+        if not self._reading.wait(timeout):
+            raise TimeoutError(f"the test's client read nothing for {timeout} s")
+        self._raise_failure()
+        self.writes.append(data)
+
+    def end(self, timeout: Optional[float]) -> None:
+        self.ended = True

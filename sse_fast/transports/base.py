@@ -1,0 +1,124 @@
+"""The sink: what a transport gives a writer, and the parts transports share to build one.
+
+A sink is bound to one writer. The writer calls ``watch(lost)`` once, when it is made; from then on the
+sink calls ``lost()`` if it sees the client go. The writer hands it bytes with ``send`` (one call at a
+time), and finishes it exactly one way: ``end()`` for a body that is complete, ``abort()`` to drop a
+connection that broke or stopped reading. ``AsyncSink`` serves ``AsyncWriter`` (asyncio, ASGI);
+``Sink`` serves ``Writer`` (threads, WSGI), whose ``send`` waits at most ``timeout`` seconds and raises
+``TimeoutError`` past it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Awaitable, Callable, Deque, Optional, Protocol
+
+Lost = Callable[[], None]  # what a sink calls when the client has gone
+
+
+class AsyncSink(Protocol):
+    """The transport side of an ``AsyncWriter``."""
+
+    def watch(self, lost: Lost) -> None:
+        """Start noticing a client that leaves; call ``lost()`` when it does."""
+
+    async def send(self, data: bytes) -> None:
+        """Hand ``data`` to the transport; return once it has taken it (backpressure)."""
+
+    async def end(self) -> None:
+        """Finish the body normally."""
+
+    def abort(self) -> None:
+        """Drop the connection without finishing the body."""
+
+
+class Sink(Protocol):
+    """The transport side of a ``Writer``."""
+
+    def watch(self, lost: Lost) -> None:
+        """Remember ``lost``; call it when the server says the client left."""
+
+    def send(self, data: bytes, timeout: Optional[float]) -> None:
+        """Queue ``data`` for the server, waiting at most ``timeout`` seconds for room (``TimeoutError``)."""
+
+    def end(self) -> None:
+        """Finish the body normally."""
+
+    def abort(self) -> None:
+        """Drop what is queued and finish the body at once."""
+
+
+class Watcher:
+    """The one task of an async sink that waits for its client to go: ``until_gone()`` returns when it has,
+    then ``lost()`` is called. ``stop()`` (when the body ends) cancels it."""
+
+    __slots__ = ("_until_gone", "_task")
+
+    def __init__(self, until_gone: Callable[[], Awaitable[object]]) -> None:
+        self._until_gone = until_gone
+        self._task: Optional[asyncio.Task[None]] = None
+
+    def start(self, lost: Lost) -> None:
+        async def watch() -> None:
+            await self._until_gone()
+            lost()
+
+        self._task = asyncio.get_running_loop().create_task(watch())
+
+    def stop(self) -> None:
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+
+class BoundedQueue:
+    """Chunks between a writer and the server that drains them: at most ``max_buffered`` bytes, or one
+    batch if a single batch is bigger. The WSGI and Django bodies wait on it each in their own way."""
+
+    __slots__ = ("max_buffered", "over", "lost", "_chunks", "_size")
+
+    def __init__(self, max_buffered: int) -> None:
+        self.max_buffered = max_buffered
+        self.over = False  # no more data will come: the body ended, or the connection was dropped
+        self.lost: Lost = _nobody  # the writer's, once it watches the body
+        self._chunks: Deque[bytes] = deque()
+        self._size = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes queued and not yet taken."""
+        return self._size
+
+    def __bool__(self) -> bool:
+        return bool(self._chunks)
+
+    def full_for(self, size: int) -> bool:
+        """True while ``size`` more bytes must wait (something is queued and they would not fit)."""
+        return bool(self._chunks) and self._size + size > self.max_buffered and not self.over
+
+    def put(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+
+    def take(self) -> bytes:
+        """Everything queued, as one chunk."""
+        data = b"".join(self._chunks)
+        self.clear()
+        return data
+
+    def clear(self) -> None:
+        self._chunks.clear()
+        self._size = 0
+
+    def stop(self) -> bool:
+        """The server stopped taking the body: throw the rest away. True if the body was not over yet, so
+        the client left (then call ``lost()``, outside any lock)."""
+        left = not self.over
+        self.over = True
+        self.clear()
+        return left
+
+
+def _nobody() -> None:
+    """The ``lost`` of a body no writer watches yet."""

@@ -1,0 +1,75 @@
+"""``Options``: what every response and integration passes to its transport, checked and gathered once.
+
+The SSE headers are merged once here too; each transport takes them in its own form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from numbers import Real
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ..errors import InvalidType, InvalidValue
+from ..writer import DEFAULT_SEND_TIMEOUT, Default
+from .headers import Headers, sse_headers
+
+DEFAULT_HEARTBEAT = 15.0  # seconds; what sse-starlette, aiohttp-sse and FastAPI's SSE send too
+DEFAULT_MAX_BUFFERED = 1 << 20
+
+Pairs = List[Tuple[str, str]]
+RawPairs = List[Tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True)
+class Options:
+    """``status``, ``headers`` (merged over the SSE headers), ``send_timeout`` (seconds one transport write may
+    take; None: no bound), ``heartbeat`` (seconds of silence before ``: heartbeat``; None or 0: none),
+    ``default`` (orjson's fallback for other types), ``max_buffered`` (bytes a WSGI / Django body holds)."""
+
+    status: int = 200
+    headers: Headers = None
+    send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT
+    heartbeat: Optional[float] = DEFAULT_HEARTBEAT
+    default: Default = None
+    max_buffered: int = DEFAULT_MAX_BUFFERED
+    _pairs: Dict[bool, Pairs] = field(init=False, repr=False, compare=False)
+    _raw: Dict[bool, RawPairs] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if type(self.status) is not int or not 100 <= self.status <= 599:
+            raise InvalidValue(f"status must be an int from 100 to 599, got {self.status!r}")
+        for name in ("send_timeout", "heartbeat"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, Real) or isinstance(value, bool) or value < 0):
+                raise InvalidValue(f"{name} must be None or a number of seconds >= 0, got {value!r}")
+        if type(self.max_buffered) is not int or self.max_buffered < 1:
+            raise InvalidValue(f"max_buffered must be an int of bytes >= 1, got {self.max_buffered!r}")
+        if self.default is not None and not callable(self.default):
+            raise InvalidType(f"default must be None or a callable, got {type(self.default).__name__}")
+        extra = list(self.headers.items() if isinstance(self.headers, Mapping) else self.headers or ())
+        pairs = {http1: sse_headers("1.1" if http1 else "2", extra) for http1 in (False, True)}
+        raw = {http1: [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in p] for http1, p in pairs.items()}
+        object.__setattr__(self, "_pairs", pairs)
+        object.__setattr__(self, "_raw", raw)
+
+    @classmethod
+    def of(cls, caller: str, given: Mapping[str, Any]) -> Options:
+        """Options from keyword arguments, refusing a name that is not an option."""
+        names = [f.name for f in fields(cls) if f.init]
+        unknown = sorted(set(given) - set(names))
+        if unknown:
+            raise InvalidType(f"{caller}() got unknown option(s) {', '.join(unknown)}; expected {', '.join(names)}")
+        return cls(**given)
+
+    def header_pairs(self, http_version: Optional[str] = None, hop_by_hop: bool = False) -> Pairs:
+        """The response headers as ``(name, value)`` strings; ``Connection: keep-alive`` only with
+        ``hop_by_hop`` on HTTP/1.x (WSGI leaves hop-by-hop headers to the server, PEP 3333)."""
+        return list(self._pairs[hop_by_hop and _is_http1(http_version)])
+
+    def raw_headers(self, http_version: Optional[str]) -> RawPairs:
+        """The response headers as ASGI wants them (lower-case latin-1 bytes), encoded once."""
+        return self._raw[_is_http1(http_version)]
+
+
+def _is_http1(http_version: Optional[str]) -> bool:
+    return (http_version or "1.1").startswith("1")

@@ -1,0 +1,268 @@
+"""``AsyncWriter``: the writer for asyncio transports (ASGI, asyncio streams, aiohttp)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import inspect
+import time
+from typing import Any, AsyncIterable, Awaitable, Callable, List, Optional, Union
+
+from ..context import StreamContext
+from ..errors import ClientDisconnected
+from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
+from .sender import HIGH_WATER, Sender
+
+_OPEN = State.OPEN
+Handler = Callable[["AsyncWriter"], Any]
+
+
+class AsyncWriter(BaseWriter[Awaitable[None]]):
+    """The writer for asyncio transports (ASGI, asyncio streams): every method is awaited.
+
+    A write queues its frame and returns at once while fewer than 64 KiB are queued; a sender task hands
+    everything queued to the transport in one write as soon as the event loop runs it, so a burst goes out
+    in few large writes. A write that finds 64 KiB queued waits until the sender takes them (backpressure).
+    When a transport write fails or outlasts ``send_timeout``, the stream is closed with that reason and the
+    next write raises ``ClientDisconnected`` (``SendTimedOut`` for the timeout); ``close()`` sends what is
+    queued, then ends the body, and a write after it raises ``StreamClosed``. Use the writer on its event
+    loop's thread; from other threads, ``close_threadsafe()``.
+    """
+
+    def __init__(
+        self,
+        sink: Any,
+        context: Optional[StreamContext] = None,
+        *,
+        send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
+        default: Default = None,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._lock = contextlib.nullcontext()  # used on its loop's thread only
+        self._sender = Sender(self._loop, sink, send_timeout, self.lost)
+        self._ended: Optional[asyncio.Future[None]] = None  # done once close() has ended the body
+        self._owner: Optional[asyncio.Future[Any]] = None  # the handler ``run`` cancels when the client goes
+        super().__init__(sink, context, send_timeout, default)
+
+    @property
+    def buffered(self) -> int:
+        """Bytes written and not yet handed to the transport."""
+        return self._sender.size
+
+    def offer(self, frame: bytes, limit: int, start: bool = True) -> bool:
+        """Queue already-encoded bytes without waiting (call on the writer's loop); ``start=False`` leaves
+        the sender for a later ``kick()``, so frames offered meanwhile leave in the same transport write.
+
+        False, and nothing queued, when the writer is closed or ``buffered + len(frame)`` would pass ``limit``.
+        """
+        if self.state is not _OPEN or self._sender.size + len(frame) > limit:
+            return False
+        self._sender.queue(frame, start)
+        self._last_write = time.monotonic()
+        return True
+
+    def kick(self) -> None:
+        """Start the sender for what ``offer(start=False)`` queued (nothing if it runs already)."""
+        self._sender.kick()
+
+    async def _send(self, frame: bytes) -> None:
+        if self.state is not _OPEN:
+            raise self._refusal()
+        sender = self._sender
+        sender.queue(frame)
+        self._last_write = time.monotonic()
+        if sender.size >= HIGH_WATER:
+            await sender.wait_for_room()
+            if sender.stopped:
+                raise self._refusal()
+
+    def _discard_pending(self) -> None:
+        self._sender.stop()
+
+    def _cancel_owner(self) -> None:
+        owner = self._owner
+        if owner is not None and not owner.done():
+            self._loop.call_soon(owner.cancel)  # after the writes woken by the drop have seen why
+
+    async def flush(self) -> None:
+        """Wait until everything written so far has been handed to the transport.
+
+        Raises ``ClientDisconnected`` if the stream was dropped instead (the client left, a send timed out).
+        """
+        if not await self._sender.flush():
+            raise self._refusal()
+
+    async def close(self) -> None:
+        """Send what is queued, then end the body; the context is done with reason ``"closed"`` (unless it
+        already had one). After the client left, only the body is ended. A second call waits for the first."""
+        self._move(State.CLOSING)
+        if self._ended is not None:
+            await asyncio.wait({self._ended})
+            return
+        self._ended = self._loop.create_future()
+        try:
+            if self.state is State.CLOSING:
+                await self._sender.flush()
+            if self.state in (State.CLOSING, State.LOST):
+                try:
+                    await asyncio.wait_for(self.sink.end(), self.send_timeout)
+                except (asyncio.TimeoutError, OSError, ClientDisconnected):
+                    self._move(State.DROPPED)
+                    self.sink.abort()
+                else:
+                    self._move(State.ENDED)
+        finally:
+            self._sender.stop_watchdog()
+            self._ended.set_result(None)
+            self.finished.set()
+
+    def close_threadsafe(self) -> "concurrent.futures.Future[None]":
+        """From any thread: cancel the handler ``run`` started, then close on the writer's loop. A writer
+        whose loop is already closed (its server stopped without ending it) can send nothing: it is dropped."""
+        if self._loop.is_closed():
+            self._move(State.DROPPED)
+            gone: concurrent.futures.Future[None] = concurrent.futures.Future()
+            gone.set_result(None)
+            return gone
+
+        async def cancel_and_close() -> None:
+            owner = self._owner
+            if owner is not None and not owner.done() and owner is not asyncio.current_task():
+                owner.cancel()
+            await self.close()
+
+        return asyncio.run_coroutine_threadsafe(cancel_and_close(), self._loop)
+
+    async def __aenter__(self) -> AsyncWriter:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def run(self, handler: Handler, heartbeat: Optional[float] = None) -> None:
+        """Run ``handler(writer)`` (async, or sync returning an awaitable) to its end, then close the writer.
+
+        The handler runs as a task that is cancelled when the client goes; ``heartbeat`` (seconds) starts
+        the heartbeat. Its errors are raised, except a connection error after the stream ended.
+        """
+        task = asyncio.ensure_future(_call(handler, self))
+        self._owner = task
+        if self.closed:  # the client left while the handler was being started
+            task.cancel()
+        if heartbeat:
+            self.start_heartbeat(heartbeat)
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            task.cancel()
+            await asyncio.wait({task})
+            raise
+        finally:
+            await self.close()
+        if not task.cancelled():
+            error = task.exception()
+            if error is not None and not (self.context.done and isinstance(error, ConnectionError)):
+                raise error
+
+    def start_heartbeat(self, interval: float = 15.0) -> Callable[[], None]:
+        """Write ``: heartbeat`` after ``interval`` seconds without a write; returns an idempotent stop.
+
+        One self-rearming timer, no task. A heartbeat never waits: when 64 KiB are still queued the client
+        is behind and gets none (``send_timeout`` watches such a client).
+        """
+        if self.closed:
+            return lambda: None
+        timer: List[asyncio.TimerHandle] = []
+
+        def beat() -> None:
+            wait = interval - self._idle_for()
+            if wait <= 0:
+                if self.closed:
+                    return
+                if self._sender.size < HIGH_WATER:
+                    self._sender.queue(HEARTBEAT)
+                    self._last_write = time.monotonic()
+                wait = interval
+            timer[:] = [self._loop.call_later(wait, beat)]
+
+        def cancel() -> None:
+            for handle in timer:
+                handle.cancel()
+            timer.clear()
+
+        def stop() -> None:
+            if not self._loop.is_closed():  # a closed loop runs no timer
+                self._loop.call_soon_threadsafe(cancel)
+
+        self._stops.append(stop)
+        timer.append(self._loop.call_later(interval, beat))
+        return stop
+
+    async def stream(self, source: Any) -> None:
+        """Write every item of a sync or async iterable (or of what a callable returns), then ``[DONE]``.
+
+        An ``Event`` item is written whole; any other item as JSON.
+        """
+        if callable(source) and not is_iterable(source):
+            source = source()
+            if inspect.isawaitable(source):
+                source = await source
+        if isinstance(source, AsyncIterable):
+            async for item in source:
+                await write_item(self, item)
+        else:
+            for item in source:
+                await write_item(self, item)
+        await self.write_done()
+
+    async def stream_func(
+        self,
+        data: Union[AsyncIterable[Any], "asyncio.Queue[Any]"],
+        errors: Optional["asyncio.Queue[BaseException]"] = None,
+    ) -> None:
+        """Write what ``data`` yields until it ends (``[DONE]``) or ``errors`` yields one (``event: error``).
+
+        ``data`` is an async iterable or an ``asyncio.Queue`` ended by a ``None`` item.
+        """
+        if isinstance(data, asyncio.Queue):
+            items: Any = _queue_items(data)
+        else:
+            items = data.__aiter__()
+        next_item: Optional[asyncio.Future[Any]] = None
+        next_error: Optional[asyncio.Future[Any]] = asyncio.ensure_future(errors.get()) if errors else None
+        try:
+            while True:
+                next_item = asyncio.ensure_future(items.__anext__())
+                waiting = {next_item} if next_error is None else {next_item, next_error}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if next_error is not None and next_error.done():  # an error ends the stream at once
+                    await self.write_error(next_error.result())
+                    return
+                try:
+                    item = next_item.result()
+                except StopAsyncIteration:
+                    await self.write_done()
+                    return
+                await write_item(self, item)
+        finally:
+            for fut in (next_item, next_error):
+                if fut is not None and not fut.done():
+                    fut.cancel()
+
+
+async def _call(handler: Handler, writer: AsyncWriter) -> None:
+    result = handler(writer)
+    if inspect.isawaitable(result):
+        await result
+
+
+async def _queue_items(q: "asyncio.Queue[Any]") -> Any:
+    while True:
+        item = await q.get()
+        if item is None:
+            return
+        yield item
+
+
+__all__ = ["AsyncWriter", "Handler"]

@@ -1,0 +1,136 @@
+"""An ``AsyncWriter``'s write-behind: the queue, the task that empties it into the sink, and the watchdog.
+
+A write queues its frame and returns while fewer than ``HIGH_WATER`` bytes are queued; one sender task
+hands everything queued to the sink in one ``send`` when the loop runs it, again while more came meanwhile.
+A burst thus leaves in few large sends. The watchdog is one self-rearming timer that bounds each send by
+``send_timeout``. A send that fails or outlasts it is reported to the writer with ``fail``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, List, Optional
+
+from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
+from ..errors import ClientDisconnected
+from .base import IS_CLOSED
+
+HIGH_WATER = 64 * 1024  # bytes an AsyncWriter queues before a write waits for the transport
+
+Fail = Callable[[str, str, Optional[BaseException]], None]  # (reason, message, cause)
+
+
+class Sender:
+    """The queue of frames not yet handed to the sink, and the one task that hands them over."""
+
+    __slots__ = ("_loop", "_sink", "_send_timeout", "_fail", "_task", "_started", "_watchdog", "_room",
+                 "pending", "size", "stopped")  # fmt: skip
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sink: Any, send_timeout: Optional[float], fail: Fail) -> None:
+        self._loop = loop
+        self._sink = sink
+        self._send_timeout = send_timeout
+        self._fail = fail
+        self._task: Optional[asyncio.Task[None]] = None  # the sender, while it runs
+        self._started: Optional[float] = None  # loop time the sender's current send began
+        self._watchdog: Optional[asyncio.TimerHandle] = None  # checks that send against send_timeout
+        self._room: List[asyncio.Future[None]] = []  # writes waiting for the queue to empty
+        self.pending: List[bytes] = []  # frames for the next send
+        self.size = 0  # their bytes
+        self.stopped = False  # the stream was dropped: nothing more is sent
+
+    def queue(self, frame: bytes, start: bool = True) -> None:
+        """Add ``frame``; ``start=False`` leaves the sender for a later ``kick()``."""
+        self.pending.append(frame)
+        self.size += len(frame)
+        if start and self._task is None:
+            self.kick()
+
+    def kick(self) -> None:
+        """Start the sender for what is queued (nothing if it runs already)."""
+        if self.pending and self._task is None and not self.stopped:
+            self._task = self._loop.create_task(self._drain())
+
+    async def wait_for_room(self) -> None:
+        """Wait until the sender has taken the queue, if ``HIGH_WATER`` bytes or more are in it."""
+        if self.size < HIGH_WATER:
+            return
+        room = self._loop.create_future()
+        self._room.append(room)
+        try:
+            await room
+        finally:
+            if room in self._room:  # cancelled while it waited
+                self._room.remove(room)
+
+    async def flush(self) -> bool:
+        """Wait until everything queued has been handed to the sink; False if the stream was dropped."""
+        while not self.stopped:
+            self.kick()
+            if self._task is None:  # nothing queued
+                return True
+            await asyncio.wait({self._task})
+        return False
+
+    def stop(self) -> None:
+        """Throw the queue away and send nothing more: the client can no longer get it."""
+        self.stopped = True
+        self.pending.clear()
+        self.size = 0
+        self._wake_writers()
+        self.stop_watchdog()
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    def stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()  # drops its reference to the writer at once
+            self._watchdog = None
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending and not self.stopped:
+                data = b"".join(self.pending)
+                self.pending.clear()
+                self.size = 0
+                self._wake_writers()
+                await self._send(data)
+        finally:
+            self._task = None
+
+    async def _send(self, data: bytes) -> None:
+        self._started = self._loop.time()
+        if self._watchdog is None and self._send_timeout is not None:
+            self._watchdog = self._loop.call_later(self._send_timeout, self._watch)
+        try:
+            await self._sink.send(data)
+        except asyncio.CancelledError:
+            if not self.stopped:  # cancelled from outside: a half-finished send leaves the stream unusable
+                self._fail(CLOSED, IS_CLOSED, None)
+                raise
+        except (OSError, ClientDisconnected) as exc:
+            self._fail(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
+        except Exception as exc:  # the transport broke: the stream cannot go on, the next write says why
+            self._fail(CLIENT_DISCONNECTED, f"the transport failed ({type(exc).__name__}: {exc})", exc)
+        finally:
+            self._started = None
+
+    def _watch(self) -> None:
+        """Armed again only while a send is in flight, so its deadline is that send's start plus
+        ``send_timeout``: one timer per writer instead of one per send."""
+        self._watchdog = None
+        started = self._started
+        if started is None or self.stopped or self._send_timeout is None:
+            return
+        deadline = started + self._send_timeout
+        if self._loop.time() < deadline:
+            self._watchdog = self._loop.call_at(deadline, self._watch)
+            return
+        self._fail(SEND_TIMEOUT, f"the client read nothing for {self._send_timeout} s", None)
+
+    def _wake_writers(self) -> None:
+        room, self._room = self._room, []
+        for waiter in room:
+            if not waiter.done():
+                waiter.set_result(None)

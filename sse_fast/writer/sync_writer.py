@@ -1,0 +1,184 @@
+"""``Writer``: the writer for threads (WSGI, Flask, Django under WSGI)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import queue
+import threading
+import time
+from typing import Any, Callable, Iterable, Optional, Union
+
+from ..context import CLIENT_DISCONNECTED, SEND_TIMEOUT, StreamContext
+from ..errors import ClientDisconnected, SSEError
+from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
+
+
+class Writer(BaseWriter[None]):
+    """The writer for threads (WSGI): every method blocks until its frame is handed to the transport.
+
+    Safe to share between threads: writes are serialised and never interleave; frames written by several
+    threads while one write is in flight go out together in the next.
+    """
+
+    def __init__(
+        self,
+        sink: Any,
+        context: Optional[StreamContext] = None,
+        *,
+        send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
+        default: Default = None,
+    ) -> None:
+        self._lock = threading.Lock()  # guards the state: the handler's, heartbeat's and server's threads meet
+        self._sending = threading.Lock()  # held for one transport write, and for the body's end
+        self._pending = bytearray()  # frames waiting for the next transport write
+        self._batch = 0  # number of the batch that `_pending` will go out in
+        self._sent = 0  # batches written to the transport so far
+        super().__init__(sink, context, send_timeout, default)
+
+    def _send(self, frame: bytes) -> None:
+        batch = self._enqueue(frame)
+        with self._sending:
+            data = self._take(batch)
+            if data is None:
+                return
+            try:
+                self.sink.send(data, self.send_timeout)
+            except TimeoutError:
+                self.lost(SEND_TIMEOUT, f"the client read nothing for {self.send_timeout} s")
+                raise self._refusal() from None
+            except (OSError, ClientDisconnected) as exc:
+                self.lost(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
+                raise self._refusal() from exc
+            with self._lock:
+                self._sent = self._batch
+
+    def _enqueue(self, frame: bytes) -> int:
+        """Add ``frame`` to the pending batch; returns the batch's number."""
+        with self._lock:
+            if self.state is not State.OPEN:
+                raise self._refusal()
+            self._pending += frame
+            self._last_write = time.monotonic()
+            return self._batch
+
+    def _take(self, batch: int) -> Optional[bytes]:
+        """The pending bytes to write now, or None if ``batch`` already went out."""
+        with self._lock:
+            if self._sent > batch:
+                return None
+            if self.state is not State.OPEN:
+                raise self._refusal()
+            data = bytes(self._pending)
+            self._pending.clear()
+            self._batch += 1
+            return data
+
+    def _discard_pending(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+    def close(self) -> None:
+        """End the stream: the body is finished (once the server has taken what was written, or after
+        ``send_timeout``) and the context is done with reason ``"closed"``. After the client left, only the
+        body is ended."""
+        self._move(State.CLOSING)
+        with self._sending:
+            if self.state in (State.CLOSING, State.LOST):
+                self.sink.end(self.send_timeout)
+                self._move(State.ENDED)
+
+    def close_threadsafe(self) -> "concurrent.futures.Future[None]":
+        """Close from any thread (``close()`` already is thread-safe); returns a finished future."""
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        try:
+            self.close()
+            done.set_result(None)
+        except Exception as exc:
+            done.set_exception(exc)
+        return done
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start_heartbeat(self, interval: float = 15.0) -> Callable[[], None]:
+        """Write ``: heartbeat`` after ``interval`` seconds without a write (from a daemon thread).
+
+        Returns an idempotent stop.
+        """
+        stopped = threading.Event()
+
+        def beat() -> None:
+            while not stopped.is_set():
+                wait = interval - self._idle_for()
+                if wait > 0:
+                    stopped.wait(wait)
+                    continue
+                try:
+                    self._send(HEARTBEAT)
+                except SSEError:
+                    return
+
+        with self._lock:
+            if self.state is not State.OPEN:
+                return lambda: None
+            self._stops.append(stopped.set)
+        threading.Thread(target=beat, name="sse-heartbeat", daemon=True).start()
+        return stopped.set
+
+    def stream(self, source: Any) -> None:
+        """Write every item of an iterable (or of what a callable returns), then ``[DONE]``.
+
+        An ``Event`` item is written whole; any other item as JSON.
+        """
+        if callable(source) and not is_iterable(source):
+            source = source()
+        for item in source:
+            write_item(self, item)
+        self.write_done()
+
+    def stream_func(
+        self,
+        data: Union[Iterable[Any], "queue.Queue[Any]"],
+        errors: Optional["queue.Queue[BaseException]"] = None,
+        poll: float = 0.05,
+    ) -> None:
+        """Write what ``data`` yields until it ends (``[DONE]``) or ``errors`` yields one (``event: error``).
+
+        ``data`` is an iterable or a ``queue.Queue`` ended by a ``None`` item; ``errors`` is checked
+        between items and, while a queue is empty, every ``poll`` seconds.
+        """
+        take: Callable[[], Any]
+        if isinstance(data, queue.Queue):
+            take = functools.partial(_take_queued, data, poll)
+        else:
+            take = functools.partial(next, iter(data), _END)
+        while True:
+            item = take()
+            if errors is not None:  # an error that is already there wins over the item
+                try:
+                    self.write_error(errors.get_nowait())
+                    return
+                except queue.Empty:
+                    pass
+            if item is _END:
+                self.write_done()
+                return
+            if item is not _IDLE:
+                write_item(self, item)
+
+
+_END = object()
+_IDLE = object()
+
+
+def _take_queued(items: "queue.Queue[Any]", timeout: float) -> Any:
+    """The next item of ``items`` (``_END`` for its ``None``), or ``_IDLE`` if none came within ``timeout``."""
+    try:
+        item = items.get(timeout=timeout)
+    except queue.Empty:
+        return _IDLE
+    return _END if item is None else item
