@@ -16,7 +16,19 @@ from __future__ import annotations
 
 import enum
 import time
-from typing import Any, AsyncIterable, Callable, ContextManager, Generic, Iterable, List, Optional, Tuple, TypeVar, Union
+from typing import (
+    Any,
+    AsyncIterable,
+    Callable,
+    ContextManager,
+    Generic,
+    Iterable,
+    List,
+    Optional,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 from .. import registry as _registry
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT, Flag, StreamContext, ended

@@ -1,0 +1,246 @@
+"""The writer's one state, moved by each close path, on in-memory sinks (no socket, no server).
+
+OPEN -> CLOSING -> ENDED (close), OPEN/CLOSING -> LOST -> ENDED (the client left, then close),
+-> DROPPED (abort, or a send timeout). Each path is checked for what reaches the sink, what a later write
+raises, and the context's reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any, Awaitable, Callable, List
+
+import pytest
+
+import sse_fast
+from sse_fast.testing import MemorySink, ThreadSink
+from sse_fast.writer import HIGH_WATER, State
+
+FRAME = b"data: x\n\n"
+
+
+def run(body: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(body())
+
+
+def test_close_sends_what_is_queued_then_ends_the_body() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink)
+        assert writer.state is State.OPEN and writer in sse_fast.open_streams()
+        await writer.write_event({"n": 1})
+        await writer.write_event({"n": 2})
+        await writer.close()
+        assert writer.state is State.ENDED and writer.closed
+        assert [e.data for e in sink.events()] == ['{"n":1}', '{"n":2}']
+        assert sink.ended and not sink.aborted
+        assert writer.context.reason == "closed" and writer.finished.is_set() and writer.closed_event.is_set()
+        assert writer not in sse_fast.open_streams()
+        with pytest.raises(sse_fast.StreamClosed, match="closed on the server side"):
+            await writer.write_event({"n": 3})
+
+    run(body)
+
+
+def test_a_client_that_leaves_loses_the_queue_and_close_only_ends_the_body() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink)
+        assert writer.offer(FRAME, HIGH_WATER, start=False)  # queued, not yet sent
+        sink.leave()
+        assert writer.state is State.LOST and writer.buffered == 0
+        assert writer.context.reason == "client_disconnected" and writer.finished.is_set()
+        with pytest.raises(sse_fast.ClientDisconnected, match="the client left") as raised:
+            await writer.write_event(1)
+        assert type(raised.value) is sse_fast.ClientDisconnected and raised.value.reason == "client_disconnected"
+        await writer.close()
+        assert writer.state is State.ENDED and sink.ended and not sink.aborted
+        assert sink.writes == []  # the frame queued before the client left never reached it
+
+    run(body)
+
+
+def test_abort_drops_the_queue_and_the_connection_and_close_then_does_nothing() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink)
+        writer.offer(FRAME, HIGH_WATER, start=False)
+        writer.abort("slow")
+        assert writer.state is State.DROPPED and sink.aborted and writer.buffered == 0
+        assert writer.context.reason == "slow"
+        await writer.close()
+        assert writer.state is State.DROPPED and not sink.ended and sink.writes == []
+        with pytest.raises(sse_fast.StreamClosed, match="reason: slow"):
+            await writer.write_comment("x")
+
+    run(body)
+
+
+def test_a_client_that_stops_reading_is_dropped_at_send_timeout() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        sink.stall()
+        writer = sse_fast.AsyncWriter(sink, send_timeout=0.05)
+        await writer.write_event(1)  # queued; its send never returns
+        assert await asyncio.wait_for(writer.context.wait(), 5) == "send_timeout"
+        assert writer.state is State.DROPPED and sink.aborted and not sink.ended
+        with pytest.raises(sse_fast.SendTimedOut, match="read nothing for 0.05 s"):
+            await writer.write_event(2)
+        await writer.close()  # nothing to end: the connection was dropped
+        assert writer.state is State.DROPPED and not sink.ended
+
+    run(body)
+
+
+def test_close_of_a_stalled_stream_gives_up_at_send_timeout() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        sink.stall()
+        writer = sse_fast.AsyncWriter(sink, send_timeout=0.05)
+        await writer.write_event(1)
+        await asyncio.wait_for(writer.close(), 5)
+        assert writer.state is State.DROPPED and writer.context.reason == "closed" and sink.aborted
+
+    run(body)
+
+
+def test_a_send_that_fails_closes_the_stream_with_its_cause() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        broken = ConnectionResetError("reset by peer")
+        sink.fail(broken)
+        writer = sse_fast.AsyncWriter(sink)
+        await writer.write_event(1)
+        with pytest.raises(sse_fast.ClientDisconnected) as raised:
+            await writer.flush()
+        assert writer.state is State.LOST and raised.value.__cause__ is broken
+        await writer.close()
+        assert writer.state is State.ENDED and sink.writes == []
+
+    run(body)
+
+
+def test_run_cancels_the_handler_when_the_client_leaves_and_ends_the_body() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink)
+        seen: List[str] = []
+
+        async def handler(w: sse_fast.AsyncWriter) -> None:
+            await w.write_event("hello")
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                seen.append("cancelled")
+                raise
+
+        running = asyncio.ensure_future(writer.run(handler))
+        while not sink.writes:
+            await asyncio.sleep(0)
+        sink.leave()
+        await asyncio.wait_for(running, 5)
+        assert seen == ["cancelled"] and writer.state is State.ENDED and sink.ended
+
+    run(body)
+
+
+def test_run_raises_the_handlers_own_error_after_closing() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink)
+
+        async def handler(w: sse_fast.AsyncWriter) -> None:
+            await w.write_event("last")
+            raise KeyError("bug")
+
+        with pytest.raises(KeyError, match="bug"):
+            await writer.run(handler)
+        assert writer.state is State.ENDED and [e.data for e in sink.events()] == ['"last"']
+
+    run(body)
+
+
+def test_a_second_close_waits_for_the_first_and_late_news_changes_nothing() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink)
+        await writer.write_event(1)
+        sink.stall()
+        first = asyncio.ensure_future(writer.close())
+        second = asyncio.ensure_future(writer.close())
+        await asyncio.sleep(0.01)
+        assert writer.state is State.CLOSING and not second.done()
+        sink.resume()
+        await asyncio.wait_for(asyncio.gather(first, second), 5)
+        assert writer.state is State.ENDED and len(sink.events()) == 1
+        sink.leave()
+        writer.abort()
+        assert writer.state is State.ENDED and not sink.aborted and writer.context.reason == "closed"
+
+    run(body)
+
+
+def test_writes_wait_for_room_past_the_high_water_mark() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        sink.stall()
+        writer = sse_fast.AsyncWriter(sink, send_timeout=None)
+        await writer.write_frame(b": x\n\n")  # the sender takes it and blocks in the stalled send
+        await asyncio.sleep(0)
+        big = b"data: " + b"y" * HIGH_WATER + b"\n\n"
+        waiting = asyncio.ensure_future(writer.write_frame(big))
+        await asyncio.sleep(0.01)
+        assert not waiting.done() and writer.buffered == len(big)
+        sink.resume()
+        await asyncio.wait_for(waiting, 5)
+        await writer.close()
+        assert sink.data == b": x\n\n" + big
+
+    run(body)
+
+
+# -- the thread-side Writer ---------------------------------------------------------------------------
+
+
+def test_sync_close_ends_the_body_and_refuses_later_writes() -> None:
+    sink = ThreadSink()
+    writer = sse_fast.Writer(sink)
+    writer.write_event({"n": 1})
+    writer.close()
+    assert writer.state is State.ENDED and sink.ended and [e.data for e in sink.events()] == ['{"n":1}']
+    with pytest.raises(sse_fast.StreamClosed):
+        writer.write_event(2)
+
+
+def test_sync_client_that_leaves_from_the_servers_thread() -> None:
+    sink = ThreadSink()
+    writer = sse_fast.Writer(sink)
+    server = threading.Thread(target=sink.leave)  # the server notices on its own thread
+    server.start()
+    server.join()
+    assert writer.state is State.LOST and writer.context.reason == "client_disconnected"
+    with pytest.raises(sse_fast.ClientDisconnected, match="the client left"):
+        writer.write_event(1)
+    writer.close()
+    assert writer.state is State.ENDED and sink.ended and not sink.aborted
+
+
+def test_sync_send_timeout_drops_the_stream() -> None:
+    sink = ThreadSink()
+    sink.stall()
+    writer = sse_fast.Writer(sink, send_timeout=0.05)
+    with pytest.raises(sse_fast.SendTimedOut, match="read nothing for 0.05 s"):
+        writer.write_event(1)
+    assert writer.state is State.DROPPED and sink.aborted and writer.context.reason == "send_timeout"
+    writer.close()
+    assert not sink.ended
+
+
+def test_sync_abort() -> None:
+    sink = ThreadSink()
+    writer = sse_fast.Writer(sink)
+    writer.abort()
+    assert writer.state is State.DROPPED and sink.aborted and writer.finished.is_set()
+    writer.close()
+    assert not sink.ended
