@@ -82,6 +82,16 @@ def event_encoder(encoder: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Modul
     return encoder
 
 
+@pytest.fixture
+def writer_encoder(event_encoder: ModuleType, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """``event_encoder``, also made the one the writers' method set encodes with for this test."""
+    import sse_fast.writer.base
+
+    for name in ("encode", "encode_json", "encode_comment", "encode_retry"):
+        monkeypatch.setattr(sse_fast.writer.base, name, getattr(event_encoder, name))
+    return event_encoder
+
+
 @pytest.fixture(scope="session", params=["c", "python"])
 def parser(request: pytest.FixtureRequest) -> type:
     """One ``EventParser`` twin: the compiled core's ("c") or the pure-Python one ("python")."""

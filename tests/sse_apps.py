@@ -13,33 +13,10 @@ import time
 from typing import Any, Callable, Dict, List
 
 from servers import read_request
+from wire_table import TABLE
 
 import sse_fast
 from sse_fast import ClientDisconnected, Event
-
-# The wire-format table (README.md, "Wire format"): each call, then the bytes it must write.
-TABLE = [
-    ("write_event", ({"content": "hello"},), b'data: {"content":"hello"}\n\n'),
-    ("write_event", ("hello",), b'data: "hello"\n\n'),
-    ("write_event_with_name", ("message", {"text": "hi"}), b'event: message\ndata: {"text":"hi"}\n\n'),
-    ("write_event_with_id", ("evt-001", {"text": "hi"}), b'id: evt-001\ndata: {"text":"hi"}\n\n'),
-    (
-        "write_full_event",
-        (Event(id="evt-001", event="update", data={"value": 100}),),
-        b'id: evt-001\nevent: update\ndata: {"value":100}\n\n',
-    ),
-    ("write_raw_event", ("raw text without quotes",), b"data: raw text without quotes\n\n"),
-    ("write_raw_event", ("a\nb",), b"data: a\ndata: b\n\n"),
-    ("write_done", (), b"data: [DONE]\n\n"),
-    (
-        "write_error",
-        (ValueError("something went wrong"),),
-        b'event: error\ndata: {"error":"something went wrong"}\n\n',
-    ),
-    ("write_comment", ("heartbeat",), b": heartbeat\n\n"),
-    ("set_retry", (3000,), b"retry: 3000\n\n"),
-]
-TABLE_BYTES = b"".join(expected for _, _, expected in TABLE)
 
 STREAM_ITEMS = [1, "two", Event(event="e", data="raw"), {"k": [3]}]
 STREAM_BYTES = b'data: 1\n\ndata: "two"\n\nevent: e\ndata: raw\n\ndata: {"k":[3]}\n\ndata: [DONE]\n\n'

@@ -1,57 +1,20 @@
-"""The wire-format table (README.md, "Wire format") as golden bytes, on both twins.
-
-The Writer is not written yet, so each row is the encoder call its Writer method stands for.
-"""
+"""The wire-format table (tests/wire_table.py, docs/wire-format.md) as golden bytes, on both twins: each row
+written through a ``Writer`` whose method set encodes with that twin."""
 
 from __future__ import annotations
 
 import pytest
+from wire_table import TABLE, TABLE_BYTES
 
-from sse_fast import Event
-
-# (Writer call in the wire-format table, the encoder / Event call it maps to, the exact bytes)
-WIRE_TABLE = [
-    (
-        'write_event({"content": "hello"})',
-        lambda enc: enc.encode_json({"content": "hello"}),
-        b'data: {"content":"hello"}\n\n',
-    ),
-    ('write_event("hello")', lambda enc: enc.encode_json("hello"), b'data: "hello"\n\n'),
-    (
-        'write_event_with_name("message", {"text": "hi"})',
-        lambda enc: enc.encode_json({"text": "hi"}, event="message"),
-        b'event: message\ndata: {"text":"hi"}\n\n',
-    ),
-    (
-        'write_event_with_id("evt-001", {"text": "hi"})',
-        lambda enc: enc.encode_json({"text": "hi"}, id="evt-001"),
-        b'id: evt-001\ndata: {"text":"hi"}\n\n',
-    ),
-    (
-        'write_full_event(Event(id="evt-001", event="update", data={"value": 100}))',
-        lambda enc: Event(id="evt-001", event="update", data={"value": 100}).encode(),
-        b'id: evt-001\nevent: update\ndata: {"value":100}\n\n',
-    ),
-    (
-        'write_raw_event("raw text without quotes")',
-        lambda enc: enc.encode("raw text without quotes"),
-        b"data: raw text without quotes\n\n",
-    ),
-    ('write_raw_event("a\\nb")', lambda enc: enc.encode("a\nb"), b"data: a\ndata: b\n\n"),
-    ("write_done()", lambda enc: enc.encode("[DONE]"), b"data: [DONE]\n\n"),
-    (
-        'write_error(ValueError("something went wrong"))',
-        lambda enc: enc.encode_json({"error": str(ValueError("something went wrong"))}, event="error"),
-        b'event: error\ndata: {"error":"something went wrong"}\n\n',
-    ),
-    ('write_comment("heartbeat")', lambda enc: enc.encode_comment("heartbeat"), b": heartbeat\n\n"),
-    ("set_retry(3000)", lambda enc: enc.encode_retry(3000), b"retry: 3000\n\n"),
-]
+from sse_fast import Event, Writer
+from sse_fast.testing import ThreadSink
 
 
-@pytest.mark.parametrize(("call", "make", "wire"), WIRE_TABLE, ids=[row[0] for row in WIRE_TABLE])
-def test_wire_table(event_encoder, call, make, wire):
-    assert make(event_encoder) == wire
+@pytest.mark.parametrize(("method", "args", "wire"), TABLE, ids=[f"{row[0]}-{i}" for i, row in enumerate(TABLE)])
+def test_wire_table(writer_encoder, method, args, wire):
+    sink = ThreadSink()
+    getattr(Writer(sink), method)(*args)
+    assert sink.data == wire
 
 
 def test_wire_table_through_frame_buffer(encoder):
@@ -67,7 +30,7 @@ def test_wire_table_through_frame_buffer(encoder):
     buf.add_json({"error": "something went wrong"}, event="error")
     buf.add_comment("heartbeat")
     buf.add_retry(3000)
-    assert buf.take() == b"".join(wire for _, _, wire in WIRE_TABLE)
+    assert buf.take() == TABLE_BYTES
 
 
 def test_field_order_is_id_event_retry_data(encoder):

@@ -10,8 +10,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from servers import uvicorn_server
-from sse_apps import PROBE, TABLE_BYTES, a_methods, asgi_app
+from sse_apps import PROBE, a_methods, asgi_app
 from starlette.requests import Request
+from wire_table import TABLE_BYTES
 
 import sse_fast
 from sse_fast.integrations.starlette import SSEResponse

@@ -7,8 +7,9 @@ import httpx
 import httpx_sse
 import pytest
 from servers import Server
-from sse_apps import FRAME_BYTES, FUNC_DONE_BYTES, FUNC_ERROR_BYTES, PROBE, STREAM_BYTES, TABLE, TABLE_BYTES
+from sse_apps import FRAME_BYTES, FUNC_DONE_BYTES, FUNC_ERROR_BYTES, PROBE, STREAM_BYTES
 from transport_fixtures import client_fixture, server_fixture  # noqa: F401  (fixtures)
+from wire_table import TABLE, TABLE_BYTES
 
 
 def raw_body(client: httpx.Client, path: str) -> bytes:
