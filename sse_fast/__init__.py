@@ -38,7 +38,7 @@ from .errors import (
 from .event import Event
 from .registry import open_streams, shutdown, shutdown_on_signals, shutdown_sync
 from .transports import ASGIResponse, WSGIResponse, new_writer, sse_headers
-from .writer import AsyncWriter, Writer
+from .writer import AsyncWriter, State, Writer
 
 __version__ = "0.1.0"
 
@@ -66,6 +66,7 @@ __all__ = [
     "NotJSONSerializable",
     "SSEError",
     "SendTimedOut",
+    "State",
     "ServerSentEvent",
     "StreamClosed",
     "StreamContext",

@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import List, Optional
+from typing import List, Optional, Union
 
 from ..parse import EventParser, ServerSentEvent
 from ..transports.base import Lost
 
 
 class _Recording:
-    """What both sinks keep: the writes, how the body ended, and the writer's ``lost``."""
+    """What both sinks keep: the writes, how the body ended, the writer's ``lost``, and whether the client
+    reads (``_reading``, an asyncio or a threading ``Event``)."""
+
+    _reading: Union[asyncio.Event, threading.Event]
 
     def __init__(self) -> None:
+        self._reading.set()
         self.writes: List[bytes] = []  # each transport write, as it came
         self.ended = False  # end() was called: the body is complete
         self.aborted = False  # abort() was called: the connection was dropped
@@ -58,6 +62,13 @@ class _Recording:
         if failure is not None:
             raise failure
 
+    def stall(self) -> None:
+        """Stop reading: sends wait until ``resume()``, or until ``send_timeout`` drops the stream."""
+        self._reading.clear()
+
+    def resume(self) -> None:
+        self._reading.set()
+
     def abort(self) -> None:
         self.aborted = True
 
@@ -65,17 +76,11 @@ class _Recording:
 class MemorySink(_Recording):
     """An ``AsyncSink`` in memory (use it on the writer's event loop)."""
 
+    _reading: asyncio.Event
+
     def __init__(self) -> None:
-        super().__init__()
         self._reading = asyncio.Event()
-        self._reading.set()
-
-    def stall(self) -> None:
-        """Stop reading: sends wait until ``resume()`` (or until ``send_timeout`` drops the stream)."""
-        self._reading.clear()
-
-    def resume(self) -> None:
-        self._reading.set()
+        super().__init__()
 
     async def send(self, data: bytes) -> None:
         await self._reading.wait()
@@ -90,17 +95,11 @@ class MemorySink(_Recording):
 class ThreadSink(_Recording):
     """A ``Sink`` in memory for the thread-side ``Writer``."""
 
+    _reading: threading.Event
+
     def __init__(self) -> None:
-        super().__init__()
         self._reading = threading.Event()
-        self._reading.set()
-
-    def stall(self) -> None:
-        """Stop reading: sends wait until ``resume()``, or raise ``TimeoutError`` after their timeout."""
-        self._reading.clear()
-
-    def resume(self) -> None:
-        self._reading.set()
+        super().__init__()
 
     def send(self, data: bytes, timeout: Optional[float]) -> None:
         if not self._reading.wait(timeout):
