@@ -71,7 +71,7 @@ async def sse_fast_app(scope: dict, receive: Any, send: Any) -> None:
         if path == "/idle":
             await asyncio.sleep(IDLE_PING * 2)
 
-    await ASGIResponse(chunks)(scope, receive, send)
+    await ASGIResponse(chunks, heartbeat=IDLE_PING)(scope, receive, send)
 
 
 # ---- the client process ------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ class StreamResponseSink:
     def __init__(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
         self.request = request
         self.response = response
-        self._watcher = Watcher(lambda: _until_gone(request))
+        self._watcher = Watcher(_watch, request)
 
     def watch(self, lost: Lost) -> None:
         self._watcher.start(lost)
@@ -64,12 +64,14 @@ class StreamResponseSink:
             transport.abort()
 
 
-async def _until_gone(request: web.BaseRequest) -> None:
+async def _watch(request: web.BaseRequest, lost: Lost) -> None:
+    """Look at the connection every ``POLL`` seconds; once it is gone, call ``lost()``."""
     while True:
         transport = request.transport
         if transport is None or transport.is_closing():
-            return
+            break
         await asyncio.sleep(POLL)
+    lost()
 
 
 class AiohttpWriter(AsyncWriter):

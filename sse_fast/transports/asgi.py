@@ -28,7 +28,7 @@ class ASGISink:
     def __init__(self, receive: Receive, send: Send, start: Dict[str, Any]) -> None:
         self._send = send
         self._start: Optional[Dict[str, Any]] = start  # until it is sent
-        self._watcher = Watcher(lambda: _until_disconnect(receive))
+        self._watcher = Watcher(_watch, receive)
 
     def watch(self, lost: Lost) -> None:
         self._watcher.start(lost)
@@ -55,14 +55,16 @@ class ASGISink:
         self._watcher.stop()
 
 
-async def _until_disconnect(receive: Receive) -> None:
+async def _watch(receive: Receive, lost: Lost) -> None:
+    """Read ``receive`` until ``http.disconnect`` (or a broken ``receive``), then call ``lost()``."""
     while True:
         try:
             message = await receive()
         except (OSError, RuntimeError):
-            return
+            break
         if message.get("type") == "http.disconnect":
-            return
+            break
+    lost()
 
 
 def check_scope(scope: Scope) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Awaitable, Callable, Deque, Optional, Protocol
+from typing import Any, Callable, Coroutine, Deque, Optional, Protocol
 
 Lost = Callable[[], None]  # what a sink calls when the client has gone
 
@@ -50,21 +50,18 @@ class Sink(Protocol):
 
 
 class Watcher:
-    """The one task of an async sink that waits for its client to go: ``until_gone()`` returns when it has,
-    then ``lost()`` is called. ``stop()`` (when the body ends) cancels it."""
+    """The one task of an async sink that waits for its client to go: ``watch(*args, lost)`` returns when it
+    has, after calling ``lost()``. ``stop()`` (when the body ends) cancels it."""
 
-    __slots__ = ("_until_gone", "_task")
+    __slots__ = ("_watch", "_args", "_task")
 
-    def __init__(self, until_gone: Callable[[], Awaitable[object]]) -> None:
-        self._until_gone = until_gone
+    def __init__(self, watch: Callable[..., Coroutine[Any, Any, None]], *args: Any) -> None:
+        self._watch = watch
+        self._args = args
         self._task: Optional[asyncio.Task[None]] = None
 
     def start(self, lost: Lost) -> None:
-        async def watch() -> None:
-            await self._until_gone()
-            lost()
-
-        self._task = asyncio.get_running_loop().create_task(watch())
+        self._task = asyncio.get_running_loop().create_task(self._watch(*self._args, lost))
 
     def stop(self) -> None:
         task = self._task

@@ -24,7 +24,7 @@ class StreamSink:
 
     def __init__(self, stream: asyncio.StreamWriter, reader: Optional[asyncio.StreamReader]) -> None:
         self.stream = stream
-        self._watcher = Watcher(lambda: _until_gone(stream, reader))
+        self._watcher = Watcher(_watch, stream, reader)
 
     def watch(self, lost: Lost) -> None:
         self._watcher.start(lost)
@@ -75,7 +75,8 @@ async def open_stream(
     return AsyncWriter(StreamSink(stream, reader), send_timeout=options.send_timeout, default=options.default)
 
 
-async def _until_gone(stream: asyncio.StreamWriter, reader: Optional[asyncio.StreamReader]) -> None:
+async def _watch(stream: asyncio.StreamWriter, reader: Optional[asyncio.StreamReader], lost: Lost) -> None:
+    """Wait for the connection's end (the client's EOF, with ``reader``), then call ``lost()``."""
     try:
         if reader is None:
             await stream.wait_closed()
@@ -84,3 +85,4 @@ async def _until_gone(stream: asyncio.StreamWriter, reader: Optional[asyncio.Str
                 pass
     except (OSError, asyncio.IncompleteReadError):
         pass
+    lost()

@@ -7,7 +7,7 @@ import concurrent.futures
 import contextlib
 import inspect
 import time
-from typing import Any, AsyncIterable, Awaitable, Callable, List, Optional, Union
+from typing import Any, AsyncIterable, Awaitable, Callable, Optional, Union
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
@@ -43,6 +43,8 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         self._sender = Sender(self._loop, sink, send_timeout, self.lost)
         self._ended: Optional[asyncio.Future[None]] = None  # done once close() has ended the body
         self._owner: Optional[asyncio.Future[Any]] = None  # the handler ``run`` cancels when the client goes
+        self._beat_every = 0.0  # the heartbeat's interval, once started
+        self._beat_timer: Optional[asyncio.TimerHandle] = None
         super().__init__(sink, context, send_timeout, default)
 
     @property
@@ -166,38 +168,46 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
                 raise error
 
     def start_heartbeat(self, interval: float = 15.0) -> Callable[[], None]:
-        """Write ``: heartbeat`` after ``interval`` seconds without a write; returns an idempotent stop.
+        """Write ``: heartbeat`` after ``interval`` seconds without a write; returns an idempotent stop
+        (callable from any thread). A writer has one heartbeat: a second call changes its interval.
 
         One self-rearming timer, no task. A heartbeat never waits: when 64 KiB are still queued the client
         is behind and gets none (``send_timeout`` watches such a client).
         """
         if self.closed:
-            return lambda: None
-        timer: List[asyncio.TimerHandle] = []
+            return _nothing
+        self._cancel_heartbeat()
+        if not self._beat_every:
+            self._stops.append(self._stop_heartbeat)
+        self._beat_every = interval
+        self._beat_timer = self._loop.call_later(interval, self._beat)
+        return self._stop_heartbeat
 
-        def beat() -> None:
-            wait = interval - self._idle_for()
-            if wait <= 0:
-                if self.closed:
-                    return
-                if self._sender.size < HIGH_WATER:
-                    self._sender.queue(HEARTBEAT)
-                    self._last_write = time.monotonic()
-                wait = interval
-            timer[:] = [self._loop.call_later(wait, beat)]
+    def _beat(self) -> None:
+        wait = self._beat_every - self._idle_for()
+        if wait <= 0:
+            if self.closed:
+                return
+            if self._sender.size < HIGH_WATER:
+                self._sender.queue(HEARTBEAT)
+                self._last_write = time.monotonic()
+            wait = self._beat_every
+        self._beat_timer = self._loop.call_later(wait, self._beat)
 
-        def cancel() -> None:
-            for handle in timer:
-                handle.cancel()
-            timer.clear()
+    def _stop_heartbeat(self) -> None:
+        try:
+            on_loop = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self._cancel_heartbeat()
+        elif not self._loop.is_closed():  # a closed loop runs no timer
+            self._loop.call_soon_threadsafe(self._cancel_heartbeat)
 
-        def stop() -> None:
-            if not self._loop.is_closed():  # a closed loop runs no timer
-                self._loop.call_soon_threadsafe(cancel)
-
-        self._stops.append(stop)
-        timer.append(self._loop.call_later(interval, beat))
-        return stop
+    def _cancel_heartbeat(self) -> None:
+        if self._beat_timer is not None:
+            self._beat_timer.cancel()
+            self._beat_timer = None
 
     async def stream(self, source: Any) -> None:
         """Write every item of a sync or async iterable (or of what a callable returns), then ``[DONE]``.
@@ -249,6 +259,10 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
             for fut in (next_item, next_error):
                 if fut is not None and not fut.done():
                     fut.cancel()
+
+
+def _nothing() -> None:
+    """The stop of a heartbeat that never started."""
 
 
 async def _call(handler: Handler, writer: AsyncWriter) -> None:
