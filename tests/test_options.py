@@ -6,6 +6,7 @@ import asyncio
 from typing import Any, Dict, List
 
 import pytest
+
 import sse_fast
 from sse_fast.integrations.starlette import SSEResponse
 from sse_fast.transports import Options
@@ -53,7 +54,8 @@ def test_a_short_heartbeat_goes_out_while_the_handler_is_idle() -> None:
 
 
 def test_unknown_options_are_named() -> None:
-    with pytest.raises(sse_fast.InvalidType, match=r"new_writer\(\) got unknown option\(s\) heartbeet; expected status"):
+    expected = r"new_writer\(\) got unknown option\(s\) heartbeet; expected status"
+    with pytest.raises(sse_fast.InvalidType, match=expected):
         Options.of("new_writer", {"heartbeet": 1})
 
 
