@@ -3,6 +3,7 @@
     python bench/e2e.py            # full: 200,000 chunks to 1 client, 2,000 each to 100 clients, 1,000 idle
     python bench/e2e.py --quick    # the same, 10x smaller
     python bench/e2e.py --servers sse-starlette --quick
+    python bench/e2e.py --http httptools --loop uvloop
 
 Each server is its own uvicorn process on 127.0.0.1 (a socket bound here and handed over with ``--fd``);
 clients are separate processes of raw asyncio sockets that count ``data: `` lines and read nothing else, so
@@ -28,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SERVERS = {"sse_fast": "e2e:sse_fast_app", "sse-starlette": "e2e:sse_starlette_app"}
+SERVERS = {"sse_fast": "e2e:sse_fast_app", "sse-starlette": "e2e:sse_starlette_app", "hand-written": "e2e:hand_app"}
 PATTERN = b"data: "
 IDLE_PING = 3600  # seconds: keep-alives must not fire while idle memory is measured
 
@@ -52,6 +53,8 @@ async def sse_starlette_app(scope: dict, receive: Any, send: Any) -> None:
     async def chunks():
         for i in range(n):
             yield JSONServerSentEvent(chat_chunk(token(i), i))
+            if path == "/paced":
+                await asyncio.sleep(0)
         if path == "/idle":
             await asyncio.sleep(IDLE_PING * 2)
 
@@ -68,10 +71,28 @@ async def sse_fast_app(scope: dict, receive: Any, send: Any) -> None:
     async def chunks(writer: Any) -> None:
         for i in range(n):
             await writer.write_event(chat_chunk(token(i), i))
+            if path == "/paced":
+                await asyncio.sleep(0)
         if path == "/idle":
             await asyncio.sleep(IDLE_PING * 2)
 
     await ASGIResponse(chunks, heartbeat=IDLE_PING)(scope, receive, send)
+
+
+async def hand_app(scope: dict, receive: Any, send: Any) -> None:
+    """The floor for ``/paced``: ``encode_json`` and one ASGI send per event, nothing else (no disconnect
+    watch, no send bound, no heartbeat)."""
+    from sse_fast import encode_json
+    from sse_fast._bench import chat_chunk, token
+
+    path, n = _query(scope)
+    headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for i in range(n):
+        await send({"type": "http.response.body", "body": encode_json(chat_chunk(token(i), i)), "more_body": True})
+        if path == "/paced":
+            await asyncio.sleep(0)
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 # ---- the client process ------------------------------------------------------------------------------
@@ -201,10 +222,10 @@ def _clients(port: int, target: str, conns: int, procs: int) -> dict:
     }
 
 
-def stream_run(server: Server, events: int, conns: int, procs: int) -> dict:
+def stream_run(server: Server, events: int, conns: int, procs: int, path: str = "/stream") -> dict:
     """``conns`` clients each read ``events`` chunks; events/s and server CPU s per 100k events."""
     cpu0 = _cpu_seconds(server.proc.pid)
-    got = _clients(server.port, f"/stream?n={events}", conns, procs)
+    got = _clients(server.port, f"{path}?n={events}", conns, procs)
     cpu = _cpu_seconds(server.proc.pid) - cpu0
     want = events * conns
     if got["events"] != want:
@@ -278,38 +299,46 @@ def versions() -> dict:
 
 def driver_main(args: argparse.Namespace) -> None:
     scale = 10 if args.quick else 1
-    one, many, clients, idle = 200_000 // scale, 2_000 // scale, 100, 1_000 // scale
+    one, many, clients, idle, paced = 200_000 // scale, 2_000 // scale, 100, 1_000 // scale, 50_000 // scale
     print(json.dumps(versions()))
     print(f"uvicorn --http {args.http} --loop {args.loop}; 1 client x {one:,} chunks; {clients} clients x "
-          f"{many:,} chunks ({args.client_procs} client processes); {idle:,} idle streams")  # fmt: skip
+          f"{many:,} chunks ({args.client_procs} client processes); {idle:,} idle streams; 1 client x {paced:,} "
+          "paced chunks (the handler awaits a loop turn after each)")  # fmt: skip
     results: dict[str, dict[str, Any]] = {}
     for name in args.servers:
         server = Server(SERVERS[name], args.http, args.loop)
         try:
-            results[name] = {
-                "one client": stream_run(server, one, 1, 1),
-                f"{clients} clients": stream_run(server, many, clients, args.client_procs),
-                "idle": idle_run(server, idle),
-            }
+            runs = {"paced": stream_run(server, paced, 1, 1, "/paced")}
+            if name != "hand-written":  # the floor serves the paced run only
+                runs["one client"] = stream_run(server, one, 1, 1)
+                runs[f"{clients} clients"] = stream_run(server, many, clients, args.client_procs)
+                runs["idle"] = idle_run(server, idle)
+            results[name] = runs
         finally:
             server.stop()
     print()
     print(f"{'server':<15}{'run':<13}{'events/s':>12}{'CPU s/100k ev':>15}")
     for name, r in results.items():
-        for run in ("one client", f"{clients} clients"):
-            print(f"{name:<15}{run:<13}{r[run]['events_per_s']:>12,.0f}{r[run]['cpu_per_100k']:>15.3f}")
-        print(f"{name:<15}{'idle':<13}{r['idle']['kib_per_conn']:>11.1f} KiB RSS per idle stream "
-              f"({r['idle']['conns']:,} open)")  # fmt: skip
+        for run in ("one client", f"{clients} clients", "paced"):
+            if run in r:
+                print(f"{name:<15}{run:<13}{r[run]['events_per_s']:>12,.0f}{r[run]['cpu_per_100k']:>15.3f}")
+        if "idle" in r:
+            print(f"{name:<15}{'idle':<13}{r['idle']['kib_per_conn']:>11.1f} KiB RSS per idle stream "
+                  f"({r['idle']['conns']:,} open)")  # fmt: skip
     if "sse_fast" in results and "sse-starlette" in results:
         a, b = results["sse_fast"], results["sse-starlette"]
         print("\nratios (sse_fast over sse-starlette):")
-        for run in ("one client", f"{clients} clients"):
+        for run in ("one client", f"{clients} clients", "paced"):
             speed = a[run]["events_per_s"] / b[run]["events_per_s"]
             cpu = b[run]["cpu_per_100k"] / a[run]["cpu_per_100k"]
             verdict = "MET " if speed >= 2 and cpu > 1 else "MISS"
             print(
                 f"  {verdict} {run}: {speed:.2f}x events/s (want >= 2), {cpu:.2f}x less CPU per event (want > 1)"
             )
+    if "sse_fast" in results and "hand-written" in results:
+        cost = results["sse_fast"]["paced"]["cpu_per_100k"] / results["hand-written"]["paced"]["cpu_per_100k"]
+        verdict = "MET " if cost <= 1.1 else "MISS"
+        print(f"  {verdict} paced: sse_fast costs {cost:.2f}x the CPU per event of encode_json + send (want <= 1.1)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"versions": versions(), "results": results}, f, indent=2)

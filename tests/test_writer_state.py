@@ -82,8 +82,10 @@ def test_a_client_that_stops_reading_is_dropped_at_send_timeout() -> None:
         sink = MemorySink()
         sink.stall()
         writer = sse_fast.AsyncWriter(sink, send_timeout=0.05)
-        await writer.write_event(1)  # queued; its send never returns
-        assert await asyncio.wait_for(writer.context.wait(), 5) == "send_timeout"
+        with pytest.raises(sse_fast.SendTimedOut):  # the writer was idle: this write itself waits in the sink
+            await asyncio.wait_for(writer.write_event(1), 5)
+        assert writer.context.reason == "send_timeout"
+        assert getattr(asyncio.current_task(), "cancelling", lambda: 0)() == 0  # the wait it cut is undone
         assert writer.state is State.DROPPED and sink.aborted and not sink.ended
         with pytest.raises(sse_fast.SendTimedOut, match="read nothing for 0.05 s"):
             await writer.write_event(2)
@@ -98,7 +100,7 @@ def test_close_of_a_stalled_stream_gives_up_at_send_timeout() -> None:
         sink = MemorySink()
         sink.stall()
         writer = sse_fast.AsyncWriter(sink, send_timeout=0.05)
-        await writer.write_event(1)
+        assert writer.offer(FRAME, HIGH_WATER)  # queued for the sender, whose send never returns
         await asyncio.wait_for(writer.close(), 5)
         assert writer.state is State.DROPPED and writer.context.reason == "closed" and sink.aborted
 
@@ -111,10 +113,11 @@ def test_a_send_that_fails_closes_the_stream_with_its_cause() -> None:
         broken = ConnectionResetError("reset by peer")
         sink.fail(broken)
         writer = sse_fast.AsyncWriter(sink)
-        await writer.write_event(1)
         with pytest.raises(sse_fast.ClientDisconnected) as raised:
-            await writer.flush()
+            await writer.write_event(1)  # idle writer: the write is the send, and says it failed
         assert writer.state is State.LOST and raised.value.__cause__ is broken
+        with pytest.raises(sse_fast.ClientDisconnected):
+            await writer.flush()
         await writer.close()
         assert writer.state is State.ENDED and sink.writes == []
 
@@ -186,7 +189,7 @@ def test_writes_wait_for_room_past_the_high_water_mark() -> None:
         sink = MemorySink()
         sink.stall()
         writer = sse_fast.AsyncWriter(sink, send_timeout=None)
-        await writer.write_frame(b": x\n\n")  # the sender takes it and blocks in the stalled send
+        assert writer.offer(b": x\n\n", HIGH_WATER)  # the sender takes it and blocks in the stalled send
         await asyncio.sleep(0)
         big = b"data: " + b"y" * HIGH_WATER + b"\n\n"
         waiting = asyncio.ensure_future(writer.write_frame(big))
@@ -244,3 +247,29 @@ def test_sync_abort() -> None:
     assert writer.state is State.DROPPED and sink.aborted and writer.finished.is_set()
     writer.close()
     assert not sink.ended
+
+
+def test_paced_writes_go_straight_to_the_sink_and_bursts_are_still_gathered() -> None:
+    """A write that finds the writer idle is sent from the writer's own task (no task per event); the
+    writes that follow it in the same loop turn are gathered into one send."""
+
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink, send_timeout=None)
+        loop = asyncio.get_running_loop()
+        made: List[Any] = []
+        loop.set_task_factory(lambda lp, coro, **kw: made.append(coro) or asyncio.Task(coro, loop=lp, **kw))
+        for i in range(50):
+            await writer.write_event(i)
+            assert len(sink.writes) == i + 1  # it reached the sink before the write returned
+            await asyncio.sleep(0)  # a loop turn between events: paced
+        assert made == []
+        for i in range(50, 100):  # a burst: no turn between writes
+            await writer.write_event(i)
+        await writer.flush()
+        loop.set_task_factory(None)
+        assert len(sink.writes) == 52 and len(made) == 1  # the burst's first write, then one send of the rest
+        assert [e.data for e in sink.events()] == [str(i) for i in range(100)]
+        await writer.close()
+
+    run(body)

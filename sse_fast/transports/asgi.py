@@ -39,12 +39,15 @@ class ASGISink:
         if start is not None:
             await self._send(start)
 
-    async def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> Awaitable[None]:
         if self._start is not None:
-            await self.start()
-            if not data:
-                return
-        await self._send({"type": "http.response.body", "body": data, "more_body": True})
+            return self._start_then_send(data)
+        return self._send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def _start_then_send(self, data: bytes) -> None:
+        await self.start()
+        if data:
+            await self.send(data)
 
     async def end(self) -> None:
         self._watcher.stop()

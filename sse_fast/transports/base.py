@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any, Callable, Coroutine, Deque, Optional, Protocol
+from typing import Any, Awaitable, Callable, Coroutine, Deque, Optional, Protocol
 
 Lost = Callable[[], None]  # what a sink calls when the client has gone
 
@@ -23,8 +23,8 @@ class AsyncSink(Protocol):
     def watch(self, lost: Lost) -> None:
         """Start noticing a client that leaves; call ``lost()`` when it does."""
 
-    async def send(self, data: bytes) -> None:
-        """Hand ``data`` to the transport; return once it has taken it (backpressure)."""
+    def send(self, data: bytes) -> Awaitable[None]:
+        """Hand ``data`` to the transport; the awaitable is done once it has taken it (backpressure)."""
 
     async def end(self) -> None:
         """Finish the body normally."""

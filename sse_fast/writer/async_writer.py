@@ -21,9 +21,11 @@ Handler = Callable[["AsyncWriter"], Any]
 class AsyncWriter(BaseWriter[Awaitable[None]]):
     """The writer for asyncio transports (ASGI, asyncio streams): every method is awaited.
 
-    A write queues its frame and returns at once while fewer than 64 KiB are queued; a sender task hands
-    everything queued to the transport in one write as soon as the event loop runs it, so a burst goes out
-    in few large writes. A write that finds 64 KiB queued waits until the sender takes them (backpressure).
+    A write that finds the writer idle hands its frame to the transport at once, from the caller's task (a
+    paced stream costs no task per event). Writes that follow it in the same loop turn queue and return at
+    once while fewer than 64 KiB are queued; a sender task hands everything queued to the transport in one
+    write when the loop runs it, so a burst goes out in few large writes. A write that finds 64 KiB queued
+    waits until the sender takes them (backpressure).
     When a transport write fails or outlasts ``send_timeout``, the stream is closed with that reason and the
     next write raises ``ClientDisconnected`` (``SendTimedOut`` for the timeout); ``close()`` sends what is
     queued, then ends the body, and a write after it raises ``StreamClosed``. Use the writer on its event
@@ -72,12 +74,16 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         if self.state is not _OPEN:
             raise self._refusal()
         sender = self._sender
-        sender.queue(frame)
         self._last_write = time.monotonic()
-        if sender.size >= HIGH_WATER:
+        if sender.can_send_now():
+            await sender.send_now(frame)
+        else:
+            sender.queue(frame)
+            if sender.size < HIGH_WATER:
+                return
             await sender.wait_for_room()
-            if sender.stopped:
-                raise self._refusal()
+        if sender.stopped:
+            raise self._refusal()
 
     def _discard_pending(self) -> None:
         self._sender.stop()

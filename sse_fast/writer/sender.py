@@ -9,7 +9,7 @@ A burst thus leaves in few large sends. The watchdog is one self-rearming timer 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, List, Optional
+from typing import Any, Awaitable, Callable, List, Optional
 
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
 from ..errors import ClientDisconnected
@@ -17,6 +17,7 @@ from .base import IS_CLOSED
 
 HIGH_WATER = 64 * 1024  # bytes an AsyncWriter queues before a write waits for the transport
 
+_INLINE: Any = object()  # stands for the task while a write goes straight to the sink
 Fail = Callable[[str, str, Optional[BaseException]], None]  # (reason, message, cause)
 
 
@@ -24,7 +25,7 @@ class Sender:
     """The queue of frames not yet handed to the sink, and the one task that hands them over."""
 
     __slots__ = ("_loop", "_sink", "_send_timeout", "_fail", "_task", "_started", "_watchdog", "_room",
-                 "pending", "size", "stopped")  # fmt: skip
+                 "_turn_used", "_caller", "pending", "size", "stopped")  # fmt: skip
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sink: Any, send_timeout: Optional[float], fail: Fail) -> None:
         self._loop = loop
@@ -38,6 +39,8 @@ class Sender:
         self.pending: List[bytes] = []  # frames for the next send
         self.size = 0  # their bytes
         self.stopped = False  # the stream was dropped: nothing more is sent
+        self._turn_used = False  # a write went straight to the sink in this turn of the loop
+        self._caller: Optional[asyncio.Task[Any]] = None  # the task whose write is in the sink, meanwhile
 
     def queue(self, frame: bytes, start: bool = True) -> None:
         """Add ``frame``; ``start=False`` leaves the sender for a later ``kick()``."""
@@ -45,6 +48,23 @@ class Sender:
         self.size += len(frame)
         if start and self._task is None:
             self.kick()
+
+    def can_send_now(self) -> bool:
+        """True when a write may go straight to the sink: nothing is queued or in flight, and no other write
+        did so in this turn of the loop (so the writes of a burst are still gathered into one send)."""
+        return self._task is None and not self.pending and not self._turn_used and not self.stopped
+
+    def send_now(self, data: bytes) -> Awaitable[None]:
+        """Hand ``data`` to the sink from the writer's own task (await what this returns): a paced stream
+        costs no task per event."""
+        self._turn_used = True
+        self._loop.call_soon(self._next_turn)
+        self._task = _INLINE
+        self._caller = asyncio.current_task()
+        return self._send(data, inline=True)
+
+    def _next_turn(self) -> None:
+        self._turn_used = False
 
     def kick(self) -> None:
         """Start the sender for what is queued (nothing if it runs already)."""
@@ -67,9 +87,13 @@ class Sender:
         """Wait until everything queued has been handed to the sink; False if the stream was dropped."""
         while not self.stopped:
             self.kick()
-            if self._task is None:  # nothing queued
+            task = self._task
+            if task is None:  # nothing queued
                 return True
-            await asyncio.wait({self._task})
+            if task is _INLINE:  # a write is in the sink: wait a turn and look again
+                await asyncio.sleep(0)
+                continue
+            await asyncio.wait({task})
         return False
 
     def stop(self) -> None:
@@ -79,7 +103,7 @@ class Sender:
         self.size = 0
         self._wake_writers()
         self.stop_watchdog()
-        task = self._task
+        task = self._caller if self._task is _INLINE else self._task  # the send in flight is interrupted
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
@@ -99,7 +123,7 @@ class Sender:
         finally:
             self._task = None
 
-    async def _send(self, data: bytes) -> None:
+    async def _send(self, data: bytes, inline: bool = False) -> None:
         self._started = self._loop.time()
         if self._watchdog is None and self._send_timeout is not None:
             self._watchdog = self._loop.call_later(self._send_timeout, self._watch)
@@ -109,12 +133,18 @@ class Sender:
             if not self.stopped:  # cancelled from outside: a half-finished send leaves the stream unusable
                 self._fail(CLOSED, IS_CLOSED, None)
                 raise
+            if inline:  # stop() interrupted the caller's own task: the write raises why, not CancelledError
+                _uncancel(asyncio.current_task())
         except (OSError, ClientDisconnected) as exc:
             self._fail(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
         except Exception as exc:  # the transport broke: the stream cannot go on, the next write says why
             self._fail(CLIENT_DISCONNECTED, f"the transport failed ({type(exc).__name__}: {exc})", exc)
         finally:
             self._started = None
+            if inline:
+                self._task = self._caller = None
+                if self.pending:  # written meanwhile by others (a heartbeat, a broker)
+                    self.kick()
 
     def _watch(self) -> None:
         """Armed again only while a send is in flight, so its deadline is that send's start plus
@@ -134,3 +164,10 @@ class Sender:
         for waiter in room:
             if not waiter.done():
                 waiter.set_result(None)
+
+
+def _uncancel(task: Optional["asyncio.Task[Any]"]) -> None:
+    """Undo the cancel request ``stop()`` made (Python 3.11+ counts them; before, there is nothing to undo)."""
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        uncancel()
