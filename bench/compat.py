@@ -3,8 +3,10 @@
     python bench/compat.py
 
 Event encoding: best of 5 timeit runs per case. Responses: N events through ``EventSourceResponse``
-driven in-process over ASGI (a ``send`` that only counts bytes), best of 5. Both sides get the same
-content; the outputs are compared before anything is timed. Needs the bench extra.
+driven in-process over ASGI (a ``send`` that only counts bytes), best of 5, for the compat response's
+default (lockstep: each event handed to ``send`` before the content resumes, as sse-starlette does) and
+for ``write_behind=True``. All sides get the same content; the outputs are compared before anything is
+timed. Needs the bench extra.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def content(module: Any, kind: str) -> Any:
     return items()
 
 
-async def serve_once(module: Any, kind: str) -> Tuple[float, bytes]:
+async def serve_once(module: Any, kind: str, **options: Any) -> Tuple[float, bytes]:
     scope = {"type": "http", "method": "GET", "path": "/", "http_version": "1.1", "headers": []}
     finished = asyncio.Event()
     body = bytearray()
@@ -79,26 +81,32 @@ async def serve_once(module: Any, kind: str) -> Tuple[float, bytes]:
         body.extend(message.get("body", b""))
 
     started = time.perf_counter()
-    await module.EventSourceResponse(content(module, kind), ping=0)(scope, receive, send)
+    await module.EventSourceResponse(content(module, kind), ping=0, **options)(scope, receive, send)
     elapsed = time.perf_counter() - started
     finished.set()
     return elapsed, bytes(body)
+
+
+RESPONSES = (
+    ("sse-starlette", sse_starlette, {}),
+    ("compat (lockstep, default)", ours, {}),
+    ("compat write_behind=True", ours, {"write_behind": True}),
+)
 
 
 async def time_responses() -> None:
     for kind in ("JSONServerSentEvent", "dict", "str"):
         best: Dict[str, float] = {}
         bodies = {}
-        for label, module in (("sse-starlette", sse_starlette), ("compat", ours)):
-            runs = [await serve_once(module, kind) for _ in range(5)]
+        for label, module, options in RESPONSES:
+            runs = [await serve_once(module, kind, **options) for _ in range(5)]
             best[label] = min(elapsed for elapsed, _ in runs)
             bodies[label] = runs[0][1]
-        assert bodies["sse-starlette"] == bodies["compat"], f"{kind}: bodies differ"
+        assert len(set(bodies.values())) == 1, f"{kind}: bodies differ"
         rates = {label: EVENTS / seconds for label, seconds in best.items()}
-        print(
-            f"EventSourceResponse, {EVENTS:,} {kind} items: sse-starlette {rates['sse-starlette']:9,.0f} events/s"
-            f"  compat {rates['compat']:9,.0f} events/s  {rates['compat'] / rates['sse-starlette']:4.1f}x"
-        )
+        print(f"EventSourceResponse, {EVENTS:,} {kind} items (events/s):")
+        for label, rate in rates.items():
+            print(f"  {label:28s} {rate:11,.0f}  {rate / rates['sse-starlette']:4.1f}x")
 
 
 if __name__ == "__main__":
