@@ -55,6 +55,7 @@ class EventSourceResponse(Response):
     is closed at that ``yield``. ``write_behind=True`` queues events instead and sends them from a task
     (several at a time when the client is slower than the content): faster, but code after a ``yield``
     runs before the event reached the server, and a send timeout closes the content at a later ``yield``.
+    In both modes one message is sent at a time: a ping due while a send is pending goes out after it.
     """
 
     DEFAULT_PING_INTERVAL = 15
@@ -214,7 +215,8 @@ class EventSourceResponse(Response):
                 ping = self.ping_message_factory()
             else:
                 ping = ServerSentEvent(comment=f"ping - {datetime.now(timezone.utc)}", sep=self.sep)
-            await self._write(writer, ensure_bytes(ping, self.sep))
+            await writer.write_frame(ensure_bytes(ping, self.sep))
+            await writer.flush()  # in both modes: a ping waits for a pending send, and never queues behind one
 
     async def _write(self, writer: AsyncWriter, frame: bytes) -> None:
         """Write ``frame``; unless ``write_behind``, return once it is handed to the server."""
