@@ -509,6 +509,83 @@ def test_an_old_conftest_that_resets_should_exit_event_runs(tmp_path: Any) -> No
     assert "2 passed" in done.stdout
 
 
+# --- a uvicorn in the main thread, stopped from code -------------------------------------------------------
+
+STOPPED_FROM_CODE = textwrap.dedent(
+    """
+    import sys, threading, time
+
+    import anyio, httpx, uvicorn
+
+    impl, drain, port = sys.argv[1], sys.argv[2] == "on", int(sys.argv[3])
+    if impl == "sse-starlette":
+        from sse_starlette.sse import AppStatus, EventSourceResponse
+    else:
+        from sse_fast.compat.sse_starlette import AppStatus, EventSourceResponse
+    if not drain:
+        AppStatus.disable_automatic_graceful_drain()
+
+
+    async def app(scope, receive, send):
+        stop = anyio.Event()
+
+        async def content():
+            yield "started"
+            await stop.wait()
+            yield "farewell"
+
+        await EventSourceResponse(content(), shutdown_event=stop, shutdown_grace_period=5)(scope, receive, send)
+
+
+    config = uvicorn.Config(app, port=port, log_level="critical", lifespan="off", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    received = []
+
+
+    def client():
+        while not server.started:
+            time.sleep(0.02)
+        try:
+            with httpx.stream("GET", f"http://127.0.0.1:{port}/", timeout=10) as response:
+                for chunk in response.iter_raw():
+                    received.append(chunk)
+                    server.should_exit = True  # stopped from code, no signal, once the stream runs
+        except httpx.TransportError:
+            received.append(b"<broken>")
+
+
+    threading.Thread(target=client, daemon=True).start()
+    server.run()  # the main thread: uvicorn installs its signal handlers
+    time.sleep(0.2)
+    print(repr(b"".join(received)), AppStatus.should_exit)
+    """
+)
+
+
+@pytest.mark.parametrize("impl", LOCKSTEP)
+@pytest.mark.parametrize("drain", ["on", "off"])
+def test_a_uvicorn_stopped_from_code_drains_its_streams_unless_the_automatic_drain_is_off(
+    tmp_path: Any, impl: str, drain: str
+) -> None:
+    (tmp_path / "stopped_from_code.py").write_text(STOPPED_FROM_CODE)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = subprocess.run(
+        [sys.executable, "stopped_from_code.py", impl, drain, str(port)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    if drain == "on":
+        assert done.stdout.strip().rsplit(" ", 1) == [repr(b"data: started\r\n\r\ndata: farewell\r\n\r\n"), "False"]
+    else:  # uvicorn's own timeout (1 s) cuts the stream
+        assert done.stdout.strip().rsplit(" ", 1) == [repr(b"data: started\r\n\r\n<broken>"), "False"]
+
+
 # --- the drain on SIGTERM, switched off -----------------------------------------------------------------------
 
 NO_DRAIN_APP = textwrap.dedent(

@@ -5,10 +5,14 @@ does (each ``shutdown_event`` set, ``shutdown_grace_period`` given, then cancell
 sse-starlette's next 0.5 s poll; a stream that starts while it is True ends at once, as in sse-starlette.
 SIGTERM / SIGINT set it (unless ``AppStatus.disable_automatic_graceful_drain()`` was called) in front of
 ``sse_fast.shutdown_on_signals``, chained once per process by the first response served from the main thread.
+A uvicorn that is stopped from code (``server.should_exit = True``, no signal) is found as sse-starlette
+finds it, through the SIGTERM handler it installed in the main thread, and polled every 0.5 s while a
+compat stream runs on a loop: its streams on that loop are drained (``AppStatus.should_exit`` is left alone).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import os
@@ -21,8 +25,19 @@ from .. import registry
 from ..context import SHUTDOWN
 from ..writer import AsyncWriter
 
+POLL = 0.5  # seconds between two looks at a uvicorn server's should_exit, as in sse-starlette
 _lock = threading.Lock()
-_served: weakref.WeakSet[AsyncWriter] = weakref.WeakSet()  # the compat response's open streams
+# the compat response's open streams, each with its loop; and the loops that run a uvicorn watcher
+_served: weakref.WeakKeyDictionary[AsyncWriter, asyncio.AbstractEventLoop] = weakref.WeakKeyDictionary()
+_watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[None]] = weakref.WeakKeyDictionary()
+
+
+def _drain(loop: Optional[asyncio.AbstractEventLoop] = None) -> None:
+    """End every compat stream (on ``loop`` only, if given) with reason ``"shutdown"``."""
+    with _lock:
+        streams = [writer for writer, its_loop in _served.items() if loop is None or its_loop is loop]
+    for writer in streams:
+        writer.context.finish(SHUTDOWN)
 
 
 class _Status(type):
@@ -31,10 +46,7 @@ class _Status(type):
     def __setattr__(cls, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name == "should_exit" and value:
-            with _lock:
-                streams = list(_served)
-            for writer in streams:
-                writer.context.finish(SHUTDOWN)
+            _drain()
 
 
 class AppStatus(metaclass=_Status):
@@ -71,15 +83,46 @@ class AppStatus(metaclass=_Status):
 @contextlib.contextmanager
 def served(writer: AsyncWriter) -> Iterator[None]:
     """Track ``writer`` while the compat response serves it; it is drained at once if ``should_exit`` is set."""
+    loop = asyncio.get_running_loop()
+    watch = _uvicorn_server() is not None
     with _lock:
-        _served.add(writer)
+        _served[writer] = loop
+        if watch and loop not in _watchers:
+            _watchers[loop] = loop.create_task(_watch_uvicorn(loop))
     try:
         if AppStatus.should_exit:  # read after the add: a flag set meanwhile has seen this writer
             writer.context.finish(SHUTDOWN)
         yield
     finally:
         with _lock:
-            _served.discard(writer)
+            _served.pop(writer, None)
+
+
+async def _watch_uvicorn(loop: asyncio.AbstractEventLoop) -> None:
+    """While compat streams run on ``loop``: drain them once the uvicorn of the main thread should exit."""
+    try:
+        while True:
+            await asyncio.sleep(POLL)
+            with _lock:
+                if loop not in _served.values():  # no stream left: the next one starts a new watcher
+                    del _watchers[loop]
+                    return
+            server = _uvicorn_server()  # looked up again each time: a later server replaces a stopped one
+            if AppStatus.enable_automatic_graceful_drain and server is not None and server.should_exit:
+                _drain(loop)
+    except asyncio.CancelledError:
+        with _lock:
+            _watchers.pop(loop, None)
+        raise
+
+
+def _uvicorn_server() -> Any:
+    """The uvicorn ``Server`` whose ``handle_exit`` is the SIGTERM handler (under ours), or None."""
+    handler = signal.getsignal(signal.SIGTERM)
+    if isinstance(handler, functools.partial) and handler.func is _on_signal:
+        handler = handler.args[1]
+    server = getattr(handler, "__self__", None)
+    return server if hasattr(server, "should_exit") else None
 
 
 _chained = False
