@@ -46,7 +46,9 @@ class _Status(type):
     def __setattr__(cls, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         if name == "should_exit" and value:
-            _drain()
+            # from a thread of its own: a signal handler sets it, and must not wait for a lock the code
+            # it interrupted may hold
+            threading.Thread(target=_drain, name="sse-appstatus-drain", daemon=True).start()
 
 
 class AppStatus(metaclass=_Status):
