@@ -425,6 +425,61 @@ def test_should_exit_drains_only_the_compat_streams(server: Server) -> None:
     assert events == [str(n) for n in range(100)]
 
 
+def stalled_client(url: str) -> socket.socket:
+    """A client that sends a GET and then reads nothing (with a small receive buffer)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    sock.connect((host, int(port)))
+    sock.sendall(f"GET /{url.split('/', 3)[3]} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    return sock
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_under_uvicorn_a_send_timeout_closes_the_content_at_the_yield_whose_send_stalled(
+    server: Server, impl: str
+) -> None:
+    """A client that stops reading: uvicorn's ``send`` blocks once its buffers are full. In lockstep the
+    code after a ``yield`` ran exactly for the events whose ``send`` returned; write-behind ran ahead."""
+    returned: list[int] = []  # body sends that returned, counted by an ASGI middleware around the response
+    after: list[int] = []
+    closed_at: list[int] = []
+    done = threading.Event()
+
+    async def big_frames() -> Any:
+        for n in range(1000):
+            try:
+                yield "x" * 256 * 1024
+            except GeneratorExit:
+                closed_at.append(n)
+                raise
+            after.append(n)
+
+    async def counted(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def counting_send(message: dict[str, Any]) -> None:
+            await send(message)
+            if message.get("body"):
+                returned.append(1)
+
+        try:
+            await IMPLEMENTATIONS[impl](big_frames(), ping=0, send_timeout=0.5)(scope, receive, counting_send)
+        except TimeoutError:
+            done.set()
+
+    path = "/stall-" + impl.replace(" ", "-")
+    ROUTES[path] = lambda: counted
+    sock = stalled_client(server.url + path)
+    try:
+        assert done.wait(GUARD)
+    finally:
+        sock.close()
+    assert len(closed_at) == 1
+    if impl == "compat write_behind":
+        assert len(after) > len(returned)
+    else:
+        assert len(after) == len(returned) == closed_at[0]
+
+
 # --- an old conftest, run as its own pytest session ---------------------------------------------------------
 
 OLD_CONFTEST = textwrap.dedent(
