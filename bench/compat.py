@@ -1,16 +1,24 @@
 """sse_fast.compat.sse_starlette against sse-starlette itself: event encoding and whole responses.
 
-    python bench/compat.py
+    python bench/compat.py             # in-process
+    python bench/compat.py --uvicorn   # and each response under a real uvicorn (bench/e2e.py's harness)
 
 Event encoding: best of 5 timeit runs per case. Responses: N events through ``EventSourceResponse``
-driven in-process over ASGI (a ``send`` that only counts bytes), best of 5. Both sides get the same
-content; the outputs are compared before anything is timed. Needs the bench extra.
+driven in-process over ASGI (a ``send`` that only counts bytes), best of 5, for the compat response's
+default (lockstep: each event handed to ``send`` before the content resumes, as sse-starlette does) and
+for ``write_behind=True``. All sides get the same content; the outputs are compared before anything is
+timed. ``--uvicorn``: the same three responses, each in its own uvicorn process (h11, asyncio), stream
+bench/e2e.py's chat chunks to 1 client (20,000) and to 100 clients (200 each); events/s and server CPU
+seconds per 100k events, as bench/e2e.py measures them. Needs the bench extra.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import os
+import sys
 import time
 import timeit
 from typing import Any, Callable, Dict, Tuple
@@ -66,7 +74,7 @@ def content(module: Any, kind: str) -> Any:
     return items()
 
 
-async def serve_once(module: Any, kind: str) -> Tuple[float, bytes]:
+async def serve_once(module: Any, kind: str, **options: Any) -> Tuple[float, bytes]:
     scope = {"type": "http", "method": "GET", "path": "/", "http_version": "1.1", "headers": []}
     finished = asyncio.Event()
     body = bytearray()
@@ -79,29 +87,87 @@ async def serve_once(module: Any, kind: str) -> Tuple[float, bytes]:
         body.extend(message.get("body", b""))
 
     started = time.perf_counter()
-    await module.EventSourceResponse(content(module, kind), ping=0)(scope, receive, send)
+    await module.EventSourceResponse(content(module, kind), ping=0, **options)(scope, receive, send)
     elapsed = time.perf_counter() - started
     finished.set()
     return elapsed, bytes(body)
+
+
+RESPONSES = (
+    ("sse-starlette", sse_starlette, {}),
+    ("compat (lockstep, default)", ours, {}),
+    ("compat write_behind=True", ours, {"write_behind": True}),
+)
 
 
 async def time_responses() -> None:
     for kind in ("JSONServerSentEvent", "dict", "str"):
         best: Dict[str, float] = {}
         bodies = {}
-        for label, module in (("sse-starlette", sse_starlette), ("compat", ours)):
-            runs = [await serve_once(module, kind) for _ in range(5)]
+        for label, module, options in RESPONSES:
+            runs = [await serve_once(module, kind, **options) for _ in range(5)]
             best[label] = min(elapsed for elapsed, _ in runs)
             bodies[label] = runs[0][1]
-        assert bodies["sse-starlette"] == bodies["compat"], f"{kind}: bodies differ"
+        assert len(set(bodies.values())) == 1, f"{kind}: bodies differ"
         rates = {label: EVENTS / seconds for label, seconds in best.items()}
-        print(
-            f"EventSourceResponse, {EVENTS:,} {kind} items: sse-starlette {rates['sse-starlette']:9,.0f} events/s"
-            f"  compat {rates['compat']:9,.0f} events/s  {rates['compat'] / rates['sse-starlette']:4.1f}x"
-        )
+        print(f"EventSourceResponse, {EVENTS:,} {kind} items (events/s):")
+        for label, rate in rates.items():
+            print(f"  {label:28s} {rate:11,.0f}  {rate / rates['sse-starlette']:4.1f}x")
+
+
+async def compat_app(scope: Dict[str, Any], receive: Any, send: Any, **options: Any) -> None:
+    """bench/e2e.py's ``/stream?n=N`` route on the compat response (imported by uvicorn as ``compat``)."""
+    from e2e import IDLE_PING, _query
+
+    from sse_fast._bench import chat_chunk, token
+
+    _, n = _query(scope)
+
+    async def chunks() -> Any:
+        for i in range(n):
+            yield ours.JSONServerSentEvent(chat_chunk(token(i), i))
+
+    await ours.EventSourceResponse(chunks(), ping=IDLE_PING, **options)(scope, receive, send)
+
+
+async def lockstep_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
+    await compat_app(scope, receive, send)
+
+
+async def write_behind_app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
+    await compat_app(scope, receive, send, write_behind=True)
+
+
+def time_servers() -> None:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import e2e
+
+    apps = {
+        "sse-starlette": "e2e:sse_starlette_app",
+        "compat (lockstep, default)": "compat:lockstep_app",
+        "compat write_behind=True": "compat:write_behind_app",
+    }
+    print("uvicorn (h11, asyncio): events/s, server CPU s per 100k events")
+    for label, app in apps.items():
+        server = e2e.Server(app, "h11", "asyncio")
+        try:
+            runs = {
+                "1 x 20,000": e2e.stream_run(server, 20_000, 1, 1),
+                "100 x 200": e2e.stream_run(server, 200, 100, 2),
+            }
+        finally:
+            server.stop()
+        print(f"  {label:28s}", "  ".join(
+            f"{run}: {r['events_per_s']:9,.0f} ev/s {r['cpu_per_100k']:5.2f} CPU s" for run, r in runs.items()
+        ))  # fmt: skip
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--uvicorn", action="store_true", help="also time the responses under a real uvicorn")
+    args = parser.parse_args()
     print(f"encoder: {sse_fast.IMPLEMENTATION}, sse-starlette {sse_starlette.__version__}")
     time_events()
     asyncio.run(time_responses())
+    if args.uvicorn:
+        time_servers()

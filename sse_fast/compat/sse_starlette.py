@@ -2,16 +2,15 @@
 
 The names, constructor arguments and bytes of sse-starlette 3.x, encoded by sse_fast's core and sent by
 its ASGI transport (which starts the response, watches for the client leaving, bounds every send by
-``send_timeout`` and registers the stream for ``sse_fast.shutdown``). Deliberate differences (refused
-unsafe input, JSON for containers, asyncio only) are listed in the README's compat section.
+``send_timeout`` and registers the stream for ``sse_fast.shutdown``). As in sse-starlette, the content is
+not resumed while its last event's send is pending (``write_behind=True`` lets it run ahead). Deliberate
+differences (refused unsafe input, JSON for containers, asyncio only) are listed in the README's compat section.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import threading
 from collections.abc import AsyncIterable, Awaitable, Coroutine, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Callable, Union
@@ -22,13 +21,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from .. import registry
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT, SHUTDOWN
-from ..errors import ClientDisconnected, InvalidType, InvalidValue
+from ..errors import ClientDisconnected, InvalidType, InvalidValue, SendTimedOut
 from ..transports.asgi import answer_head, open_asgi
 from ..transports.options import Options
 from ..writer import AsyncWriter
 from ._sse_starlette_event import JSONServerSentEvent, ServerSentEvent, check_sep, ensure_bytes
+from ._sse_starlette_status import AppStatus, chain_shutdown_on_signals, served
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +46,16 @@ class EventSourceResponse(Response):
     keywords) or ``ServerSentEvent``. A comment ``ping`` goes out every ``ping`` seconds (15; 0 turns it
     off), or what ``ping_message_factory()`` returns. ``send_timeout`` bounds each send (None: no bound)
     and raises ``SendTimeoutError``. ``client_close_handler_callable(message)`` is awaited after the client
-    left. On ``sse_fast.shutdown`` (chained in front of SIGTERM / SIGINT when the first response starts in
-    the main thread) ``shutdown_event`` is set and the stream gets ``shutdown_grace_period`` seconds to
-    end before it is cancelled. ``background`` runs after the stream.
+    left. On ``AppStatus.should_exit = True`` or ``sse_fast.shutdown`` (both chained in front of SIGTERM /
+    SIGINT when the first response starts in the main thread) ``shutdown_event`` is set and the stream gets
+    ``shutdown_grace_period`` seconds to end before it is cancelled. ``background`` runs after the stream.
+
+    Each event (and ping) is handed to the server before the content is resumed, as sse-starlette does:
+    code after a ``yield`` runs once the event's send returned, and after a ``send_timeout`` the content
+    is closed at that ``yield``. ``write_behind=True`` queues events instead and sends them from a task
+    (several at a time when the client is slower than the content): faster, but code after a ``yield``
+    runs before the event reached the server, and a send timeout closes the content at a later ``yield``.
+    In both modes one message is sent at a time: a ping due while a send is pending goes out after it.
     """
 
     DEFAULT_PING_INTERVAL = 15
@@ -72,6 +78,8 @@ class EventSourceResponse(Response):
         shutdown_event: Any = None,
         shutdown_grace_period: float = 0,
         cleanup_timeout: float | None = DEFAULT_CLEANUP_TIMEOUT,
+        *,
+        write_behind: bool = False,
     ) -> None:
         self.sep = check_sep(sep)
         self.body_iterator = content if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
@@ -99,6 +107,7 @@ class EventSourceResponse(Response):
         if cleanup_timeout is not None and cleanup_timeout < 0:
             raise InvalidValue(f"cleanup_timeout must be >= 0 or None, got {cleanup_timeout!r}")
         self._cleanup_timeout = cleanup_timeout
+        self.write_behind = write_behind
         self.active = True
 
     @property
@@ -121,10 +130,11 @@ class EventSourceResponse(Response):
         if scope["type"] == "http" and scope["method"].upper() == "HEAD":
             await self._answer_head(scope, send)
             return
-        _chain_shutdown_on_signals()
+        chain_shutdown_on_signals()
         writer = await open_asgi(scope, receive, send, self._options(), wait=False)  # starts beside the stream
         try:
-            error = await self._run(writer)
+            with served(writer):
+                error = await self._run(writer)
             # sse-starlette awaits every send: what was written must be out (or have failed) before the
             # stream counts as ended well
             if error is None:
@@ -173,7 +183,7 @@ class EventSourceResponse(Response):
     async def _stream_response(self, writer: AsyncWriter) -> None:
         async for data in self.body_iterator:
             try:
-                await writer.write_frame(ensure_bytes(data, self.sep))
+                await self._write(writer, ensure_bytes(data, self.sep))
             except BaseException:
                 await self._close_body_iterator()
                 raise
@@ -199,6 +209,13 @@ class EventSourceResponse(Response):
             else:
                 ping = ServerSentEvent(comment=f"ping - {datetime.now(timezone.utc)}", sep=self.sep)
             await writer.write_frame(ensure_bytes(ping, self.sep))
+            await writer.flush()  # in both modes: a ping waits for a pending send, and never queues behind one
+
+    async def _write(self, writer: AsyncWriter, frame: bytes) -> None:
+        """Write ``frame``; unless ``write_behind``, return once it is handed to the server."""
+        await writer.write_frame(frame)
+        if not self.write_behind:
+            await writer.flush()
 
     async def _until_stream_must_end(self, writer: AsyncWriter, stream: asyncio.Future[Any]) -> None:
         """Return when the client left; on shutdown, cancel ``stream`` once the grace period is over."""
@@ -226,7 +243,10 @@ class EventSourceResponse(Response):
     async def _answer_head(self, scope: Scope, send: Send) -> None:
         """HEAD: the headers GET would get and an empty body, each send bounded by ``send_timeout``; the
         content is never touched."""
-        await answer_head(scope, send, self._options())
+        try:
+            await answer_head(scope, send, self._options())
+        except SendTimedOut as exc:
+            raise SendTimeoutError() from exc
         if self.background is not None:
             await self.background()
 
@@ -240,23 +260,8 @@ async def _flush(writer: AsyncWriter) -> ClientDisconnected | None:
     return None
 
 
-_chained = False
-
-
-def _chain_shutdown_on_signals() -> None:
-    """Once per process, from the main thread: SIGTERM / SIGINT first end the streams (``sse_fast.shutdown``).
-
-    Skipped when the application has chained ``sse_fast.shutdown_on_signals`` itself (its grace wins).
-    """
-    global _chained
-    if _chained or threading.current_thread() is not threading.main_thread():
-        return
-    _chained = True
-    if getattr(signal.getsignal(signal.SIGTERM), "__module__", None) != registry.__name__:
-        registry.shutdown_on_signals()
-
-
 __all__ = [
+    "AppStatus",
     "EventSourceResponse",
     "JSONServerSentEvent",
     "SendTimeoutError",
