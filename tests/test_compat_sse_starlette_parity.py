@@ -169,11 +169,10 @@ def test_write_behind_runs_the_code_after_a_yield_before_the_event_is_sent() -> 
         return peer.log
 
     log = run(main())
-    sends = [i for i, entry in enumerate(log) if entry[0] == "send" and entry[1]]
-    # the first event found the writer idle and went at once; the other two queued behind it and went
-    # out in one send after the content had run to its end
-    assert [log[i] for i in sends] == [("send", b"data: 0\r\n\r\n"), ("send", b"data: 1\r\n\r\ndata: 2\r\n\r\n")]
-    assert log.index(("content ended",)) < sends[1]
+    sends = [(i, entry[1]) for i, entry in enumerate(log) if entry[0] == "send" and entry[1]]
+    assert b"".join(body for _, body in sends) == b"data: 0\r\n\r\ndata: 1\r\n\r\ndata: 2\r\n\r\n"
+    held = next(i for i, body in sends if b"data: 1" in body)
+    assert log.index(("content ended",)) < held  # the content ran to its end before event 1 was sent
 
 
 @pytest.mark.parametrize("impl", LOCKSTEP)
@@ -454,7 +453,7 @@ def test_under_uvicorn_a_send_timeout_closes_the_content_at_the_yield_whose_send
     server: Server, impl: str
 ) -> None:
     """A client that stops reading: uvicorn's ``send`` blocks once its buffers are full. In lockstep the
-    code after a ``yield`` ran exactly for the events whose ``send`` returned; write-behind ran ahead."""
+    code after a ``yield`` ran exactly for the events whose ``send`` returned; write-behind never less."""
     returned: list[int] = []  # body sends that returned, counted by an ASGI middleware around the response
     after: list[int] = []
     closed_at: list[int] = []
@@ -489,7 +488,9 @@ def test_under_uvicorn_a_send_timeout_closes_the_content_at_the_yield_whose_send
         sock.close()
     assert len(closed_at) == 1
     if impl == "compat write_behind":
-        assert len(after) > len(returned)
+        # these frames are over the 64 KiB a writer queues, and an idle writer sends from the content's own
+        # task: write-behind gets ahead only while a send is in flight, never behind lockstep
+        assert len(after) >= len(returned) and closed_at[0] >= len(returned)
     else:
         assert len(after) == len(returned) == closed_at[0]
 

@@ -266,6 +266,8 @@ def test_paced_writes_go_straight_to_the_sink_and_bursts_are_still_gathered() ->
         assert made == []
         for i in range(50, 100):  # a burst: no turn between writes
             await writer.write_event(i)
+        while writer.buffered:  # the sender starts once the loop has run what was ready
+            await asyncio.sleep(0)
         await writer.flush()
         loop.set_task_factory(None)
         assert len(sink.writes) == 52 and len(made) == 1  # the burst's first write, then one send of the rest

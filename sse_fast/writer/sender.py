@@ -25,7 +25,7 @@ class Sender:
     """The queue of frames not yet handed to the sink, and the one task that hands them over."""
 
     __slots__ = ("_loop", "_sink", "_send_timeout", "_fail", "_task", "_started", "_watchdog", "_room",
-                 "_turn_used", "_caller", "pending", "size", "stopped")  # fmt: skip
+                 "_turn_used", "_caller", "_kick_due", "pending", "size", "stopped")  # fmt: skip
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sink: Any, send_timeout: Optional[float], fail: Fail) -> None:
         self._loop = loop
@@ -41,13 +41,20 @@ class Sender:
         self.stopped = False  # the stream was dropped: nothing more is sent
         self._turn_used = False  # a write went straight to the sink in this turn of the loop
         self._caller: Optional[asyncio.Task[Any]] = None  # the task whose write is in the sink, meanwhile
+        self._kick_due = False  # the sender starts at the end of this loop turn
 
     def queue(self, frame: bytes, start: bool = True) -> None:
-        """Add ``frame``; ``start=False`` leaves the sender for a later ``kick()``."""
+        """Add ``frame``; the sender starts once the loop has run what is ready (so a ``flush()`` in this turn
+        sends it from its caller instead); ``start=False`` leaves the sender for a later ``kick()``."""
         self.pending.append(frame)
         self.size += len(frame)
-        if start and self._task is None:
-            self.kick()
+        if start and self._task is None and not self._kick_due:
+            self._kick_due = True
+            self._loop.call_soon(self._due_kick)
+
+    def _due_kick(self) -> None:
+        self._kick_due = False
+        self.kick()
 
     def can_send_now(self) -> bool:
         """True when a write may go straight to the sink: nothing is queued or in flight, and no other write
@@ -84,16 +91,21 @@ class Sender:
                 self._room.remove(room)
 
     async def flush(self) -> bool:
-        """Wait until everything queued has been handed to the sink; False if the stream was dropped."""
+        """Hand everything queued to the sink (from the caller's task when no sender runs) and wait until it
+        has taken it; False if the stream was dropped instead."""
         while not self.stopped:
-            self.kick()
             task = self._task
-            if task is None:  # nothing queued
-                return True
-            if task is _INLINE:  # a write is in the sink: wait a turn and look again
+            if task is None:
+                if not self.pending:
+                    return True
+                data = self._take()
+                self._task = _INLINE
+                self._caller = asyncio.current_task()
+                await self._send(data, inline=True)
+            elif task is _INLINE:  # another task's write is in the sink: look again next turn
                 await asyncio.sleep(0)
-                continue
-            await asyncio.wait({task})
+            else:
+                await asyncio.wait({task})
         return False
 
     def stop(self) -> None:
@@ -115,13 +127,17 @@ class Sender:
     async def _drain(self) -> None:
         try:
             while self.pending and not self.stopped:
-                data = b"".join(self.pending)
-                self.pending.clear()
-                self.size = 0
-                self._wake_writers()
-                await self._send(data)
+                await self._send(self._take())
         finally:
             self._task = None
+
+    def _take(self) -> bytes:
+        """Everything queued, as one send; writes waiting for room may go on."""
+        data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+        self.pending.clear()
+        self.size = 0
+        self._wake_writers()
+        return data
 
     async def _send(self, data: bytes, inline: bool = False) -> None:
         self._started = self._loop.time()
