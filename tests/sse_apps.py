@@ -16,7 +16,7 @@ from servers import read_request
 import sse_fast
 from sse_fast import ClientDisconnected, Event
 
-# The wire-format table (README.md, "Wire format"): each call, then the bytes it must write.
+# The wire-format table (docs/wire-format.md): each call, then the bytes it must write.
 TABLE = [
     ("write_event", ({"content": "hello"},), b'data: {"content":"hello"}\n\n'),
     ("write_event", ("hello",), b'data: "hello"\n\n'),

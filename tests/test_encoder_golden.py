@@ -1,4 +1,4 @@
-"""The wire-format table (README.md, "Wire format") as golden bytes, on both twins.
+"""The wire-format table (docs/wire-format.md) as golden bytes, on both twins.
 
 The Writer is not written yet, so each row is the encoder call its Writer method stands for.
 """
