@@ -137,4 +137,4 @@ expect "$(cibw macos x86_64,arm64)" "macosx" "x86_64 arm64"
 expect "$(cibw windows AMD64)" "win" "amd64"
 
 step "docs: mkdocs build --strict"
-.venv/bin/mkdocs build --strict -q -d "$work/site"
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict -q -d "$work/site"
