@@ -1,14 +1,20 @@
 """Builds sse_fast, with the compiled core: ``sse_fast._encoder`` and ``sse_fast._parser`` from ``src/``.
 
 ``SSE_FAST_NO_EXTENSIONS=1`` asks for the pure-Python build on purpose. A build that cannot compile
-the core falls back to the pure-Python twin, and says so loudly either way.
+the core falls back to the pure-Python twin. Either way the wheel is then ``py3-none-any`` (never a
+platform tag without the core), which is what pip's default output shows ("Created wheel for sse-fast:
+filename=sse_fast-...-py3-none-any.whl"); pip hides a successful build's own output, so the banner
+printed here is seen only with ``pip -v`` or a direct ``python -m build``.
 """
 
 import os
 import sys
 
 from setuptools import Extension, setup
+from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
+
+CORE = {"sse_fast._encoder": "src/_encoder.pyx", "sse_fast._parser": "src/_parser.pyx"}
 
 
 def announce(message: str) -> None:
@@ -17,18 +23,35 @@ def announce(message: str) -> None:
 
 
 class BuildCore(build_ext):
-    """build_ext that reports which build it made and falls back to pure Python on failure."""
+    """build_ext with each compiler's flags, falling back to pure Python (and no core at all) on failure."""
+
+    def build_extensions(self) -> None:
+        flags = ["/O2"] if self.compiler.compiler_type == "msvc" else ["-O3"]
+        for ext in self.extensions:
+            ext.extra_compile_args = flags
+        super().build_extensions()
 
     def run(self) -> None:
         try:
             super().run()
         except Exception as exc:  # a missing compiler or headers: the twin still works
+            for ext in self.extensions:  # half a core (one module built, one not) would be worse than none
+                if os.path.exists(self.get_ext_fullpath(ext.name)):
+                    os.remove(self.get_ext_fullpath(ext.name))
+            self.distribution.ext_modules = []
             announce(f"could not build the compiled core ({exc}); this is the PURE-PYTHON build")
             return
         announce(f"built the compiled core {' and '.join(CORE)}: IMPLEMENTATION will be 'c'")
 
 
-CORE = {"sse_fast._encoder": "src/_encoder.pyx", "sse_fast._parser": "src/_parser.pyx"}
+class TagByCore(bdist_wheel):
+    """Decides the wheel's tag after the build: ``py3-none-any`` when the core was not built."""
+
+    def run(self) -> None:
+        if not self.skip_build:
+            self.run_command("build")  # the later run_command("build") in bdist_wheel.run is then a no-op
+        self.root_is_pure = not self.distribution.has_ext_modules()
+        super().run()
 
 
 def extensions() -> list:
@@ -40,7 +63,7 @@ def extensions() -> list:
     except ImportError:
         announce("Cython is not installed; this is the PURE-PYTHON build")
         return []
-    core = [Extension(name, [source], extra_compile_args=["-O3"]) for name, source in CORE.items()]
+    core = [Extension(name, [source]) for name, source in CORE.items()]
     try:
         return cythonize(core, language_level=3, include_path=["src"], compiler_directives={"binding": False})
     except Exception as exc:  # Cython could not translate the core: the twins still work
@@ -48,4 +71,4 @@ def extensions() -> list:
         return []
 
 
-setup(ext_modules=extensions(), cmdclass={"build_ext": BuildCore})
+setup(ext_modules=extensions(), cmdclass={"build_ext": BuildCore, "bdist_wheel": TagByCore})

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Callable, List, Tuple
 
-from . import IMPLEMENTATION, Event, encode, encode_comment, encode_json, encode_retry
+from . import IMPLEMENTATION, Event, __version__, encode, encode_comment, encode_json, encode_retry
 
 SAMPLES: List[Tuple[str, Callable[[], bytes]]] = [
     ('encode_json({"content": "hello"})', lambda: encode_json({"content": "hello"})),
@@ -31,6 +31,7 @@ def show_samples() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sse_fast", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"sse_fast {__version__} (encoder: {IMPLEMENTATION})")
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="serve the browser demo (needs uvicorn: pip install sse-fast[demo])")
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -7,7 +7,6 @@ downloaded: the browser is the system's (Debian's ``chromium``), the driver is t
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import select
@@ -34,7 +33,10 @@ FLAGS = [
 
 
 def find_chromium() -> str | None:
-    """The system Chromium (``/usr/bin/chromium`` on Debian), or None."""
+    """The system Chromium (``/usr/bin/chromium`` on Debian), or None; None off POSIX, where this driver's
+    fd passing (``--remote-debugging-pipe`` on fds 3 and 4 through bash) does not work."""
+    if os.name != "posix":
+        return None
     for name in ("chromium", "chromium-browser"):
         path = shutil.which(name)
         if path:
@@ -43,6 +45,8 @@ def find_chromium() -> str | None:
 
 
 def _above_four(fd: int) -> int:
+    import fcntl  # POSIX only, as is the Browser that calls this
+
     moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
     os.close(fd)
     return moved

@@ -1,7 +1,8 @@
 """``python -m sse_fast demo`` in a real headless Chromium: tokens in order, ``[DONE]``, a moving events/s
 counter, heartbeats, a clean Ctrl-C, and a reconnect that resumes after ``Last-Event-ID``.
 
-Chromium is the system's (Debian's ``chromium``, installed by .ci/run); without it this test fails.
+Chromium is the system's (Debian's ``chromium``, installed by scripts/test.sh); without it this test skips,
+or fails under ``SSE_FAST_REQUIRE_BROWSER=1`` (which .ci/run sets).
 Screenshots go to ``artifacts/``.
 """
 
@@ -70,11 +71,15 @@ class Demo:
 def browser():
     executable = find_chromium()
     if executable is None:
-        pytest.fail(
-            "Chromium is not installed: this test drives the system's headless Chromium "
-            "(Debian: apt-get install -y chromium; .ci/run installs it)",
-            pytrace=False,
+        # A platform without it (a cibuildwheel job, Windows) skips, saying why; where the browser test must run
+        # (.ci/run sets SSE_FAST_REQUIRE_BROWSER=1), a missing Chromium fails instead of passing unseen.
+        why = (
+            "Chromium is not installed (or this is not POSIX): this test drives the system's headless Chromium "
+            "(Debian: apt-get install -y chromium; scripts/test.sh installs it)"
         )
+        if os.environ.get("SSE_FAST_REQUIRE_BROWSER") == "1":
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
     b = Browser(executable)
     yield b
     b.close()

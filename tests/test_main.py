@@ -56,3 +56,17 @@ def test_demo_refuses_workers_without_redis_and_a_bad_redis_url(options, said, c
 
     assert main(["demo", "--port", "0", *options]) == 2
     assert said in capsys.readouterr().out
+
+
+def test_version_is_the_installed_metadata():
+    # one source: pyproject reads sse_fast.__version__, so the distribution pip installed carries the same
+    from importlib.metadata import version
+
+    import sse_fast
+
+    assert sse_fast.__version__ == version("sse-fast")
+    done = subprocess.run(
+        [sys.executable, "-m", "sse_fast", "--version"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"sse_fast {sse_fast.__version__} (encoder: {sse_fast.IMPLEMENTATION})\n"

@@ -1,4 +1,4 @@
-"""Every writer method on every transport, byte for byte against the wire-format table (README.md),
+"""Every writer method on every transport, byte for byte against the wire-format table (docs/wire-format.md),
 read from real sockets."""
 
 from __future__ import annotations
