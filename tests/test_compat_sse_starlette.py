@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import threading
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -26,6 +25,7 @@ import anyio
 import httpx
 import pytest
 import sse_starlette
+from compat_apps import FAREWELL_APP
 from httpx_sse import connect_sse
 from servers import Server, uvicorn_server, wait_until
 from starlette.background import BackgroundTask
@@ -646,22 +646,7 @@ def test_grace_zero_gives_no_time_for_a_farewell(server: Server) -> None:
     assert events == ["started"]
 
 
-SIGTERM_APP = textwrap.dedent(
-    """
-    import anyio
-    from sse_fast.compat.sse_starlette import EventSourceResponse
-
-    async def app(scope, receive, send):
-        stop = anyio.Event()
-
-        async def content():
-            yield "started"
-            await stop.wait()
-            yield "farewell"
-
-        await EventSourceResponse(content(), shutdown_event=stop, shutdown_grace_period=5)(scope, receive, send)
-    """
-)
+SIGTERM_APP = "import anyio\nfrom sse_fast.compat.sse_starlette import EventSourceResponse\n" + FAREWELL_APP
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")

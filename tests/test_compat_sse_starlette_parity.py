@@ -24,6 +24,7 @@ import httpx
 import pytest
 import sse_starlette
 import sse_starlette.sse
+from compat_apps import FAREWELL_APP
 from httpx_sse import connect_sse
 from servers import Server, uvicorn_server, wait_until
 from starlette.responses import Response
@@ -594,18 +595,9 @@ STOPPED_FROM_CODE = textwrap.dedent(
         from sse_fast.compat.sse_starlette import AppStatus, EventSourceResponse
     if not drain:
         AppStatus.disable_automatic_graceful_drain()
-
-
-    async def app(scope, receive, send):
-        stop = anyio.Event()
-
-        async def content():
-            yield "started"
-            await stop.wait()
-            yield "farewell"
-
-        await EventSourceResponse(content(), shutdown_event=stop, shutdown_grace_period=5)(scope, receive, send)
-
+    """
+) + FAREWELL_APP + textwrap.dedent(
+    """
 
     config = uvicorn.Config(app, port=port, log_level="critical", lifespan="off", timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
@@ -658,24 +650,9 @@ def test_a_uvicorn_stopped_from_code_drains_its_streams_unless_the_automatic_dra
 
 # --- the drain on SIGTERM, switched off -----------------------------------------------------------------------
 
-NO_DRAIN_APP = textwrap.dedent(
-    """
-    import anyio
-    from sse_fast.compat.sse_starlette import AppStatus, EventSourceResponse
-
-    AppStatus.disable_automatic_graceful_drain()
-
-
-    async def app(scope, receive, send):
-        stop = anyio.Event()
-
-        async def content():
-            yield "started"
-            await stop.wait()
-            yield "farewell"
-
-        await EventSourceResponse(content(), shutdown_event=stop, shutdown_grace_period=5)(scope, receive, send)
-    """
+NO_DRAIN_APP = (
+    "import anyio\nfrom sse_fast.compat.sse_starlette import AppStatus, EventSourceResponse\n\n"
+    "AppStatus.disable_automatic_graceful_drain()\n" + FAREWELL_APP
 )
 
 
