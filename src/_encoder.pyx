@@ -52,6 +52,27 @@ cdef extern from *:
     """
     int sse_frame_json_in_place(PyObject** payload) except -1
 
+cdef extern from *:
+    """
+    /* How many '\\n' bytes s holds: a loop over blocks with a narrow counter, which GCC, Clang and MSVC
+       vectorise (a per-byte Py_ssize_t sum is not). */
+    static Py_ssize_t sse_count_lf(const char *s, Py_ssize_t n) {
+        const unsigned char *p = (const unsigned char *)s;
+        Py_ssize_t total = 0;
+        while (n > 0) {
+            Py_ssize_t m = n < 255 ? n : 255, i;
+            unsigned char k = 0;
+            for (i = 0; i < m; i++) k += (unsigned char)(p[i] == '\\n');
+            total += k;
+            p += m;
+            n -= m;
+        }
+        return total;
+    }
+    """
+    Py_ssize_t _count_lf "sse_count_lf"(const char* s, Py_ssize_t n) noexcept nogil
+
+
 cdef object _dumps = orjson.dumps
 
 cdef const char* DATA = b"data: "
@@ -73,6 +94,7 @@ cdef struct Frame:
     const char* body
     Py_ssize_t body_len
     bint one_line          # set by _frame_size: body has no line break
+    bint lf_only           # set by _frame_size: body's line breaks are all '\n'
 
 
 # ---- measuring and writing a frame: the one implementation for bytes and FrameBuffer ----
@@ -90,14 +112,21 @@ cdef inline Py_ssize_t _frame_size(Frame* f) except -1:
     if f.retry != NULL:
         n += 7 + <unsigned long long>f.retry_len + 1
     if f.prefix != NULL:
-        _lines_start(&it, f.body, f.body_len)
-        while True:
-            k = _lines_next(&it, &line)
-            if k < 0:
-                break
-            n += <unsigned long long>(f.prefix_len + k + 1)
-            lines += 1
-        f.one_line = lines == 1
+        f.lf_only = memchr(f.body, b'\r', f.body_len) == NULL
+        if f.lf_only:  # one vectorised count instead of a memchr per line
+            line = <const char*>memchr(f.body, b'\n', f.body_len)
+            k = 0 if line == NULL else 1 + _count_lf(line + 1, f.body + f.body_len - line - 1)
+            n += <unsigned long long>((k + 1) * (f.prefix_len + 1) + f.body_len - k)
+            f.one_line = k == 0
+        else:
+            _lines_start(&it, f.body, f.body_len)
+            while True:
+                k = _lines_next(&it, &line)
+                if k < 0:
+                    break
+                n += <unsigned long long>(f.prefix_len + k + 1)
+                lines += 1
+            f.one_line = lines == 1
     if n > <unsigned long long>PY_SSIZE_T_MAX:
         raise MemoryError()
     return <Py_ssize_t>n
@@ -119,6 +148,9 @@ cdef inline void _write_frame(char* out, const Frame* f) noexcept nogil:
     """Writes exactly _frame_size(f) bytes at out (the size must have been measured first)."""
     cdef Lines it
     cdef const char* line
+    cdef const char* p
+    cdef const char* end
+    cdef const char* brk
     cdef Py_ssize_t k
     if f.id != NULL:
         out = _put_field(out, b"id: ", 4, f.id, f.id_len)
@@ -129,6 +161,15 @@ cdef inline void _write_frame(char* out, const Frame* f) noexcept nogil:
     if f.prefix != NULL:
         if f.one_line:
             out = _put_field(out, f.prefix, f.prefix_len, f.body, f.body_len)
+        elif f.lf_only:
+            p = f.body
+            end = f.body + f.body_len
+            brk = <const char*>memchr(p, b'\n', end - p)
+            while brk != NULL:
+                out = _put_field(out, f.prefix, f.prefix_len, p, brk - p)
+                p = brk + 1
+                brk = <const char*>memchr(p, b'\n', end - p)
+            out = _put_field(out, f.prefix, f.prefix_len, p, end - p)
         else:
             _lines_start(&it, f.body, f.body_len)
             while True:
