@@ -154,6 +154,8 @@ async def a_frozen(w: sse_fast.AsyncWriter) -> None:
     except ClientDisconnected as exc:
         PROBE.put("frozen", (w.context.reason, written, str(exc)))
         refused("frozen", exc)
+    else:  # the server took it all: it buffers instead of pushing back
+        PROBE.put("frozen", ("never pushed back", written, ""))
 
 
 async def a_farewell(w: sse_fast.AsyncWriter) -> None:
@@ -349,6 +351,8 @@ def s_frozen(w: sse_fast.Writer) -> None:
         PROBE.put("frozen", (w.context.reason, written, str(exc)))
         refused("frozen", exc)
         PROBE.put("frozen_peak", peak)
+    else:
+        PROBE.put("frozen", ("never pushed back", written, ""))
 
 
 def s_farewell(w: sse_fast.Writer) -> None:
