@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import httpx  # noqa: E402
 from server_procs import SERVERS, Running, h2_data, h2_request, running  # noqa: E402
 from servers import frozen_request  # noqa: E402
+from sse_apps import FAREWELL  # noqa: E402
 
-FAREWELL = b'event: bye\ndata: {"reason":"shutdown"}\n\n'
 COLUMNS = ["server", "version", "disconnect seen after", "frozen client", "SIGTERM", "HTTP/2 (h2c)"]
 
 

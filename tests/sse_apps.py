@@ -30,6 +30,7 @@ FRAMES = [
 FRAME_BYTES = b'id: 7\ndata: {"a":1}\n\nevent: e\ndata: two\ndata: lines\n\n: already encoded\n\n'
 BIG = "x" * 65536
 FROZEN_TIMEOUT = 0.5
+FAREWELL = b'event: bye\ndata: {"reason":"shutdown"}\n\n'  # what /farewell sends on shutdown
 MAX_BUFFERED = 256 * 1024
 
 
