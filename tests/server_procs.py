@@ -2,7 +2,7 @@
 
 ``SERVERS`` names each way to run one; ``running(name, folder)`` starts it on a free port, waits for it
 to answer, and yields a ``Running`` with its URL, process and ``ProbeFile`` (what its handlers saw).
-Used by tests/test_servers.py and bench/servers.py.
+Used by tests/test_servers.py and bench/servers_table.py.
 """
 
 from __future__ import annotations
@@ -126,16 +126,6 @@ class Running:
         http.close()
         return left
 
-    def terminate(self, timeout: float = 20.0) -> int:
-        """SIGTERM, then the exit code (a kill after ``timeout`` fails the caller's expectations, not this)."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -158,16 +148,16 @@ def running(name: str, folder: Path, ready_timeout: float = 30.0) -> Iterator[Ru
     )
     argv = [sys.executable, "-m", *(arg.format(port=port) for arg in spec.argv)]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(argv, cwd=HERE, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # its own process group: granian's and gunicorn's workers outlive a killed parent
+        proc = subprocess.Popen(argv, cwd=HERE, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = Running(name, spec, port, proc, probe, log)
     try:
         wait_until(lambda: _answers(server), timeout=ready_timeout, interval=0.05)
-        if spec.interface == "asgi" or name.startswith("gunicorn"):
-            probe.entry("signals")  # the shutdown chain is in place before a test sends SIGTERM
+        probe.entry("signals")  # the shutdown chain is in place before a test sends SIGTERM
         yield server
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        with contextlib.suppress(ProcessLookupError):  # the group is gone once all of it exited
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
 
