@@ -17,7 +17,8 @@ from typing import Iterator, Optional
 import pytest
 from server_procs import SERVERS, Running, h2_data, h2_request, running
 from servers import frozen_request
-from sse_apps import FAREWELL, FROZEN_TIMEOUT, TABLE_BYTES
+from sse_apps import FAREWELL, FROZEN_TIMEOUT
+from wire_table import TABLE_BYTES
 
 # Servers that take every body send at once, so no write ever waits and send_timeout cannot drop a client
 # that stopped reading (what was seen, and how to repeat it: README.md, "Every server, measured").
