@@ -119,7 +119,9 @@ def test_a_stream_that_ended_raises_the_error_its_reason_names(reason, error):
 
 
 def test_every_public_error_is_exported():
-    defined = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)}
+    defined = {
+        name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)
+    }
     assert defined == {"SSEError", *(e.__name__ for e in ALL)}
     assert defined <= set(sse_fast.__all__)
 

@@ -185,3 +185,4 @@ def sync_handler(writer: Writer) -> None:
 
 wsgi_stream = WSGIResponse(sync_handler, heartbeat=15)
 wsgi_room = WSGIResponse(broker.subscriber(["room", "broadcast"], "f08f444e5b5f-1"))
+
