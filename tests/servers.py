@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any, Awaitable, Callable, Iterator, Optional
 
+import httpx
 import uvicorn
 import waitress
 
@@ -48,6 +49,24 @@ def wait_until(check: Callable[[], Any], timeout: float = 5.0, interval: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {check}")
         time.sleep(interval)
+
+
+def leave_after_first_event(client: httpx.Client, path: str = "/hold") -> float:
+    """Open the stream, read its first event, hang up; returns when the client hung up."""
+    with client.stream("GET", path) as response:
+        chunks = response.iter_raw()  # held: a dropped iterator would close the response before ``left``
+        assert next(chunks).startswith(b"data: first\n\n")
+        left = time.monotonic()
+    return left
+
+
+def frozen_request(port: int, path: str = "/frozen") -> socket.socket:
+    """A socket that sent an HTTP/1.1 GET for ``path`` with a small receive buffer, and never reads."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((HOST, port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n".encode())
+    return sock
 
 
 def _bound_socket() -> socket.socket:

@@ -30,6 +30,7 @@ FRAMES = [
 FRAME_BYTES = b'id: 7\ndata: {"a":1}\n\nevent: e\ndata: two\ndata: lines\n\n: already encoded\n\n'
 BIG = "x" * 65536
 FROZEN_TIMEOUT = 0.5
+FAREWELL = b'event: bye\ndata: {"reason":"shutdown"}\n\n'  # what /farewell sends on shutdown
 MAX_BUFFERED = 256 * 1024
 
 
@@ -154,6 +155,8 @@ async def a_frozen(w: sse_fast.AsyncWriter) -> None:
     except ClientDisconnected as exc:
         PROBE.put("frozen", (w.context.reason, written, str(exc)))
         refused("frozen", exc)
+    else:  # the server took it all: it buffers instead of pushing back
+        PROBE.put("frozen", ("never pushed back", written, ""))
 
 
 async def a_farewell(w: sse_fast.AsyncWriter) -> None:
@@ -349,6 +352,8 @@ def s_frozen(w: sse_fast.Writer) -> None:
         PROBE.put("frozen", (w.context.reason, written, str(exc)))
         refused("frozen", exc)
         PROBE.put("frozen_peak", peak)
+    else:
+        PROBE.put("frozen", ("never pushed back", written, ""))
 
 
 def s_farewell(w: sse_fast.Writer) -> None:

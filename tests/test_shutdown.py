@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
-import textwrap
 import threading
 import time
-from pathlib import Path
 
 import httpx
-import pytest
-from servers import HOST, wait_until
-from sse_apps import PROBE
+from servers import wait_until
+from sse_apps import FAREWELL, PROBE
 from transport_fixtures import client_fixture, server_fixture  # noqa: F401  (fixtures)
 
 import sse_fast
 from sse_fast.testing import MemorySink
-
-FAREWELL = b'event: bye\ndata: {"reason":"shutdown"}\n\n'
 
 
 def shut_down_in_background(grace: float) -> list:
@@ -66,65 +56,6 @@ def test_a_stream_opened_during_shutdown_is_told_to_finish_at_once(client: httpx
         with client.stream("GET", "/farewell") as late:
             assert b"".join(late.iter_raw()) == b"data: hello\n\n" + FAREWELL
         b"".join(chunks)
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to a child process")
-def test_sigterm_to_uvicorn_with_shutdown_on_signals_in_the_lifespan(tmp_path: Path) -> None:
-    (tmp_path / "farewell_app.py").write_text(
-        textwrap.dedent(
-            """
-            import sse_fast
-
-            async def handler(writer):
-                await writer.write_raw_event("hello")
-                if await writer.context.wait() == "shutdown":
-                    await writer.write_event_with_name("bye", {"reason": "shutdown"})
-
-            stream = sse_fast.ASGIResponse(handler)
-
-            async def app(scope, receive, send):
-                if scope["type"] == "lifespan":
-                    while True:
-                        message = await receive()
-                        if message["type"] == "lifespan.startup":
-                            sse_fast.shutdown_on_signals(grace=5)
-                            await send({"type": "lifespan.startup.complete"})
-                        elif message["type"] == "lifespan.shutdown":
-                            await send({"type": "lifespan.shutdown.complete"})
-                            return
-                await stream(scope, receive, send)
-            """
-        )
-    )
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port = probe.getsockname()[1]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "farewell_app:app", "--host", HOST, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: _accepts(port), timeout=15)
-        with httpx.stream("GET", f"http://{HOST}:{port}/", timeout=10) as response:
-            chunks = response.iter_raw()
-            assert next(chunks) == b"data: hello\n\n"
-            proc.send_signal(signal.SIGTERM)
-            assert b"".join(chunks) == FAREWELL
-        assert proc.wait(10) == 0 or proc.returncode == -signal.SIGTERM
-    finally:
-        proc.kill()
-        proc.wait()
-
-
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection((HOST, port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_a_stream_left_on_a_closed_loop_does_not_break_shutdown_for_the_others() -> None:

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
-import time
 
 import httpx
-from servers import HOST, Server, wait_until
+from servers import Server, frozen_request, leave_after_first_event, wait_until
 from sse_apps import FROZEN_TIMEOUT, MAX_BUFFERED, PROBE
 from transport_fixtures import client_fixture, server_fixture  # noqa: F401  (fixtures)
 
 import sse_fast
 
 CYCLES = 200
-
-
-def leave_after_first_event(client: httpx.Client, path: str = "/hold") -> float:
-    """Open the stream, read its first event, hang up; returns when the client hung up."""
-    with client.stream("GET", path) as response:
-        first = next(response.iter_raw())
-        assert first.startswith(b"data: first\n\n")
-        left = time.monotonic()
-    return left
 
 
 def test_client_that_leaves_stops_the_handler_within_a_second(client: httpx.Client, server: Server) -> None:
@@ -64,11 +53,8 @@ def _settled(server: Server, before: tuple):  # type: ignore[no-untyped-def]
 
 
 def test_frozen_client_is_dropped_after_send_timeout(server: Server) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect((HOST, server.port))
+    sock = frozen_request(server.port)  # it never reads
     try:
-        sock.sendall(b"GET /frozen HTTP/1.1\r\nHost: test\r\n\r\n")  # and never read
         reason, written, message = PROBE.get("frozen", timeout=20)
         print(f"{server.kind}: dropped after {written // 1024} KiB accepted: {message}")  # type: ignore[attr-defined]
         assert reason == "send_timeout"
