@@ -119,7 +119,7 @@ class JSONServerSentEvent(ServerSentEvent):
     """A ``ServerSentEvent`` whose ``data`` is turned into compact JSON text when it is made.
 
     Like sse-starlette (``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``) but by orjson:
-    the same text for valid input, except where orjson writes a float differently (see the README).
+    the same text for valid input, except where orjson writes a float differently (see docs/migration.md).
     """
 
     @staticmethod

@@ -4,7 +4,7 @@ The names, constructor arguments and bytes of sse-starlette 3.x, encoded by sse_
 its ASGI transport (which starts the response, watches for the client leaving, bounds every send by
 ``send_timeout`` and registers the stream for ``sse_fast.shutdown``). As in sse-starlette, the content is
 not resumed while its last event's send is pending (``write_behind=True`` lets it run ahead). Deliberate
-differences (refused unsafe input, JSON for containers, asyncio only) are listed in the README's compat section.
+differences (refused unsafe input, JSON for containers, asyncio only) are listed in docs/migration.md.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The response headers every transport sends, built in one place (README.md, "Opening a writer")."""
+"""The response headers every transport sends, built in one place (docs/writer.md, "Opening a writer")."""
 
 from __future__ import annotations
 
