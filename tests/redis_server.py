@@ -12,8 +12,9 @@ import subprocess
 import time
 from typing import Iterator, List, Optional
 
+from ports import HOST, free_port
+
 REDIS_SERVER = "/usr/bin/redis-server"
-HOST = "127.0.0.1"
 
 
 def missing_reason() -> Optional[str]:
@@ -27,10 +28,6 @@ def missing_reason() -> Optional[str]:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import httpx
+from ports import free_port
 from servers import HOST, leave_after_first_event, wait_until
 
 HERE = Path(__file__).resolve().parent
@@ -127,10 +128,6 @@ class Running:
         return left
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -16,8 +16,7 @@ from typing import Any, Awaitable, Callable, Iterator, Optional
 import httpx
 import uvicorn
 import waitress
-
-HOST = "127.0.0.1"
+from ports import HOST
 
 
 class Server:

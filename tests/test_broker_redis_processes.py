@@ -12,7 +12,8 @@ from typing import Any, Iterator, List
 import httpx
 import pytest
 from broker_apps import read_events
-from redis_server import free_port, missing_reason, redis_server
+from ports import free_port
+from redis_server import missing_reason, redis_server
 from servers import wait_until
 from test_broker import in_thread, run_clients
 

@@ -27,6 +27,7 @@ import pytest
 import sse_starlette
 from compat_apps import FAREWELL_APP
 from httpx_sse import connect_sse
+from ports import free_port
 from servers import Server, uvicorn_server, wait_until
 from starlette.background import BackgroundTask
 from starlette.responses import Response
@@ -653,10 +654,7 @@ SIGTERM_APP = "import anyio\nfrom sse_fast.compat.sse_starlette import EventSour
 def test_sigterm_to_uvicorn_ends_the_stream_with_a_farewell(tmp_path: Any) -> None:
     """No code of the app's calls sse_fast.shutdown: SIGTERM drains the streams as sse-starlette's does."""
     (tmp_path / "sigterm_app.py").write_text(SIGTERM_APP)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     command = [
         sys.executable,
         "-m",

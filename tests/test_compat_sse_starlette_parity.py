@@ -26,6 +26,7 @@ import sse_starlette
 import sse_starlette.sse
 from compat_apps import FAREWELL_APP
 from httpx_sse import connect_sse
+from ports import free_port
 from servers import Server, uvicorn_server, wait_until
 from starlette.responses import Response
 
@@ -630,9 +631,7 @@ def test_a_uvicorn_stopped_from_code_drains_its_streams_unless_the_automatic_dra
     tmp_path: Any, impl: str, drain: str
 ) -> None:
     (tmp_path / "stopped_from_code.py").write_text(STOPPED_FROM_CODE)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     done = subprocess.run(
         [sys.executable, "stopped_from_code.py", impl, drain, str(port)],
         cwd=tmp_path,
@@ -660,9 +659,7 @@ NO_DRAIN_APP = (
 def test_sigterm_does_not_drain_when_the_automatic_drain_is_off(tmp_path: Any) -> None:
     """As in sse-starlette: no farewell; uvicorn's own graceful-shutdown timeout ends the stream."""
     (tmp_path / "no_drain_app.py").write_text(NO_DRAIN_APP)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     command = [
         sys.executable,
         "-m",

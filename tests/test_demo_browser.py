@@ -13,7 +13,6 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,13 @@ from typing import Any
 
 import pytest
 from cdp import Browser, find_chromium
+from ports import free_port
 
 from sse_fast.demo import ANSWER, TOKENS
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Demo:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import List, NamedTuple
 
 import pytest
+from ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -65,10 +66,6 @@ ALL = [b for page in PAGES for b in blocks(page)]
 KINDS = {"asgi", "wsgi", "aiohttp", "main", "pytest", "module", "skip", "run"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(args: List[str], cwd: Path, timeout: float = 120) -> None:

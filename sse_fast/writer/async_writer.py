@@ -75,12 +75,12 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
             raise self._refusal()
         sender = self._sender
         self._last_write = time.monotonic()
-        if sender.can_send_now():
-            await sender.send_now(frame)
+        sending = sender.write(frame)
+        if sending is not None:
+            await sending
+        elif sender.size < HIGH_WATER:
+            return
         else:
-            sender.queue(frame)
-            if sender.size < HIGH_WATER:
-                return
             await sender.wait_for_room()
         if sender.stopped:
             raise self._refusal()

@@ -56,19 +56,22 @@ class Sender:
         self._kick_due = False
         self.kick()
 
-    def can_send_now(self) -> bool:
-        """True when a write may go straight to the sink: nothing is queued or in flight, and no other write
-        did so in this turn of the loop (so the writes of a burst are still gathered into one send)."""
-        return self._task is None and not self.pending and not self._turn_used and not self.stopped
-
-    def send_now(self, data: bytes) -> Awaitable[None]:
-        """Hand ``data`` to the sink from the writer's own task (await what this returns): a paced stream
-        costs no task per event."""
-        self._turn_used = True
-        self._loop.call_soon(self._next_turn)
-        self._task = _INLINE
-        self._caller = asyncio.current_task()
-        return self._send(data, inline=True)
+    def write(self, frame: bytes) -> Optional[Awaitable[None]]:
+        """Queue ``frame``, or, when the sink is idle and no frame went straight to it in this turn of the
+        loop, return its send to await from the writer's own task (a paced stream costs no task per event;
+        the writes of a burst still gather behind the first into one send)."""
+        if not self._turn_used and self._task is None and not self.pending and not self.stopped:
+            self._turn_used = True
+            self._loop.call_soon(self._next_turn)
+            self._task = _INLINE
+            self._caller = asyncio.current_task()
+            return self._send(frame, inline=True)
+        self.pending.append(frame)  # queue(frame), without a second call on a burst's every write
+        self.size += len(frame)
+        if not self._kick_due and self._task is None:
+            self._kick_due = True
+            self._loop.call_soon(self._due_kick)
+        return None
 
     def _next_turn(self) -> None:
         self._turn_used = False
