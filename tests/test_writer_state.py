@@ -275,3 +275,30 @@ def test_paced_writes_go_straight_to_the_sink_and_bursts_are_still_gathered() ->
         await writer.close()
 
     run(body)
+
+
+def test_a_burst_resumed_after_waiting_for_room_still_goes_out_in_full_batches() -> None:
+    """Writes woken when the sender takes the queue are the rest of a burst: they queue behind its send,
+    even when that send returns at once, instead of going out a frame at a time."""
+    sent: List[int] = []
+
+    async def body() -> None:
+        async def receive() -> Any:
+            await asyncio.Event().wait()
+
+        async def send(message: Any) -> None:
+            sent.append(len(message.get("body", b"")))
+            if len(sent) % 3 == 0:
+                await asyncio.sleep(0)  # now and then the server makes a send wait (flow control)
+
+        async def handler(writer: sse_fast.AsyncWriter) -> None:
+            for i in range(20_000):
+                await writer.write_event({"n": i, "pad": "x" * 200})
+
+        scope = {"type": "http", "method": "GET", "http_version": "1.1", "headers": []}
+        await sse_fast.ASGIResponse(handler, heartbeat=None)(scope, receive, send)
+
+    run(body)
+    bodies = [n for n in sent[1:] if n]  # after the start
+    assert sum(bodies) > 20_000 * 200
+    assert len(bodies) <= sum(bodies) // HIGH_WATER + 3  # full batches, not frames

@@ -25,7 +25,7 @@ class Sender:
     """The queue of frames not yet handed to the sink, and the one task that hands them over."""
 
     __slots__ = ("_loop", "_sink", "_send_timeout", "_fail", "_task", "_started", "_watchdog", "_room",
-                 "_turn_used", "_caller", "_kick_due", "pending", "size", "stopped")  # fmt: skip
+                 "_holds", "_caller", "_kick_due", "pending", "size", "stopped")  # fmt: skip
 
     def __init__(self, loop: asyncio.AbstractEventLoop, sink: Any, send_timeout: Optional[float], fail: Fail) -> None:
         self._loop = loop
@@ -39,7 +39,7 @@ class Sender:
         self.pending: List[bytes] = []  # frames for the next send
         self.size = 0  # their bytes
         self.stopped = False  # the stream was dropped: nothing more is sent
-        self._turn_used = False  # a write went straight to the sink in this turn of the loop
+        self._holds = 0  # > 0 while writes must queue: one went straight to the sink, or a burst resumes, this turn
         self._caller: Optional[asyncio.Task[Any]] = None  # the task whose write is in the sink, meanwhile
         self._kick_due = False  # the sender starts at the end of this loop turn
 
@@ -60,9 +60,8 @@ class Sender:
         """Queue ``frame``, or, when the sink is idle and no frame went straight to it in this turn of the
         loop, return its send to await from the writer's own task (a paced stream costs no task per event;
         the writes of a burst still gather behind the first into one send)."""
-        if not self._turn_used and self._task is None and not self.pending and not self.stopped:
-            self._turn_used = True
-            self._loop.call_soon(self._next_turn)
+        if not self._holds and self._task is None and not self.pending and not self.stopped:
+            self._hold_turn()
             self._task = _INLINE
             self._caller = asyncio.current_task()
             return self._send(frame, inline=True)
@@ -73,8 +72,13 @@ class Sender:
             self._loop.call_soon(self._due_kick)
         return None
 
-    def _next_turn(self) -> None:
-        self._turn_used = False
+    def _hold_turn(self) -> None:
+        """Until the loop has run what is ready now, writes queue instead of going straight to the sink."""
+        self._holds += 1
+        self._loop.call_soon(self._release)
+
+    def _release(self) -> None:
+        self._holds -= 1
 
     def kick(self) -> None:
         """Start the sender for what is queued (nothing if it runs already)."""
@@ -135,11 +139,14 @@ class Sender:
             self._task = None
 
     def _take(self) -> bytes:
-        """Everything queued, as one send; writes waiting for room may go on."""
+        """Everything queued, as one send; writes waiting for room may go on, and what they write next
+        queues behind it (they are a burst's rest: it must not go out a frame at a time)."""
         data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
         self.pending.clear()
         self.size = 0
-        self._wake_writers()
+        if self._room:
+            self._wake_writers()
+            self._hold_turn()  # released after the woken writers have run
         return data
 
     async def _send(self, data: bytes, inline: bool = False) -> None:
