@@ -1,9 +1,12 @@
 """An ``AsyncWriter``'s write-behind: the queue, the task that empties it into the sink, and the watchdog.
 
-A write queues its frame and returns while fewer than ``HIGH_WATER`` bytes are queued; one sender task
-hands everything queued to the sink in one ``send`` when the loop runs it, again while more came meanwhile.
-A burst thus leaves in few large sends. The watchdog is one self-rearming timer that bounds each send by
-``send_timeout``. A send that fails or outlasts it is reported to the writer with ``fail``.
+A write that finds the sink idle is sent at once from the writer's own task (``write`` returns that send).
+Writes later in the same loop turn queue and return while fewer than ``HIGH_WATER`` bytes are queued; one
+sender task, started at the end of the turn, hands everything queued to the sink in one ``send``, again while
+more came meanwhile, so a burst leaves in few large sends (``flush`` sends the queue from its caller instead
+when no sender runs). The watchdog is one self-rearming timer that bounds each send by ``send_timeout``; it
+interrupts the send it bounds, whichever task runs it. A send that fails or outlasts it is reported to the
+writer with ``fail``.
 """
 
 from __future__ import annotations
