@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -20,15 +18,14 @@ from collections.abc import Iterator
 from typing import Any, Callable
 
 import anyio
-import httpx
 import pytest
 import sse_starlette
 import sse_starlette.sse
 from compat_apps import FAREWELL_APP
-from httpx_sse import connect_sse
 from ports import free_port
 from servers import Server, uvicorn_server, wait_until
 from starlette.responses import Response
+from test_compat_sse_starlette import read_events
 
 from sse_fast.compat.sse_starlette import AppStatus, EventSourceResponse, SendTimeoutError
 
@@ -385,22 +382,6 @@ def server() -> Iterator[Server]:
         yield running
 
 
-def read_events(url: str, events: list[str], finished: threading.Event) -> None:
-    """Read ``url``'s events into ``events`` from a thread; ``finished`` is set when the body ends or breaks."""
-
-    def read() -> None:
-        try:
-            with httpx.Client(timeout=GUARD) as client, connect_sse(client, "GET", url) as source:
-                for event in source.iter_sse():
-                    events.append(event.data)
-        except httpx.TransportError:
-            pass
-        finally:
-            finished.set()
-
-    threading.Thread(target=read, daemon=True).start()
-
-
 @pytest.mark.parametrize("impl", LOCKSTEP)
 def test_should_exit_set_in_a_test_drains_a_stream_under_uvicorn(server: Server, impl: str) -> None:
     """As sse-starlette users write it: the flag is set from the test while the stream runs."""
@@ -647,50 +628,3 @@ def test_a_uvicorn_stopped_from_code_drains_its_streams_unless_the_automatic_dra
         assert done.stdout.strip().rsplit(" ", 1) == [repr(b"data: started\r\n\r\n<broken>"), "False"]
 
 
-# --- the drain on SIGTERM, switched off -----------------------------------------------------------------------
-
-NO_DRAIN_APP = (
-    "import anyio\nfrom sse_fast.compat.sse_starlette import AppStatus, EventSourceResponse\n\n"
-    "AppStatus.disable_automatic_graceful_drain()\n" + FAREWELL_APP
-)
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM")
-def test_sigterm_does_not_drain_when_the_automatic_drain_is_off(tmp_path: Any) -> None:
-    """As in sse-starlette: no farewell; uvicorn's own graceful-shutdown timeout ends the stream."""
-    (tmp_path / "no_drain_app.py").write_text(NO_DRAIN_APP)
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "no_drain_app:app",
-        "--port",
-        str(port),
-        "--log-level",
-        "critical",
-        "--timeout-graceful-shutdown",
-        "1",
-    ]
-    process = subprocess.Popen(command, cwd=tmp_path)
-    try:
-        wait_until(lambda: _answers(port), GUARD, 0.05)
-        events: list[str] = []
-        finished = threading.Event()
-        read_events(f"http://127.0.0.1:{port}/", events, finished)
-        wait_until(lambda: events == ["started"], GUARD)
-        os.kill(process.pid, signal.SIGTERM)
-        process.wait(GUARD)
-        assert finished.wait(GUARD)
-        assert events == ["started"]
-    finally:
-        process.kill()
-        process.wait()
-
-
-def _answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), 0.2):
-            return True
-    except OSError:
-        return False
