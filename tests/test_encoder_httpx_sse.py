@@ -62,8 +62,11 @@ class StreamServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def close(self) -> None:
-        self._server.close()
-        self._run(self._server.wait_closed())
+        async def stop() -> None:  # on the loop's thread: Server.close races a connection's end otherwise (3.9)
+            self._server.close()
+            await self._server.wait_closed()
+
+        self._run(stop())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         self._loop.close()
