@@ -105,7 +105,8 @@ async def open_asgi(scope: Scope, receive: Receive, send: Send, options: Options
     sink = ASGISink(receive, send, _start_message(scope, options))
     writer = AsyncWriter(sink, send_timeout=options.send_timeout, default=options.default)
     if not wait:
-        writer.offer(b"", HIGH_WATER)  # the sender sends the start now; the handler need not wait for it
+        writer.offer(b"", HIGH_WATER, start=False)  # the sender sends the start; the handler need not wait
+        writer.kick()  # started now, so that it runs before the handler's first pause, not a turn after it
         return writer
     try:
         await _bounded(sink.start(), options.send_timeout, "the ASGI send of 'http.response.start'")
