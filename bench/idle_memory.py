@@ -67,7 +67,7 @@ async def measure(app_name: str, conns: int, http: str, loop_name: str, top: int
     for stat in sorted(stats, key=lambda s: -s.size_diff)[:top]:
         if stat.size_diff / conns < 8:
             break
-        where = " <- ".join(f"{os.path.basename(f.filename)}:{f.lineno}" for f in stat.traceback)
+        where = " <- ".join(f"{os.path.basename(f.filename)}:{f.lineno}" for f in reversed(stat.traceback))
         print(f"  {stat.size_diff / conns:7.0f} B {stat.count_diff / conns:5.1f} blk  {where}")
     grown = {name: (n - types_before.get(name, 0)) / conns for name, n in types_after.items()}
     shown = ", ".join(f"{name} {n:g}" for name, n in sorted(grown.items(), key=lambda kv: -kv[1]) if n >= 0.5)

@@ -15,6 +15,7 @@ from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, i
 from .sender import HIGH_WATER, Sender, uncancel
 
 _OPEN = State.OPEN
+_NO_LOCK = contextlib.nullcontext()  # reentrant and reusable: one for every AsyncWriter
 Handler = Callable[["AsyncWriter"], Any]
 
 
@@ -41,7 +42,7 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         default: Default = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._lock = contextlib.nullcontext()  # used on its loop's thread only
+        self._lock = _NO_LOCK  # used on its loop's thread only
         self._sender = Sender(self._loop, sink, send_timeout, self.lost)
         self._ended: Optional[asyncio.Future[None]] = None  # done once close() has ended the body
         self._owner: Optional[asyncio.Task[Any]] = None  # the task running ``run``'s handler, while it does
@@ -200,7 +201,7 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
             return _nothing
         self._cancel_heartbeat()
         if not self._beat_every:
-            self._stops.append(self._stop_heartbeat)
+            self._stops += (self._stop_heartbeat,)
         self._beat_every = interval
         self._beat_timer = self._loop.call_later(interval, self._beat)
         return self._stop_heartbeat
