@@ -4,12 +4,16 @@
     python bench/e2e.py --quick    # the same, 10x smaller
     python bench/e2e.py --servers sse-starlette --quick
     python bench/e2e.py --http httptools --loop uvloop
+    python bench/e2e.py --runs idle --repeat 5   # idle memory only: sse_fast, sse-starlette, hand-written floor
 
 Each server is its own uvicorn process on 127.0.0.1 (a socket bound here and handed over with ``--fd``);
 clients are separate processes of raw asyncio sockets that count ``data: `` lines and read nothing else, so
 they stay cheap. Reported: events/s (all events / wall time from the common start to the last byte), server
 CPU seconds per 100k events (utime + stime from /proc/<pid>/stat), and server RSS per idle connection
-(``VmRSS`` with N idle streams open, minus before them, over N). Linux only; loopback only.
+(``VmRSS`` with N idle streams open, minus before them, over N, each time on a fresh server process). The
+``hand-written`` floor serves the paced run (``encode_json`` + one ``send`` per event) and the idle run (the
+start, one event, then ``receive()`` until ``http.disconnect`` in the app's own task: what uvicorn itself holds
+per open stream). Linux only; loopback only.
 """
 
 from __future__ import annotations
@@ -309,24 +313,29 @@ def driver_main(args: argparse.Namespace) -> None:
     one, many, clients, idle, paced = 200_000 // scale, 2_000 // scale, 100, 1_000 // scale, 50_000 // scale
     print(json.dumps(versions()))
     print(f"uvicorn --http {args.http} --loop {args.loop}; 1 client x {one:,} chunks; {clients} clients x "
-          f"{many:,} chunks ({args.client_procs} client processes); {idle:,} idle streams, a fresh server for "
-          f"each of {args.repeat} idle round(s); 1 client x {paced:,} paced chunks (the handler awaits a loop "
-          "turn after each)")  # fmt: skip
+          f"{many:,} chunks ({args.client_procs} client processes); {idle:,} idle streams on a fresh server, "
+          f"{args.repeat} time(s); 1 client x {paced:,} paced chunks (the handler awaits a loop turn after "
+          "each)")  # fmt: skip
     results: dict[str, dict[str, Any]] = {name: {} for name in args.servers}
-    for round_ in range(max(1, args.repeat)):
-        for name in args.servers:  # round-robin, so that the machine's drift spreads over every server alike
+    streaming = [run for run in args.runs if run != "idle"]
+    for name in args.servers if streaming else ():
+        server = Server(SERVERS[name], args.http, args.loop)
+        try:
+            runs = results[name]
+            if "paced" in args.runs:
+                runs["paced"] = stream_run(server, paced, 1, 1, "/paced")
+            if name != "hand-written":  # the floor serves the paced and idle runs only
+                if "one" in args.runs:
+                    runs["one client"] = stream_run(server, one, 1, 1)
+                if "many" in args.runs:
+                    runs[f"{clients} clients"] = stream_run(server, many, clients, args.client_procs)
+        finally:
+            server.stop()
+    for _ in range(max(1, args.repeat) if "idle" in args.runs else 0):
+        for name in args.servers:  # a fresh server each time (no heap left over from other runs), in turn
             server = Server(SERVERS[name], args.http, args.loop)
             try:
-                runs = results[name]
-                if round_ == 0 and "paced" in args.runs:
-                    runs["paced"] = stream_run(server, paced, 1, 1, "/paced")
-                if round_ == 0 and name != "hand-written":  # the floor serves the paced and idle runs only
-                    if "one" in args.runs:
-                        runs["one client"] = stream_run(server, one, 1, 1)
-                    if "many" in args.runs:
-                        runs[f"{clients} clients"] = stream_run(server, many, clients, args.client_procs)
-                if "idle" in args.runs:
-                    runs.setdefault("idle", []).append(idle_run(server, idle))
+                results[name].setdefault("idle", []).append(idle_run(server, idle))
             finally:
                 server.stop()
     print()
@@ -380,7 +389,7 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=2, help="client processes for the 100 clients")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS), help="which runs (default: all)")
-    parser.add_argument("--repeat", type=int, default=1, help="idle rounds, each server fresh for each")
+    parser.add_argument("--repeat", type=int, default=1, help="idle runs per server, each on a fresh server")
     args = parser.parse_args()
     _raise_nofile()  # 1,000 idle streams need more descriptors than the usual soft limit; children inherit it
     if args.role == "client":
