@@ -4,12 +4,16 @@
     python bench/e2e.py --quick    # the same, 10x smaller
     python bench/e2e.py --servers sse-starlette --quick
     python bench/e2e.py --http httptools --loop uvloop
+    python bench/e2e.py --runs idle --repeat 5   # idle memory only: sse_fast, sse-starlette, hand-written floor
 
 Each server is its own uvicorn process on 127.0.0.1 (a socket bound here and handed over with ``--fd``);
 clients are separate processes of raw asyncio sockets that count ``data: `` lines and read nothing else, so
 they stay cheap. Reported: events/s (all events / wall time from the common start to the last byte), server
 CPU seconds per 100k events (utime + stime from /proc/<pid>/stat), and server RSS per idle connection
-(``VmRSS`` with N idle streams open, minus before them, over N). Linux only; loopback only.
+(``VmRSS`` with N idle streams open, minus before them, over N, each time on a fresh server process). The
+``hand-written`` floor serves the paced run (``encode_json`` + one ``send`` per event) and the idle run (the
+start, one event, then ``receive()`` until ``http.disconnect`` in the app's own task: what uvicorn itself holds
+per open stream). Linux only; loopback only.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import platform
 import resource
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +36,7 @@ from urllib.parse import parse_qs
 HERE = os.path.dirname(os.path.abspath(__file__))
 SERVERS = {"sse_fast": "e2e:sse_fast_app", "sse-starlette": "e2e:sse_starlette_app", "hand-written": "e2e:hand_app"}
 PATTERN = b"data: "
+RUNS = ("one", "many", "paced", "idle")
 IDLE_PING = 3600  # seconds: keep-alives must not fire while idle memory is measured
 
 
@@ -81,7 +87,8 @@ async def sse_fast_app(scope: dict, receive: Any, send: Any) -> None:
 
 async def hand_app(scope: dict, receive: Any, send: Any) -> None:
     """The floor for ``/paced``: ``encode_json`` and one ASGI send per event, nothing else (no disconnect
-    watch, no send bound, no heartbeat)."""
+    watch, no send bound, no heartbeat). For ``/idle``, after its events it awaits ``http.disconnect`` from
+    ``receive`` in the app's own task: what uvicorn itself holds per open connection."""
     from sse_fast import encode_json
     from sse_fast._bench import chat_chunk, token
 
@@ -92,6 +99,10 @@ async def hand_app(scope: dict, receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": encode_json(chat_chunk(token(i), i)), "more_body": True})
         if path == "/paced":
             await asyncio.sleep(0)
+    if path == "/idle":
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        return
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -302,20 +313,31 @@ def driver_main(args: argparse.Namespace) -> None:
     one, many, clients, idle, paced = 200_000 // scale, 2_000 // scale, 100, 1_000 // scale, 50_000 // scale
     print(json.dumps(versions()))
     print(f"uvicorn --http {args.http} --loop {args.loop}; 1 client x {one:,} chunks; {clients} clients x "
-          f"{many:,} chunks ({args.client_procs} client processes); {idle:,} idle streams; 1 client x {paced:,} "
-          "paced chunks (the handler awaits a loop turn after each)")  # fmt: skip
-    results: dict[str, dict[str, Any]] = {}
-    for name in args.servers:
+          f"{many:,} chunks ({args.client_procs} client processes); {idle:,} idle streams on a fresh server, "
+          f"{args.repeat} time(s); 1 client x {paced:,} paced chunks (the handler awaits a loop turn after "
+          "each)")  # fmt: skip
+    results: dict[str, dict[str, Any]] = {name: {} for name in args.servers}
+    streaming = [run for run in args.runs if run != "idle"]
+    for name in args.servers if streaming else ():
         server = Server(SERVERS[name], args.http, args.loop)
         try:
-            runs = {"paced": stream_run(server, paced, 1, 1, "/paced")}
-            if name != "hand-written":  # the floor serves the paced run only
-                runs["one client"] = stream_run(server, one, 1, 1)
-                runs[f"{clients} clients"] = stream_run(server, many, clients, args.client_procs)
-                runs["idle"] = idle_run(server, idle)
-            results[name] = runs
+            runs = results[name]
+            if "paced" in args.runs:
+                runs["paced"] = stream_run(server, paced, 1, 1, "/paced")
+            if name != "hand-written":  # the floor serves the paced and idle runs only
+                if "one" in args.runs:
+                    runs["one client"] = stream_run(server, one, 1, 1)
+                if "many" in args.runs:
+                    runs[f"{clients} clients"] = stream_run(server, many, clients, args.client_procs)
         finally:
             server.stop()
+    for _ in range(max(1, args.repeat) if "idle" in args.runs else 0):
+        for name in args.servers:  # a fresh server each time (no heap left over from other runs), in turn
+            server = Server(SERVERS[name], args.http, args.loop)
+            try:
+                results[name].setdefault("idle", []).append(idle_run(server, idle))
+            finally:
+                server.stop()
     print()
     print(f"{'server':<15}{'run':<13}{'events/s':>12}{'CPU s/100k ev':>15}")
     for name, r in results.items():
@@ -323,19 +345,22 @@ def driver_main(args: argparse.Namespace) -> None:
             if run in r:
                 print(f"{name:<15}{run:<13}{r[run]['events_per_s']:>12,.0f}{r[run]['cpu_per_100k']:>15.3f}")
         if "idle" in r:
-            print(f"{name:<15}{'idle':<13}{r['idle']['kib_per_conn']:>11.1f} KiB RSS per idle stream "
-                  f"({r['idle']['conns']:,} open)")  # fmt: skip
-    if "sse_fast" in results and "sse-starlette" in results:
-        a, b = results["sse_fast"], results["sse-starlette"]
+            kib = sorted(one_run["kib_per_conn"] for one_run in r["idle"])
+            spread = f" (median of {len(kib)}: {', '.join(f'{k:.1f}' for k in kib)})" if len(kib) > 1 else ""
+            print(f"{name:<15}{'idle':<13}{statistics.median(kib):>11.1f} KiB RSS per idle stream "
+                  f"({idle:,} open){spread}")  # fmt: skip
+    a, b = results.get("sse_fast", {}), results.get("sse-starlette", {})
+    both = [run for run in ("one client", f"{clients} clients", "paced") if run in a and run in b]
+    if both:
         print("\nratios (sse_fast over sse-starlette):")
-        for run in ("one client", f"{clients} clients", "paced"):
+        for run in both:
             speed = a[run]["events_per_s"] / b[run]["events_per_s"]
             cpu = b[run]["cpu_per_100k"] / a[run]["cpu_per_100k"]
             verdict = "MET " if speed >= 2 and cpu > 1 else "MISS"
             print(
                 f"  {verdict} {run}: {speed:.2f}x events/s (want >= 2), {cpu:.2f}x less CPU per event (want > 1)"
             )
-    if "sse_fast" in results and "hand-written" in results:
+    if all("paced" in results.get(name, {}) for name in ("sse_fast", "hand-written")):
         cost = results["sse_fast"]["paced"]["cpu_per_100k"] / results["hand-written"]["paced"]["cpu_per_100k"]
         verdict = "MET " if cost <= 1.1 else "MISS"
         print(f"  {verdict} paced: sse_fast costs {cost:.2f}x the CPU per event of encode_json + send (want <= 1.1)")
@@ -363,6 +388,8 @@ def main() -> None:
     parser.add_argument("--loop", default="auto", help="uvicorn --loop (auto, asyncio, uvloop)")
     parser.add_argument("--client-procs", type=int, default=2, help="client processes for the 100 clients")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS), help="which runs (default: all)")
+    parser.add_argument("--repeat", type=int, default=1, help="idle runs per server, each on a fresh server")
     args = parser.parse_args()
     _raise_nofile()  # 1,000 idle streams need more descriptors than the usual soft limit; children inherit it
     if args.role == "client":

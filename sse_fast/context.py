@@ -70,12 +70,15 @@ class StreamContext:
     runs work under it with ``run()``; threads call ``wait_sync()``. The first reason given wins.
     """
 
+    __slots__ = ("_done", "_reason", "_waiters", "_callbacks")
+    _lock = threading.Lock()  # one for every context, as for Flag: held only for a few list operations
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._done = Flag()
         self._reason: Optional[str] = None
-        self._waiters: List[Tuple[asyncio.AbstractEventLoop, "asyncio.Future[str]"]] = []
-        self._callbacks: List[Callable[[str], Any]] = []
+        # made at the first wait() / add_callback(): most streams never have either
+        self._waiters: Optional[List[Tuple[asyncio.AbstractEventLoop, "asyncio.Future[str]"]]] = None
+        self._callbacks: Optional[List[Callable[[str], Any]]] = None
 
     @property
     def done(self) -> bool:
@@ -93,8 +96,8 @@ class StreamContext:
             if self._reason is not None:
                 return False
             self._reason = reason
-            waiters, self._waiters = self._waiters, []
-            callbacks, self._callbacks = self._callbacks, []
+            waiters, self._waiters = self._waiters or [], None
+            callbacks, self._callbacks = self._callbacks or [], None
         self._done.set()
         for loop, fut in waiters:
             try:
@@ -109,6 +112,8 @@ class StreamContext:
         """Call ``callback(reason)`` when the context ends (at once if it has); returns a remover."""
         with self._lock:
             if self._reason is None:
+                if self._callbacks is None:
+                    self._callbacks = []
                 self._callbacks.append(callback)
                 return lambda: self._discard(callback)
         callback(self._reason)
@@ -116,7 +121,7 @@ class StreamContext:
 
     def _discard(self, callback: Callable[[str], Any]) -> None:
         with self._lock:
-            if callback in self._callbacks:
+            if self._callbacks and callback in self._callbacks:
                 self._callbacks.remove(callback)
 
     async def wait(self) -> str:
@@ -126,12 +131,14 @@ class StreamContext:
             if self._reason is not None:
                 return self._reason
             fut: asyncio.Future[str] = loop.create_future()
+            if self._waiters is None:
+                self._waiters = []
             self._waiters.append((loop, fut))
         try:
             return await fut
         finally:
             with self._lock:
-                if (loop, fut) in self._waiters:
+                if self._waiters and (loop, fut) in self._waiters:
                     self._waiters.remove((loop, fut))
 
     def wait_sync(self, timeout: Optional[float] = None) -> bool:

@@ -146,6 +146,11 @@ async def a_hold(w: sse_fast.AsyncWriter) -> None:
         raise
 
 
+async def a_idle(w: sse_fast.AsyncWriter) -> None:
+    await w.write_raw_event("first")
+    await asyncio.sleep(30)  # no task of its own: what an idle stream holds is the writer's
+
+
 async def a_frozen(w: sse_fast.AsyncWriter) -> None:
     written = 0
     try:
@@ -214,6 +219,7 @@ ASYNC: Dict[str, Callable[..., Any]] = {
     "/func_done": a_func_done,
     "/heartbeat": a_heartbeat,
     "/hold": a_hold,
+    "/idle": a_idle,
     "/frozen": a_frozen,
     "/farewell": a_farewell,
     "/stubborn": a_stubborn,

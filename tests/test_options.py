@@ -90,3 +90,9 @@ def test_headers_are_merged_once_and_connection_only_on_http1() -> None:
     assert (b"connection", b"keep-alive") in options.raw_headers("1.1")
     assert (b"connection", b"keep-alive") not in options.raw_headers("2")
     assert options.raw_headers("1.1") is options.raw_headers("1.0")  # encoded once, not per request
+    # nor per response: one made per request (ASGIResponse(handler) in an endpoint) shares them
+    again = Options(headers={"X-App": "1", "cache-control": "no-store"}, heartbeat=None)
+    assert again.raw_headers("1.1") is options.raw_headers("1.1")
+    assert Options().raw_headers("2") is Options(status=204).raw_headers("2")
+    unhashable = Options(headers=[("X-App", "1"), ["cache-control", "no-store"]])  # type: ignore[list-item]
+    assert unhashable.raw_headers("1.1") == options.raw_headers("1.1")

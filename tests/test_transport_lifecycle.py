@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import socket
 import threading
 
 import httpx
+import pytest
 from servers import Server, frozen_request, leave_after_first_event, wait_until
 from sse_apps import FROZEN_TIMEOUT, MAX_BUFFERED, PROBE
 from transport_fixtures import client_fixture, server_fixture  # noqa: F401  (fixtures)
@@ -13,6 +15,7 @@ from transport_fixtures import client_fixture, server_fixture  # noqa: F401  (fi
 import sse_fast
 
 CYCLES = 200
+IDLE = 20
 
 
 def test_client_that_leaves_stops_the_handler_within_a_second(client: httpx.Client, server: Server) -> None:
@@ -24,6 +27,33 @@ def test_client_that_leaves_stops_the_handler_within_a_second(client: httpx.Clie
     # async: ctx.run() cancels the work as the context ends; sync: the next write raises
     assert how in (("write raised",) if server.kind == "wsgi" else ("context", "cancelled"))  # type: ignore[attr-defined]
     assert delay < 1.0
+
+
+def test_an_idle_stream_holds_one_task_beside_the_servers_own(server: Server) -> None:
+    # The handler runs in the task the server gave the request; beside it only the disconnect watch waits.
+    # Each task costs an idle stream its coroutines, context and registration (~1 KB, bench/idle_memory.py).
+    if server.kind == "wsgi":  # type: ignore[attr-defined]
+        pytest.skip("WSGI streams run in the server's threads")
+    before = server.tasks()
+    opened = []
+    try:
+        for _ in range(IDLE):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            sock.sendall(b"GET /idle HTTP/1.1\r\nHost: test\r\n\r\n")
+            opened.append(sock)
+        for sock in opened:
+            got = b""
+            while b"data: first" not in got:
+                chunk = sock.recv(4096)
+                assert chunk, "an idle stream ended before its first event"
+                got += chunk
+        added = server.tasks() - before
+    finally:
+        for sock in opened:
+            sock.close()
+    print(f"{server.kind}: {added} tasks for {IDLE} idle streams")  # type: ignore[attr-defined]
+    assert added <= 2 * IDLE  # the server's task for the request (running the handler) + the watch
+    wait_until(lambda: not sse_fast.open_streams())
 
 
 def resources(server: Server) -> tuple:

@@ -8,8 +8,9 @@ raises, and the context's reason.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
-from typing import Any, Awaitable, Callable, List
+from typing import Any, Awaitable, Callable, List, Tuple
 
 import pytest
 
@@ -144,6 +145,51 @@ def test_run_cancels_the_handler_when_the_client_leaves_and_ends_the_body() -> N
         sink.leave()
         await asyncio.wait_for(running, 5)
         assert seen == ["cancelled"] and writer.state is State.ENDED and sink.ended
+
+    run(body)
+
+
+def test_run_takes_back_its_own_cancellation_of_the_callers_task_and_passes_on_anyone_elses() -> None:
+    # The handler runs in the task that awaits run(): when the client leaves, run() cancels that task and
+    # takes the cancellation back once the handler has stopped, so the caller goes on (and is not left
+    # "cancelling", which asyncio.timeout and TaskGroup read). Someone else's cancellation still raises.
+    async def handler(w: sse_fast.AsyncWriter) -> None:
+        await w.write_event("hello")
+        await asyncio.Event().wait()
+
+    async def opened() -> Tuple[MemorySink, sse_fast.AsyncWriter, "asyncio.Future[int]"]:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink)
+
+        async def app() -> int:
+            await writer.run(handler)
+            task = asyncio.current_task()
+            return task.cancelling() if hasattr(task, "cancelling") else 0  # type: ignore[union-attr]
+
+        running = asyncio.ensure_future(app())
+        while not sink.writes:
+            await asyncio.sleep(0)
+        return sink, writer, running
+
+    async def body() -> None:
+        sink, writer, running = await opened()
+        sink.leave()
+        assert await asyncio.wait_for(running, 5) == 0
+        assert writer.state is State.ENDED and sink.ended
+
+        sink, writer, running = await opened()
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        assert writer.state is State.ENDED and sink.ended
+
+        if sys.version_info >= (3, 11):  # before, a task does not count who cancelled it
+            sink, writer, running = await opened()
+            sink.leave()
+            running.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await running
+            assert writer.state is State.ENDED and sink.ended
 
     run(body)
 

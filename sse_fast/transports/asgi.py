@@ -9,12 +9,12 @@ that stopped reading).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from ..errors import HTTPTransportFailed, NotHTTP, SendTimedOut, StreamingNotSupported
 from ..types import Receive, Scope, Send
 from ..writer import DEFAULT_SEND_TIMEOUT, HIGH_WATER, AsyncWriter, Default
-from .base import Lost, Watcher
+from .base import Lost, nobody
 from .headers import Headers
 from .options import DEFAULT_HEARTBEAT, Options
 
@@ -23,15 +23,46 @@ Handler = Callable[[AsyncWriter], Awaitable[Any]]
 
 class ASGISink:
     """Sends the response start first, then body chunks with ``more_body=True``; ``end()`` sends the
-    closing ``more_body=False``."""
+    closing ``more_body=False``.
+
+    It watches ``receive`` for ``http.disconnect`` (or a broken ``receive``) with one task on ``receive()``
+    at a time and a done callback, no coroutine of its own: an idle stream holds little more than the
+    server's own receive."""
+
+    __slots__ = ("_send", "_start", "_receive", "_receiving", "_lost")
 
     def __init__(self, receive: Receive, send: Send, start: Dict[str, Any]) -> None:
         self._send = send
         self._start: Optional[Dict[str, Any]] = start  # until it is sent
-        self._watcher = Watcher(_watch, receive)
+        self._receive = receive
+        self._receiving: Optional[asyncio.Future[Any]] = None  # the pending receive(), while watched
+        self._lost: Lost = nobody
 
     def watch(self, lost: Lost) -> None:
-        self._watcher.start(lost)
+        self._lost = lost
+        self._listen()
+
+    def _listen(self) -> None:
+        self._receiving = receiving = asyncio.ensure_future(self._receive())
+        receiving.add_done_callback(self._received)
+
+    def _received(self, receiving: asyncio.Future[Any]) -> None:
+        if receiving.cancelled():  # the body ended: nobody needs to know
+            return
+        try:
+            gone = receiving.result().get("type") == "http.disconnect"
+        except (OSError, RuntimeError):
+            gone = True
+        if gone:
+            self._receiving = None
+            self._lost()
+        else:  # a request body nobody reads
+            self._listen()
+
+    def _unwatch(self) -> None:
+        receiving, self._receiving = self._receiving, None
+        if receiving is not None:
+            receiving.cancel()
 
     async def start(self) -> None:
         """Send ``http.response.start`` (once)."""
@@ -50,24 +81,12 @@ class ASGISink:
             await self.send(data)
 
     async def end(self) -> None:
-        self._watcher.stop()
+        self._unwatch()
         await self.start()
         await self._send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def abort(self) -> None:
-        self._watcher.stop()
-
-
-async def _watch(receive: Receive, lost: Lost) -> None:
-    """Read ``receive`` until ``http.disconnect`` (or a broken ``receive``), then call ``lost()``."""
-    while True:
-        try:
-            message = await receive()
-        except (OSError, RuntimeError):
-            break
-        if message.get("type") == "http.disconnect":
-            break
-    lost()
+        self._unwatch()
 
 
 def check_scope(scope: Scope) -> None:
@@ -101,12 +120,9 @@ async def open_asgi(scope: Scope, receive: Receive, send: Send, options: Options
     refuses it, ``SendTimedOut`` past ``send_timeout``); ``wait=False`` returns at once and the writer sends
     the start first, bounded like every send. Read the request body before opening.
     """
-    check_scope(scope)
-    sink = ASGISink(receive, send, _start_message(scope, options))
-    writer = AsyncWriter(sink, send_timeout=options.send_timeout, default=options.default)
     if not wait:
-        writer.offer(b"", HIGH_WATER)  # the sender sends the start now; the handler need not wait for it
-        return writer
+        return _starting(scope, receive, send, options)
+    sink, writer = _new(scope, receive, send, options)
     try:
         await _bounded(sink.start(), options.send_timeout, "the ASGI send of 'http.response.start'")
     except SendTimedOut:
@@ -121,6 +137,20 @@ async def open_asgi(scope: Scope, receive: Receive, send: Send, options: Options
     return writer
 
 
+def _starting(scope: Scope, receive: Receive, send: Send, options: Options) -> AsyncWriter:
+    """A writer whose sender sends the response start now; the handler need not wait for it."""
+    _, writer = _new(scope, receive, send, options)
+    writer.offer(b"", HIGH_WATER, start=False)
+    writer.kick()  # started now, so that it runs before the handler's first pause, not a turn after it
+    return writer
+
+
+def _new(scope: Scope, receive: Receive, send: Send, options: Options) -> Tuple[ASGISink, AsyncWriter]:
+    check_scope(scope)
+    sink = ASGISink(receive, send, _start_message(scope, options))
+    return sink, AsyncWriter(sink, send_timeout=options.send_timeout, default=options.default)
+
+
 async def _bounded(send: Awaitable[None], timeout: Optional[float], what: str) -> None:
     try:
         await asyncio.wait_for(send, timeout)
@@ -128,15 +158,13 @@ async def _bounded(send: Awaitable[None], timeout: Optional[float], what: str) -
         raise SendTimedOut(f"{what} took over {timeout} s (reason: send_timeout)") from None
 
 
-async def run_handler(handler: Handler, scope: Scope, receive: Receive, send: Send, options: Options) -> None:
+def run_handler(handler: Handler, scope: Scope, receive: Receive, send: Send, options: Options) -> Awaitable[None]:
     """Run ``handler(writer)`` on a new writer (``AsyncWriter.run``): the response starts beside it, the
     handler is cancelled when the client goes, the writer is closed at its end. A HEAD request gets the
-    headers only; the handler does not run."""
+    headers only; the handler does not run. Returns what to await (no coroutine of its own per stream)."""
     if scope.get("type") == "http" and scope.get("method") == "HEAD":
-        await answer_head(scope, send, options)
-        return
-    writer = await open_asgi(scope, receive, send, options, wait=False)
-    await writer.run(handler, options.heartbeat)
+        return answer_head(scope, send, options)
+    return _starting(scope, receive, send, options).run(handler, options.heartbeat)
 
 
 class ASGIResponse:
@@ -145,6 +173,8 @@ class ASGIResponse:
     ``await ASGIResponse(handler)(scope, receive, send)``, or mount it as an app. ``heartbeat``: seconds of
     silence before a ``: heartbeat`` comment (None or 0: none).
     """
+
+    __slots__ = ("handler", "options")
 
     def __init__(
         self,

@@ -50,8 +50,9 @@ class Sink(Protocol):
 
 
 class Watcher:
-    """The one task of an async sink that waits for its client to go: ``watch(*args, lost)`` returns when it
-    has, after calling ``lost()``. ``stop()`` (when the body ends) cancels it."""
+    """The task of an asyncio-streams or aiohttp sink that waits for its client to go: ``watch(*args, lost)``
+    returns when it has, after calling ``lost()``. ``stop()`` (when the body ends) cancels it. (The ASGI sink
+    needs no coroutine of its own: it awaits ``receive()`` directly.)"""
 
     __slots__ = ("_watch", "_args", "_task")
 
@@ -78,7 +79,7 @@ class BoundedQueue:
     def __init__(self, max_buffered: int) -> None:
         self.max_buffered = max_buffered
         self.over = False  # no more data will come: the body ended, or the connection was dropped
-        self.lost: Lost = _nobody  # the writer's, once it watches the body
+        self.lost: Lost = nobody  # the writer's, once it watches the body
         self._chunks: Deque[bytes] = deque()
         self._size = 0
 
@@ -117,5 +118,5 @@ class BoundedQueue:
         return left
 
 
-def _nobody() -> None:
-    """The ``lost`` of a body no writer watches yet."""
+def nobody() -> None:
+    """The ``lost`` of a sink or body no writer watches yet."""

@@ -6,6 +6,7 @@ The SSE headers are merged once here too; each transport takes them in its own f
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from numbers import Real
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -46,9 +47,11 @@ class Options:
             raise InvalidValue(f"max_buffered must be an int of bytes >= 1, got {self.max_buffered!r}")
         if self.default is not None and not callable(self.default):
             raise InvalidType(f"default must be None or a callable, got {type(self.default).__name__}")
-        extra = list(self.headers.items() if isinstance(self.headers, Mapping) else self.headers or ())
-        pairs = {http1: sse_headers("1.1" if http1 else "2", extra) for http1 in (False, True)}
-        raw = {http1: [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in p] for http1, p in pairs.items()}
+        extra = tuple(self.headers.items() if isinstance(self.headers, Mapping) else self.headers or ())
+        try:
+            pairs, raw = _tables(extra)
+        except TypeError:  # a header that cannot be a cache key: built for this response alone
+            pairs, raw = _tables.__wrapped__(extra)
         object.__setattr__(self, "_pairs", pairs)
         object.__setattr__(self, "_raw", raw)
 
@@ -69,6 +72,15 @@ class Options:
     def raw_headers(self, http_version: Optional[str]) -> RawPairs:
         """The response headers as ASGI wants them (lower-case latin-1 bytes), encoded once."""
         return self._raw[_is_http1(http_version)]
+
+
+@lru_cache(maxsize=64)
+def _tables(extra: Tuple[Tuple[str, str], ...]) -> Tuple[Dict[bool, Pairs], Dict[bool, RawPairs]]:
+    """The merged headers for HTTP/2 (False) and HTTP/1.x (True), as strings and as ASGI bytes: shared by every
+    ``Options`` with the same ``headers`` (a response made per request then costs no header lists of its own)."""
+    pairs = {http1: sse_headers("1.1" if http1 else "2", extra) for http1 in (False, True)}
+    raw = {http1: [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in p] for http1, p in pairs.items()}
+    return pairs, raw
 
 
 def _is_http1(http_version: Optional[str]) -> bool:

@@ -12,9 +12,10 @@ from typing import Any, AsyncIterable, Awaitable, Callable, Optional, Union
 from ..context import StreamContext
 from ..errors import ClientDisconnected
 from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
-from .sender import HIGH_WATER, Sender
+from .sender import HIGH_WATER, Sender, uncancel
 
 _OPEN = State.OPEN
+_NO_LOCK = contextlib.nullcontext()  # reentrant and reusable: one for every AsyncWriter
 Handler = Callable[["AsyncWriter"], Any]
 
 
@@ -41,10 +42,11 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         default: Default = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._lock = contextlib.nullcontext()  # used on its loop's thread only
+        self._lock = _NO_LOCK  # used on its loop's thread only
         self._sender = Sender(self._loop, sink, send_timeout, self.lost)
         self._ended: Optional[asyncio.Future[None]] = None  # done once close() has ended the body
-        self._owner: Optional[asyncio.Future[Any]] = None  # the handler ``run`` cancels when the client goes
+        self._owner: Optional[asyncio.Task[Any]] = None  # the task running ``run``'s handler, while it does
+        self._cancels = 0  # cancellations of it asked for here and not yet seen
         self._beat_every = 0.0  # the heartbeat's interval, once started
         self._beat_timer: Optional[asyncio.TimerHandle] = None
         super().__init__(sink, context, send_timeout, default)
@@ -88,11 +90,6 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     def _discard_pending(self) -> None:
         self._sender.stop()
 
-    def _cancel_owner(self) -> None:
-        owner = self._owner
-        if owner is not None and not owner.done():
-            self._loop.call_soon(owner.cancel)  # after the writes woken by the drop have seen why
-
     async def flush(self) -> None:
         """Wait until everything written so far has been handed to the transport.
 
@@ -135,9 +132,7 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
             return gone
 
         async def cancel_and_close() -> None:
-            owner = self._owner
-            if owner is not None and not owner.done() and owner is not asyncio.current_task():
-                owner.cancel()
+            self._cancel_handler()
             await self.close()
 
         return asyncio.run_coroutine_threadsafe(cancel_and_close(), self._loop)
@@ -151,27 +146,49 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     async def run(self, handler: Handler, heartbeat: Optional[float] = None) -> None:
         """Run ``handler(writer)`` (async, or sync returning an awaitable) to its end, then close the writer.
 
-        The handler runs as a task that is cancelled when the client goes; ``heartbeat`` (seconds) starts
-        the heartbeat. Its errors are raised, except a connection error after the stream ended.
+        The handler runs in the caller's task (no task of its own) and is cancelled when the client goes;
+        that cancellation ends here, and the caller goes on to close. ``heartbeat`` (seconds) starts the
+        heartbeat. Its errors are raised, except a connection error after the stream ended.
         """
-        task = asyncio.ensure_future(_call(handler, self))
-        self._owner = task
-        if self.closed:  # the client left while the handler was being started
-            task.cancel()
         if heartbeat:
             self.start_heartbeat(heartbeat)
+        error: Optional[ConnectionError] = None
         try:
-            await asyncio.wait({task})
+            if not self.closed:  # else the client left before the handler started
+                self._owner = asyncio.current_task()
+                result = handler(self)
+                if inspect.isawaitable(result):
+                    await result
         except asyncio.CancelledError:
-            task.cancel()
-            await asyncio.wait({task})
-            raise
+            if not self._uncancel():  # someone else cancelled the caller too
+                raise
+        except ConnectionError as exc:
+            error = exc
         finally:
+            self._uncancel()  # a handler that swallowed our cancellation
+            self._owner = None
             await self.close()
-        if not task.cancelled():
-            error = task.exception()
-            if error is not None and not (self.context.done and isinstance(error, ConnectionError)):
-                raise error
+        if error is not None and not self.context.done:
+            raise error
+
+    def _cancel_owner(self) -> None:
+        if self._owner is not None:
+            self._loop.call_soon(self._cancel_handler)  # after the writes woken by the drop have seen why
+
+    def _cancel_handler(self) -> None:
+        owner = self._owner
+        if owner is not None and not owner.done():  # the handler is still running: it is suspended in it
+            self._cancels += 1
+            owner.cancel()
+
+    def _uncancel(self) -> bool:
+        """Take back the cancellations ``_cancel_handler`` asked for; True if there were some and nobody
+        else's is pending (Python < 3.11 cannot tell: True)."""
+        count, self._cancels = self._cancels, 0
+        left = 0
+        for _ in range(count):
+            left = uncancel(self._owner)
+        return count > 0 and left == 0
 
     def start_heartbeat(self, interval: float = 15.0) -> Callable[[], None]:
         """Write ``: heartbeat`` after ``interval`` seconds without a write; returns an idempotent stop
@@ -184,7 +201,7 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
             return _nothing
         self._cancel_heartbeat()
         if not self._beat_every:
-            self._stops.append(self._stop_heartbeat)
+            self._stops += (self._stop_heartbeat,)
         self._beat_every = interval
         self._beat_timer = self._loop.call_later(interval, self._beat)
         return self._stop_heartbeat
@@ -269,12 +286,6 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
 
 def _nothing() -> None:
     """The stop of a heartbeat that never started."""
-
-
-async def _call(handler: Handler, writer: AsyncWriter) -> None:
-    result = handler(writer)
-    if inspect.isawaitable(result):
-        await result
 
 
 async def _queue_items(q: "asyncio.Queue[Any]") -> Any:

@@ -23,7 +23,6 @@ from typing import (
     ContextManager,
     Generic,
     Iterable,
-    List,
     Optional,
     Tuple,
     TypeVar,
@@ -78,7 +77,7 @@ class BaseWriter(Generic[R]):
         self.closed_event = Flag()  # set on leaving OPEN, for threads that wait on it
         self.finished = Flag()  # set once nothing more can reach the client (LOST, ENDED or DROPPED)
         self._last_write = time.monotonic()
-        self._stops: List[Callable[[], None]] = []  # heartbeats to stop on leaving OPEN
+        self._stops: Tuple[Callable[[], None], ...] = ()  # heartbeats to stop on leaving OPEN
         _registry.register(self)
         sink.watch(self.lost)
 
@@ -155,7 +154,7 @@ class BaseWriter(Generic[R]):
         """
         if to is not State.ENDED:
             self.context.finish(reason)
-        stops: List[Callable[[], None]] = []
+        stops: Tuple[Callable[[], None], ...] = ()
         with self._lock:
             was = self.state
             allowed = {
@@ -169,7 +168,7 @@ class BaseWriter(Generic[R]):
             self.state = to
             if was is State.OPEN:
                 self._ending = (reason, why, cause)
-                stops, self._stops = self._stops, []
+                stops, self._stops = self._stops, ()
         if was is State.OPEN:
             self.closed_event.set()
             for stop in stops:

@@ -163,7 +163,7 @@ class Sender:
                 self._fail(CLOSED, IS_CLOSED, None)
                 raise
             if inline:  # stop() interrupted the caller's own task: the write raises why, not CancelledError
-                _uncancel(asyncio.current_task())
+                uncancel(asyncio.current_task())
         except (OSError, ClientDisconnected) as exc:
             self._fail(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
         except Exception as exc:  # the transport broke: the stream cannot go on, the next write says why
@@ -195,8 +195,8 @@ class Sender:
                 waiter.set_result(None)
 
 
-def _uncancel(task: Optional["asyncio.Task[Any]"]) -> None:
-    """Undo the cancel request ``stop()`` made (Python 3.11+ counts them; before, there is nothing to undo)."""
-    uncancel = getattr(task, "uncancel", None)
-    if uncancel is not None:
-        uncancel()
+def uncancel(task: Optional["asyncio.Task[Any]"]) -> int:
+    """Undo one cancel request made here; returns how many are left (Python 3.11+ counts them; before,
+    there is nothing to undo: 0)."""
+    undo = getattr(task, "uncancel", None)
+    return undo() if undo is not None else 0

@@ -125,7 +125,7 @@ class Writer(BaseWriter[None]):
         with self._lock:
             if self.state is not State.OPEN:
                 return lambda: None
-            self._stops.append(stopped.set)
+            self._stops += (stopped.set,)
         threading.Thread(target=beat, name="sse-heartbeat", daemon=True).start()
         return stopped.set
 
