@@ -42,7 +42,8 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._lock = contextlib.nullcontext()  # used on its loop's thread only
-        self._sender = Sender(self._loop, sink, send_timeout, self.lost)
+        self._sender = Sender(self, self._loop, sink, send_timeout)
+        self._send = self._sender.write  # one call less on every write
         self._ended: Optional[asyncio.Future[None]] = None  # done once close() has ended the body
         self._owner: Optional[asyncio.Future[Any]] = None  # the handler ``run`` cancels when the client goes
         self._beat_every = 0.0  # the heartbeat's interval, once started
@@ -69,21 +70,6 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     def kick(self) -> None:
         """Start the sender for what ``offer(start=False)`` queued (nothing if it runs already)."""
         self._sender.kick()
-
-    async def _send(self, frame: bytes) -> None:
-        if self.state is not _OPEN:
-            raise self._refusal()
-        sender = self._sender
-        self._last_write = time.monotonic()
-        sending = sender.write(frame)
-        if sending is not None:
-            await sending
-        elif sender.size < HIGH_WATER:
-            return
-        else:
-            await sender.wait_for_room()
-        if sender.stopped:
-            raise self._refusal()
 
     def _discard_pending(self) -> None:
         self._sender.stop()
@@ -154,7 +140,7 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         The handler runs as a task that is cancelled when the client goes; ``heartbeat`` (seconds) starts
         the heartbeat. Its errors are raised, except a connection error after the stream ended.
         """
-        task = asyncio.ensure_future(_call(handler, self))
+        task = asyncio.ensure_future(handler(self))
         self._owner = task
         if self.closed:  # the client left while the handler was being started
             task.cancel()
