@@ -28,9 +28,10 @@ def main() -> None:
     servers = {}
     os.environ["PYTHONPATH"] = os.path.abspath(args.before)
     servers["before"] = e2e.Server(e2e.SERVERS["sse_fast"], args.http, args.loop)
-    del os.environ["PYTHONPATH"]
+    os.environ["PYTHONPATH"] = os.path.dirname(e2e.HERE)  # this checkout, whatever the venv has installed
     servers["after"] = e2e.Server(e2e.SERVERS["sse_fast"], args.http, args.loop)
     servers["floor"] = e2e.Server(e2e.SERVERS["hand-written"], args.http, args.loop)
+    del os.environ["PYTHONPATH"]
     runs = [(name, "paced", "/paced", args.events // 5) for name in servers]
     runs += [(name, "burst", "/stream", args.events) for name in ("before", "after")]
     cpu: dict = {}

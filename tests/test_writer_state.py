@@ -17,6 +17,7 @@ import pytest
 import sse_fast
 from sse_fast.testing import MemorySink, ThreadSink
 from sse_fast.writer import HIGH_WATER, State
+from sse_fast.writer.sender import MARK_EVERY
 
 FRAME = b"data: x\n\n"
 
@@ -297,7 +298,16 @@ def test_sync_abort() -> None:
 
 def test_paced_writes_go_straight_to_the_sink_and_bursts_are_still_gathered() -> None:
     """A write that finds the writer idle is sent from the writer's own task (no task per event); the
-    writes that follow it in the same loop turn are gathered into one send."""
+    writes that follow it in the same loop turn are gathered into one send. After a paced run the turn is
+    marked only every few writes, so a burst's first few writes may go alone, never more than MARK_EVERY;
+    once a write queued behind a mark, every turn is marked again."""
+
+    async def burst(writer: sse_fast.AsyncWriter, numbers: range) -> None:
+        for i in numbers:  # no turn between writes
+            await writer.write_event(i)
+        while writer.buffered:  # the sender starts once the loop has run what was ready
+            await asyncio.sleep(0)
+        await writer.flush()
 
     async def body() -> None:
         sink = MemorySink()
@@ -310,14 +320,14 @@ def test_paced_writes_go_straight_to_the_sink_and_bursts_are_still_gathered() ->
             assert len(sink.writes) == i + 1  # it reached the sink before the write returned
             await asyncio.sleep(0)  # a loop turn between events: paced
         assert made == []
-        for i in range(50, 100):  # a burst: no turn between writes
-            await writer.write_event(i)
-        while writer.buffered:  # the sender starts once the loop has run what was ready
-            await asyncio.sleep(0)
-        await writer.flush()
+        await burst(writer, range(50, 100))
+        alone = len(sink.writes) - 50 - 1  # the burst's writes that went alone, before one send of the rest
+        assert 1 <= alone <= MARK_EVERY and len(made) == 1
+        await asyncio.sleep(0)
+        await burst(writer, range(100, 150))
         loop.set_task_factory(None)
-        assert len(sink.writes) == 52 and len(made) == 1  # the burst's first write, then one send of the rest
-        assert [e.data for e in sink.events()] == [str(i) for i in range(100)]
+        assert len(sink.writes) == 50 + alone + 1 + 2 and len(made) == 2  # its first write, then one send
+        assert [e.data for e in sink.events()] == [str(i) for i in range(150)]
         await writer.close()
 
     run(body)

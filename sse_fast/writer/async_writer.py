@@ -43,7 +43,8 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._lock = _NO_LOCK  # used on its loop's thread only
-        self._sender = Sender(self._loop, sink, send_timeout, self.lost)
+        self._sender = Sender(self, self._loop, sink, send_timeout)
+        self._send = self._sender.write  # one call less on every write
         self._ended: Optional[asyncio.Future[None]] = None  # done once close() has ended the body
         self._owner: Optional[asyncio.Task[Any]] = None  # the task running ``run``'s handler, while it does
         self._cancels = 0  # cancellations of it asked for here and not yet seen
@@ -71,21 +72,6 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     def kick(self) -> None:
         """Start the sender for what ``offer(start=False)`` queued (nothing if it runs already)."""
         self._sender.kick()
-
-    async def _send(self, frame: bytes) -> None:
-        if self.state is not _OPEN:
-            raise self._refusal()
-        sender = self._sender
-        self._last_write = time.monotonic()
-        sending = sender.write(frame)
-        if sending is not None:
-            await sending
-        elif sender.size < HIGH_WATER:
-            return
-        else:
-            await sender.wait_for_room()
-        if sender.stopped:
-            raise self._refusal()
 
     def _discard_pending(self) -> None:
         self._sender.stop()

@@ -63,6 +63,7 @@ class BaseWriter(Generic[R]):
     """The method set and the state both writers share; they differ in how ``_send`` reaches the sink."""
 
     _lock: ContextManager[Any]  # guards the state: a real lock where other threads can reach it
+    _send: Callable[[bytes], R]  # hands a frame on towards the sink: each writer's own
 
     def __init__(
         self, sink: Any, context: Optional[StreamContext], send_timeout: Optional[float], default: Default
@@ -127,9 +128,6 @@ class BaseWriter(Generic[R]):
                 raise InvalidType(f"write_frame() takes bytes, got {type(frame).__name__}")
             frame = bytes(frame)
         return self._send(frame)
-
-    def _send(self, frame: bytes) -> R:
-        raise NotImplementedError
 
     # -- the state --------------------------------------------------------------------------------------
 

@@ -1,42 +1,45 @@
-"""An ``AsyncWriter``'s write-behind: the queue, the task that empties it into the sink, and the watchdog.
+"""An ``AsyncWriter``'s write path: straight to the sink, or queued for the task that empties the queue.
 
-A write that finds the sink idle is sent at once from the writer's own task (``write`` returns that send).
-Writes later in the same loop turn queue and return while fewer than ``HIGH_WATER`` bytes are queued; one
-sender task, started at the end of the turn, hands everything queued to the sink in one ``send``, again while
-more came meanwhile, so a burst leaves in few large sends (``flush`` sends the queue from its caller instead
-when no sender runs). The watchdog is one self-rearming timer that bounds each send by ``send_timeout``; it
-interrupts the send it bounds, whichever task runs it. A send that fails or outlasts it is reported to the
-writer with ``fail``.
+A write that finds the sink idle is sent at once from the writer's own task. Writes later in the same loop
+turn queue and return while fewer than ``HIGH_WATER`` bytes are queued; one sender task, started at the end
+of the turn, hands everything queued to the sink in one ``send``, again while more came meanwhile, so a burst
+leaves in few large sends (``flush`` sends the queue from its caller instead when no sender runs). The
+watchdog is one self-rearming timer that bounds each send by ``send_timeout``; it interrupts the send it
+bounds, whichever task runs it. A send that fails or outlasts it is reported to the writer with ``lost``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, List, Optional
+import time
+from typing import Any, List, Optional
 
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
 from ..errors import ClientDisconnected
-from .base import IS_CLOSED
+from .base import IS_CLOSED, BaseWriter, State
 
 HIGH_WATER = 64 * 1024  # bytes an AsyncWriter queues before a write waits for the transport
+MARK_EVERY = 16  # most straight writes between two marks of the loop turn (see ``write``)
 
+_OPEN = State.OPEN
 _INLINE: Any = object()  # stands for the task while a write goes straight to the sink
-Fail = Callable[[str, str, Optional[BaseException]], None]  # (reason, message, cause)
 
 
 class Sender:
     """The queue of frames not yet handed to the sink, and the one task that hands them over."""
 
-    __slots__ = ("_loop", "_sink", "_send_timeout", "_fail", "_task", "_started", "_watchdog", "_room",
-                 "_holds", "_caller", "_kick_due", "pending", "size", "stopped")  # fmt: skip
+    __slots__ = ("_writer", "_loop", "_sink", "_send_timeout", "_task", "_started", "_watchdog", "_room",
+                 "_holds", "_caller", "_kick_due", "_every", "_unmarked", "pending", "size", "stopped")  # fmt: skip
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, sink: Any, send_timeout: Optional[float], fail: Fail) -> None:
+    def __init__(
+        self, writer: BaseWriter[Any], loop: asyncio.AbstractEventLoop, sink: Any, send_timeout: Optional[float]
+    ) -> None:
+        self._writer = writer
         self._loop = loop
         self._sink = sink
         self._send_timeout = send_timeout
-        self._fail = fail
         self._task: Optional[asyncio.Task[None]] = None  # the sender, while it runs
-        self._started: Optional[float] = None  # loop time the sender's current send began
+        self._started: Optional[float] = None  # time.monotonic() at which the send in flight began
         self._watchdog: Optional[asyncio.TimerHandle] = None  # checks that send against send_timeout
         self._room: List[asyncio.Future[None]] = []  # writes waiting for the queue to empty
         self.pending: List[bytes] = []  # frames for the next send
@@ -45,6 +48,54 @@ class Sender:
         self._holds = 0  # > 0 while writes must queue: one went straight to the sink, or a burst resumes, this turn
         self._caller: Optional[asyncio.Task[Any]] = None  # the task whose write is in the sink, meanwhile
         self._kick_due = False  # the sender starts at the end of this loop turn
+        self._every = 1  # straight writes per mark of the loop turn
+        self._unmarked = 0  # straight writes since the last mark
+
+    async def write(self, frame: bytes) -> None:
+        """The writer's write of ``frame``; raises the writer's refusal once it is closed or was dropped.
+
+        When the sink is idle and no write went straight to it in this turn of the loop, the frame is sent
+        now, from the caller's task (a paced stream costs no task and no coroutine besides this one per
+        event). Otherwise it queues: the writes of a burst gather behind the first into one send, and the
+        caller waits only while ``HIGH_WATER`` bytes are queued. Telling the turns apart takes a loop callback
+        (a mark, until which writes queue); a stream whose writes never share a turn needs few, so a mark is
+        made every ``_every`` straight writes, a number that doubles up to ``MARK_EVERY`` while no write
+        queues behind a mark and falls back to 1 when one does.
+        """
+        writer = self._writer
+        if writer.state is not _OPEN:
+            raise writer._refusal()
+        writer._last_write = now = time.monotonic()
+        if self._holds or self._task is not None or self.pending or self.stopped:
+            self.queue(frame)
+            if self.size >= HIGH_WATER:
+                await self.wait_for_room()
+        else:  # _send's steps, spelled out: this is every paced event's path
+            self._task = _INLINE
+            self._caller = asyncio.current_task(self._loop)
+            self._started = now
+            if self._watchdog is None and self._send_timeout is not None:
+                self._watchdog = self._loop.call_later(self._send_timeout, self._watch)
+            self._unmarked += 1
+            if self._unmarked >= self._every:
+                self._unmarked = 0
+                self._holds += 1
+                self._loop.call_soon(self._turn_marked)
+            try:
+                await self._sink.send(frame)
+            except BaseException as exc:
+                if not self._absorbs(exc):
+                    raise
+            finally:
+                self._task = self._caller = self._started = None
+                if self.pending:  # written meanwhile by others (a heartbeat, a broker)
+                    self.kick()
+        if self.stopped:
+            raise writer._refusal()
+
+    def _turn_marked(self) -> None:
+        self._holds -= 1
+        self._every = 1 if self.pending else min(2 * self._every, MARK_EVERY)
 
     def queue(self, frame: bytes, start: bool = True) -> None:
         """Add ``frame``; the sender starts once the loop has run what is ready (so a ``flush()`` in this turn
@@ -58,30 +109,6 @@ class Sender:
     def _due_kick(self) -> None:
         self._kick_due = False
         self.kick()
-
-    def write(self, frame: bytes) -> Optional[Awaitable[None]]:
-        """Queue ``frame``, or, when the sink is idle and no frame went straight to it in this turn of the
-        loop, return its send to await from the writer's own task (a paced stream costs no task per event;
-        the writes of a burst still gather behind the first into one send)."""
-        if not self._holds and self._task is None and not self.pending and not self.stopped:
-            self._hold_turn()
-            self._task = _INLINE
-            self._caller = asyncio.current_task()
-            return self._send(frame, inline=True)
-        self.pending.append(frame)  # queue(frame), without a second call on a burst's every write
-        self.size += len(frame)
-        if not self._kick_due and self._task is None:
-            self._kick_due = True
-            self._loop.call_soon(self._due_kick)
-        return None
-
-    def _hold_turn(self) -> None:
-        """Until the loop has run what is ready now, writes queue instead of going straight to the sink."""
-        self._holds += 1
-        self._loop.call_soon(self._release)
-
-    def _release(self) -> None:
-        self._holds -= 1
 
     def kick(self) -> None:
         """Start the sender for what is queued (nothing if it runs already)."""
@@ -110,8 +137,8 @@ class Sender:
                     return True
                 data = self._take()
                 self._task = _INLINE
-                self._caller = asyncio.current_task()
-                await self._send(data, inline=True)
+                self._caller = asyncio.current_task(self._loop)
+                await self._send(data)
             elif task is _INLINE:  # another task's write is in the sink: look again next turn
                 await asyncio.sleep(0)
             else:
@@ -149,31 +176,53 @@ class Sender:
         self.size = 0
         if self._room:
             self._wake_writers()
-            self._hold_turn()  # released after the woken writers have run
+            self._holds += 1  # until the woken writers have run
+            self._loop.call_soon(self._release)
         return data
 
-    async def _send(self, data: bytes, inline: bool = False) -> None:
-        self._started = self._loop.time()
-        if self._watchdog is None and self._send_timeout is not None:
-            self._watchdog = self._loop.call_later(self._send_timeout, self._watch)
+    def _release(self) -> None:
+        self._holds -= 1
+
+    async def _send(self, data: bytes) -> None:
+        """Hand ``data`` to the sink (from the sender task, or ``flush``'s caller), bounded by the watchdog."""
+        self._begin(time.monotonic())
         try:
             await self._sink.send(data)
-        except asyncio.CancelledError:
-            if not self.stopped:  # cancelled from outside: a half-finished send leaves the stream unusable
-                self._fail(CLOSED, IS_CLOSED, None)
+        except BaseException as exc:
+            if not self._absorbs(exc):
                 raise
-            if inline:  # stop() interrupted the caller's own task: the write raises why, not CancelledError
-                uncancel(asyncio.current_task())
-        except (OSError, ClientDisconnected) as exc:
-            self._fail(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
-        except Exception as exc:  # the transport broke: the stream cannot go on, the next write says why
-            self._fail(CLIENT_DISCONNECTED, f"the transport failed ({type(exc).__name__}: {exc})", exc)
         finally:
-            self._started = None
-            if inline:
-                self._task = self._caller = None
-                if self.pending:  # written meanwhile by others (a heartbeat, a broker)
-                    self.kick()
+            self._sent()
+
+    def _begin(self, now: float) -> None:
+        self._started = now
+        if self._watchdog is None and self._send_timeout is not None:
+            self._watchdog = self._loop.call_later(self._send_timeout, self._watch)
+
+    def _sent(self) -> None:
+        self._started = None
+        if self._task is _INLINE:
+            self._task = self._caller = None
+            if self.pending:  # written meanwhile by others (a heartbeat, a broker)
+                self.kick()
+
+    def _absorbs(self, exc: BaseException) -> bool:
+        """Report a send that raised ``exc`` to the writer; True when ``exc`` stops here (the next write
+        raises why instead)."""
+        lost = self._writer.lost
+        if isinstance(exc, asyncio.CancelledError):
+            if not self.stopped:  # cancelled from outside: a half-finished send leaves the stream unusable
+                lost(CLOSED, IS_CLOSED, None)
+                return False
+            if self._task is _INLINE:  # stop() interrupted the caller's own task: the write raises why instead
+                uncancel(asyncio.current_task())
+        elif isinstance(exc, (OSError, ClientDisconnected)):
+            lost(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
+        elif isinstance(exc, Exception):  # the transport broke: the stream cannot go on
+            lost(CLIENT_DISCONNECTED, f"the transport failed ({type(exc).__name__}: {exc})", exc)
+        else:
+            return False
+        return True
 
     def _watch(self) -> None:
         """Armed again only while a send is in flight, so its deadline is that send's start plus
@@ -182,11 +231,11 @@ class Sender:
         started = self._started
         if started is None or self.stopped or self._send_timeout is None:
             return
-        deadline = started + self._send_timeout
-        if self._loop.time() < deadline:
-            self._watchdog = self._loop.call_at(deadline, self._watch)
+        left = started + self._send_timeout - time.monotonic()
+        if left > 0:
+            self._watchdog = self._loop.call_later(left, self._watch)
             return
-        self._fail(SEND_TIMEOUT, f"the client read nothing for {self._send_timeout} s", None)
+        self._writer.lost(SEND_TIMEOUT, f"the client read nothing for {self._send_timeout} s", None)
 
     def _wake_writers(self) -> None:
         room, self._room = self._room, []
