@@ -67,7 +67,11 @@ class Sender:
             raise writer._refusal()
         writer._last_write = now = time.monotonic()
         if self._holds or self._task is not None or self.pending or self.stopped:
-            self.queue(frame)
+            self.pending.append(frame)  # queue(frame), without a second call on a burst's every write
+            self.size += len(frame)
+            if self._task is None and not self._kick_due:
+                self._kick_due = True
+                self._loop.call_soon(self._due_kick)
             if self.size >= HIGH_WATER:
                 await self.wait_for_room()
         else:  # _send's steps, spelled out: this is every paced event's path
