@@ -5,6 +5,7 @@
     python bench/e2e.py --servers sse-starlette --quick
     python bench/e2e.py --http httptools --loop uvloop
     python bench/e2e.py --runs idle --repeat 5   # idle memory only: sse_fast, sse-starlette, hand-written floor
+    python bench/e2e.py --server granian --loop uvloop   # granian (one worker) instead of uvicorn
 
 Each server is its own uvicorn process on 127.0.0.1 (a socket bound here and handed over with ``--fd``);
 clients are separate processes of raw asyncio sockets that count ``data: `` lines and read nothing else, so
@@ -146,44 +147,73 @@ def _raise_nofile() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (granian serves from a worker process)."""
+    pids = [pid]
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/children") as f:
+            for child in f.read().split():
+                pids += _tree(int(child))
+    return pids
+
+
 def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of ``pid`` and its descendants."""
+    ticks = 0
+    for one in _tree(pid):
+        with open(f"/proc/{one}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
+    """Resident memory of ``pid`` and its descendants."""
+    total = 0
+    for one in _tree(pid):
+        with open(f"/proc/{one}/status") as f:
+            total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return total
 
 
 class Server:
-    """One uvicorn process serving ``app`` on a socket bound here; stopped with SIGINT, then SIGKILL.
+    """One server process (uvicorn, or granian with one worker) serving ``app``; stopped with SIGINT, then
+    SIGKILL. uvicorn gets a socket bound here; granian binds a free port itself (``http`` is then unused:
+    its HTTP is its own).
 
     Ready once ``GET probe`` answers with ``expect`` in its bytes.
     """
 
-    def __init__(self, app: str, http: str, loop: str, probe: str = "/stream?n=1", expect: bytes = PATTERN) -> None:
+    def __init__(
+        self, app: str, http: str, loop: str, probe: str = "/stream?n=1", expect: bytes = PATTERN,
+        server: str = "uvicorn",
+    ) -> None:  # fmt: skip
         self.probe, self.expect = probe, expect
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4096)
         self.port = self.sock.getsockname()[1]
-        cmd = [sys.executable, "-m", "uvicorn", app, "--app-dir", HERE, "--fd", str(self.sock.fileno()),
-               "--http", http, "--loop", loop, "--lifespan", "off", "--no-access-log", "--log-level", "warning",
-               "--backlog", "4096"]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, pass_fds=(self.sock.fileno(),))
+        if server == "granian":
+            self.sock.close()  # its port is granian's to bind
+            cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--http", "1", "--loop", loop, "--workers", "1", "--no-ws",
+                   "--no-access-log", "--log-level", "warning", "--backlog", "4096", app]  # fmt: skip
+            path = os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), HERE)))
+            env = {**os.environ, "PYTHONPATH": path}
+            self.proc = subprocess.Popen(cmd, cwd=HERE, env=env, start_new_session=True)
+        else:
+            cmd = [sys.executable, "-m", "uvicorn", app, "--app-dir", HERE, "--fd", str(self.sock.fileno()),
+                   "--http", http, "--loop", loop, "--lifespan", "off", "--no-access-log", "--log-level",
+                   "warning", "--backlog", "4096"]  # fmt: skip
+            self.proc = subprocess.Popen(cmd, pass_fds=(self.sock.fileno(),), start_new_session=True)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {self.proc.returncode}")
+                raise RuntimeError(f"the server exited with {self.proc.returncode}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                     s.sendall(f"GET {self.probe} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
@@ -198,14 +228,14 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError("uvicorn did not answer within 20 s")
+        raise RuntimeError("the server did not answer within 20 s")
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGINT)
+        os.killpg(self.proc.pid, signal.SIGINT)
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.sock.close()
 
@@ -312,14 +342,15 @@ def driver_main(args: argparse.Namespace) -> None:
     scale = 10 if args.quick else 1
     one, many, clients, idle, paced = 200_000 // scale, 2_000 // scale, 100, 1_000 // scale, 50_000 // scale
     print(json.dumps(versions()))
-    print(f"uvicorn --http {args.http} --loop {args.loop}; 1 client x {one:,} chunks; {clients} clients x "
+    setup = f"uvicorn --http {args.http}" if args.server == "uvicorn" else "granian (one worker)"
+    print(f"{setup} --loop {args.loop}; 1 client x {one:,} chunks; {clients} clients x "
           f"{many:,} chunks ({args.client_procs} client processes); {idle:,} idle streams on a fresh server, "
           f"{args.repeat} time(s); 1 client x {paced:,} paced chunks (the handler awaits a loop turn after "
           "each)")  # fmt: skip
     results: dict[str, dict[str, Any]] = {name: {} for name in args.servers}
     streaming = [run for run in args.runs if run != "idle"]
     for name in args.servers if streaming else ():
-        server = Server(SERVERS[name], args.http, args.loop)
+        server = Server(SERVERS[name], args.http, args.loop, server=args.server)
         try:
             runs = results[name]
             if "paced" in args.runs:
@@ -333,7 +364,7 @@ def driver_main(args: argparse.Namespace) -> None:
             server.stop()
     for _ in range(max(1, args.repeat) if "idle" in args.runs else 0):
         for name in args.servers:  # a fresh server each time (no heap left over from other runs), in turn
-            server = Server(SERVERS[name], args.http, args.loop)
+            server = Server(SERVERS[name], args.http, args.loop, server=args.server)
             try:
                 results[name].setdefault("idle", []).append(idle_run(server, idle))
             finally:
@@ -384,8 +415,9 @@ def main() -> None:
     idle.add_argument("--conns", type=int, required=True)
     parser.add_argument("--quick", action="store_true", help="10x fewer events and idle streams")
     parser.add_argument("--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS))
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn", help="the ASGI server")
     parser.add_argument("--http", default="auto", help="uvicorn --http (auto, h11, httptools)")
-    parser.add_argument("--loop", default="auto", help="uvicorn --loop (auto, asyncio, uvloop)")
+    parser.add_argument("--loop", default="auto", help="the server's --loop (auto, asyncio, uvloop)")
     parser.add_argument("--client-procs", type=int, default=2, help="client processes for the 100 clients")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--runs", nargs="+", choices=RUNS, default=list(RUNS), help="which runs (default: all)")
