@@ -75,6 +75,14 @@ cdef extern from *:
         return total;
     }
 
+    /* The writers below are never inlined: _emit, which calls them, then stays small enough to be inlined
+       into each frame kind (encode_json measured ~4% slower when it was not). */
+    #if defined(_MSC_VER)
+    #define SSE_NOINLINE __declspec(noinline)
+    #else
+    #define SSE_NOINLINE __attribute__((noinline))
+    #endif
+
     /* The prefix of a data line (6 bytes) is a constant-size copy the compiler inlines. */
     static inline char *sse_put_prefix(char *out, const char *prefix, Py_ssize_t plen) {
         if (plen == 6) memcpy(out, prefix, 6); else memcpy(out, prefix, plen);
@@ -161,8 +169,8 @@ cdef extern from *:
         return out + 1;                                                                                    \\
     }
 
-    SSE_DEFINE_LINES(, sse_put_lf_lines_sse2, sse_lf_mask32, sse_copy32)
-    static Py_ssize_t sse_count_lf_sse2(const char *s, Py_ssize_t n) { return sse_count_lf_in(s, n); }
+    SSE_DEFINE_LINES(SSE_NOINLINE, sse_put_lf_lines_sse2, sse_lf_mask32, sse_copy32)
+    SSE_NOINLINE static Py_ssize_t sse_count_lf_sse2(const char *s, Py_ssize_t n) { return sse_count_lf_in(s, n); }
 
     #if defined(__x86_64__) && defined(__GNUC__)
     #include <immintrin.h>
@@ -194,7 +202,7 @@ cdef extern from *:
     #else
     #define sse_simd_init()
     #define sse_count_lf sse_count_lf_in
-    static char *sse_put_lf_lines(char *out, const char *prefix, Py_ssize_t plen, const char *s, Py_ssize_t n) {
+    SSE_NOINLINE static char *sse_put_lf_lines(char *out, const char *prefix, Py_ssize_t plen, const char *s, Py_ssize_t n) {
         const char *end = s + n, *brk;
         out = sse_put_prefix(out, prefix, plen);
         while ((brk = (const char *)memchr(s, '\\n', end - s)) != NULL) {
