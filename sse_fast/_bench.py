@@ -162,6 +162,8 @@ def _text_workload(name: str, about: str, text: str) -> Workload:
     starlette_event, fastapi, w.missing = _peers()
     for impl, mod in twins():
         w.contenders.append(Contender(f"sse_fast {impl}", OURS, partial(mod.encode, text)))
+        if impl == "c":  # the same text given as UTF-8 bytes
+            w.contenders.append(Contender("sse_fast c bytes", OURS, partial(mod.encode, text.encode())))
     if starlette_event is not None:
         event = starlette_event.ServerSentEvent
         w.contenders.append(Contender(SSE_STARLETTE, PEER, lambda: event(text).encode()))
@@ -266,6 +268,9 @@ TARGETS = [
            "sse_fast c", at_least=15),
     Target("4 KiB / 64 lines", "compiled >= 20x faster than sse-starlette", SSE_STARLETTE, "sse_fast c",
            at_least=20),
+    Target("4 KiB / 64 lines", "compiled within 3x of a bytes copy", "sse_fast c", "bytes copy", at_most=3),
+    Target("4 KiB / 64 lines", "compiled, bytes given, within 3x of a bytes copy", "sse_fast c bytes",
+           "bytes copy", at_most=3),
     Target("64 KiB line", "compiled within 3x of a bytes copy", "sse_fast c", "bytes copy", at_most=3),
 ] + [
     Target(w, "pure-Python twin >= 3x faster than sse-starlette", SSE_STARLETTE, "sse_fast python", at_least=3)

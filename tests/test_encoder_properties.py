@@ -107,6 +107,35 @@ def test_a_stream_of_frames_round_trips(encoder, frames):
     assert parse(out).events == messages
 
 
+# ---- long bodies: the compiled core writes lines 32 bytes at a time, so lengths cross its blocks ----
+
+long_lines = st.text(st.sampled_from("ab é\u2028\U0001f389:"), max_size=100)
+long_texts = st.tuples(st.lists(long_lines, min_size=2, max_size=80), st.sampled_from(["\n", "\n", "\r\n"])).map(
+    lambda lines_and_break: lines_and_break[1].join(lines_and_break[0])
+)
+
+
+@given(long_texts, st.none() | ids)
+def test_long_multi_line_text_round_trips(encoder, data, id):
+    frame = encoder.encode(data, id=id)
+    assert frame == encoder.encode(data.encode(), id=id)
+    assert parse(frame).events == [expected(normalise(data), None, id, None)]
+    buf = encoder.FrameBuffer()
+    buf.add(data)
+    buf.add_comment(data)
+    assert buf.take() == encoder.encode(data) + encoder.encode_comment(data)
+
+
+def test_twins_agree_on_line_breaks_at_every_offset_of_a_block(twins):
+    compiled, python = twins
+    for n in range(0, 140):
+        for gap in (1, 2, 5, 31, 32, 33, 63, 64, 65, 97, n + 1):
+            body = "".join("\n" if (i + 1) % gap == 0 else chr(97 + i % 26) for i in range(n))
+            for data in (body, body.encode(), "\n" + body, body + "\n"):
+                assert compiled.encode(data) == python.encode(data), (n, gap, data)
+                assert compiled.encode_comment(data) == python.encode_comment(data), (n, gap, data)
+
+
 # ---- any input at all: both twins must agree on bytes, or on error type and message ----
 
 
