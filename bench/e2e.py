@@ -300,7 +300,8 @@ def idle_run(server: Server, conns: int) -> dict:
             "kib_per_conn": (after - before) / conns}  # fmt: skip
 
 
-async def _idle(port: int, conns: int) -> None:
+async def open_idle(port: int, conns: int) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """Open ``conns`` streams of ``/idle`` and read each one's first event; they stay open."""
     opened = []
     for _ in range(conns):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -313,6 +314,11 @@ async def _idle(port: int, conns: int) -> None:
             if not chunk:
                 raise RuntimeError("an idle stream closed before its first event")
             got += chunk
+    return opened
+
+
+async def _idle(port: int, conns: int) -> None:
+    opened = await open_idle(port, conns)
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     for _, writer in opened:

@@ -85,15 +85,7 @@ def _types() -> dict:
 
 async def _open_and_read(port: int, n: int) -> None:
     """Open ``n`` idle streams, read each one's first event, then close them."""
-    opened = []
-    for _ in range(n):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /idle?n=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        opened.append((reader, writer))
-    for reader, writer in opened:
-        got = b""
-        while e2e.PATTERN not in got:
-            got += await reader.read(4096)
+    for _, writer in await e2e.open_idle(port, n):
         writer.close()
     await asyncio.sleep(0.5)
 
