@@ -43,7 +43,10 @@ class ASGISink:
         self._listen()
 
     def _listen(self) -> None:
-        self._receiving = receiving = asyncio.ensure_future(self._receive())
+        received = self._receive()
+        if not asyncio.iscoroutine(received):  # a server's own awaitable (granian 2.5's is future-like, and
+            received = _awaited(received)  # its callbacks never ran): awaited in a task of ours instead
+        self._receiving = receiving = asyncio.ensure_future(received)
         receiving.add_done_callback(self._received)
 
     def _received(self, receiving: asyncio.Future[Any]) -> None:
@@ -87,6 +90,10 @@ class ASGISink:
 
     def abort(self) -> None:
         self._unwatch()
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 def check_scope(scope: Scope) -> None:
