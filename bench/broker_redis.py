@@ -185,7 +185,7 @@ class Server(e2e.Server):
         cmd = [sys.executable, "-m", "uvicorn", "broker_redis:app", "--factory", "--app-dir", HERE,
                "--fd", str(self.sock.fileno()), "--lifespan", "off", "--no-access-log", "--log-level", quiet,
                "--backlog", "4096"]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, pass_fds=(self.sock.fileno(),), env=env)
+        self.proc = subprocess.Popen(cmd, pass_fds=(self.sock.fileno(),), env=env, start_new_session=True)
         deadline = time.time() + 20
         while self.stats() is None:
             if self.proc.poll() is not None or time.time() > deadline:
