@@ -1,4 +1,5 @@
-"""Builds sse_fast, with the compiled core: ``sse_fast._encoder`` and ``sse_fast._parser`` from ``src/``.
+"""Builds sse_fast, with the compiled core from ``src/``: ``sse_fast._encoder``, ``sse_fast._parser`` and
+``sse_fast.writer._sender``.
 
 ``SSE_FAST_NO_EXTENSIONS=1`` asks for the pure-Python build on purpose. A build that cannot compile
 the core falls back to the pure-Python twin. Either way the wheel is then ``py3-none-any`` (never a
@@ -14,7 +15,11 @@ from setuptools import Extension, setup
 from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
 
-CORE = {"sse_fast._encoder": "src/_encoder.pyx", "sse_fast._parser": "src/_parser.pyx"}
+CORE = {
+    "sse_fast._encoder": "src/_encoder.pyx",
+    "sse_fast._parser": "src/_parser.pyx",
+    "sse_fast.writer._sender": "src/_sender.pyx",
+}
 
 
 def announce(message: str) -> None:

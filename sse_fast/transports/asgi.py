@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 from ..errors import HTTPTransportFailed, NotHTTP, SendTimedOut, StreamingNotSupported
 from ..types import Receive, Scope, Send
 from ..writer import DEFAULT_SEND_TIMEOUT, HIGH_WATER, AsyncWriter, Default
+from ..writer.sender import BodySend
 from .base import Lost, nobody
 from .headers import Headers
 from .options import DEFAULT_HEARTBEAT, Options
@@ -29,11 +30,13 @@ class ASGISink:
     at a time and a done callback, no coroutine of its own: an idle stream holds little more than the
     server's own receive."""
 
-    __slots__ = ("_send", "_start", "_receive", "_receiving", "_lost")
+    __slots__ = ("_send", "_start", "_receive", "_receiving", "_lost", "send")
 
     def __init__(self, receive: Receive, send: Send, start: Dict[str, Any]) -> None:
         self._send = send
         self._start: Optional[Dict[str, Any]] = start  # until it is sent
+        # send(data): the start first, then (a BodySend, compiled where the core is) body chunks
+        self.send: Callable[[bytes], Awaitable[None]] = self._start_then_send
         self._receive = receive
         self._receiving: Optional[asyncio.Future[Any]] = None  # the pending receive(), while watched
         self._lost: Lost = nobody
@@ -71,12 +74,8 @@ class ASGISink:
         """Send ``http.response.start`` (once)."""
         start, self._start = self._start, None
         if start is not None:
+            self.send = BodySend(self._send)
             await self._send(start)
-
-    def send(self, data: bytes) -> Awaitable[None]:
-        if self._start is not None:
-            return self._start_then_send(data)
-        return self._send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def _start_then_send(self, data: bytes) -> None:
         await self.start()

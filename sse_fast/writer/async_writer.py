@@ -12,7 +12,7 @@ from typing import Any, AsyncIterable, Awaitable, Callable, Optional, Union
 from ..context import StreamContext
 from ..errors import ClientDisconnected
 from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
-from .sender import HIGH_WATER, Sender, uncancel
+from .sender import HIGH_WATER, Sender, compiled_write_event, uncancel
 
 _OPEN = State.OPEN
 _NO_LOCK = contextlib.nullcontext()  # reentrant and reusable: one for every AsyncWriter
@@ -32,6 +32,9 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     queued, then ends the body, and a write after it raises ``StreamClosed``. Use the writer on its event
     loop's thread; from other threads, ``close_threadsafe()``.
     """
+
+    if compiled_write_event is not None:  # BaseWriter's, compiled with the core: no Python frame per event
+        write_event = compiled_write_event
 
     def __init__(
         self,

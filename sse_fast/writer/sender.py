@@ -6,100 +6,42 @@ of the turn, hands everything queued to the sink in one ``send``, again while mo
 leaves in few large sends (``flush`` sends the queue from its caller instead when no sender runs). The
 watchdog is one self-rearming timer that bounds each send by ``send_timeout``; it interrupts the send it
 bounds, whichever task runs it. A send that fails or outlasts it is reported to the writer with ``lost``.
+
+The write itself, and the fields it uses, are the ``SenderCore``: compiled (``src/_sender.pyx``) where the
+encoder is, else the pure-Python twin (``_sender_py``); this module follows ``sse_fast.encoder``'s choice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
+from ..encoder import IMPLEMENTATION
 from ..errors import ClientDisconnected
-from .base import IS_CLOSED, BaseWriter, State
+from ._sender_py import HIGH_WATER, INLINE, MARK_EVERY
+from .base import IS_CLOSED, BaseWriter
 
-HIGH_WATER = 64 * 1024  # bytes an AsyncWriter queues before a write waits for the transport
-MARK_EVERY = 16  # most straight writes between two marks of the loop turn (see ``write``)
+if TYPE_CHECKING or IMPLEMENTATION != "c":
+    from ._sender_py import BodySend, SenderCore
 
-_OPEN = State.OPEN
-_INLINE: Any = object()  # stands for the task while a write goes straight to the sink
+    compiled_write_event = None  # AsyncWriter keeps BaseWriter.write_event
+else:
+    from ._sender import BodySend, SenderCore
+    from ._sender import write_event as compiled_write_event
 
 
-class Sender:
+class Sender(SenderCore):
     """The queue of frames not yet handed to the sink, and the one task that hands them over."""
 
-    __slots__ = ("_writer", "_loop", "_sink", "_send_timeout", "_task", "_started", "_watchdog", "_room",
-                 "_holds", "_caller", "_kick_due", "_every", "_unmarked", "pending", "size", "stopped")  # fmt: skip
+    __slots__ = ("_room",)
 
     def __init__(
         self, writer: BaseWriter[Any], loop: asyncio.AbstractEventLoop, sink: Any, send_timeout: Optional[float]
     ) -> None:
-        self._writer = writer
-        self._loop = loop
-        self._sink = sink
-        self._send_timeout = send_timeout
-        self._task: Optional[asyncio.Task[None]] = None  # the sender, while it runs
-        self._started: Optional[float] = None  # time.monotonic() at which the send in flight began
-        self._watchdog: Optional[asyncio.TimerHandle] = None  # checks that send against send_timeout
+        super().__init__(writer, loop, sink, send_timeout)
         self._room: List[asyncio.Future[None]] = []  # writes waiting for the queue to empty
-        self.pending: List[bytes] = []  # frames for the next send
-        self.size = 0  # their bytes
-        self.stopped = False  # the stream was dropped: nothing more is sent
-        self._holds = 0  # > 0 while writes must queue: one went straight to the sink, or a burst resumes, this turn
-        self._caller: Optional[asyncio.Task[Any]] = None  # the task whose write is in the sink, meanwhile
-        self._kick_due = False  # the sender starts at the end of this loop turn
-        self._every = 1  # straight writes per mark of the loop turn
-        self._unmarked = 0  # straight writes since the last mark
-
-    async def write(self, frame: bytes) -> None:
-        """The writer's write of ``frame``; raises the writer's refusal once it is closed or was dropped.
-
-        When the sink is idle and no write went straight to it in this turn of the loop, the frame is sent
-        now, from the caller's task (a paced stream costs no task and no coroutine besides this one per
-        event). Otherwise it queues: the writes of a burst gather behind the first into one send, and the
-        caller waits only while ``HIGH_WATER`` bytes are queued. Telling the turns apart takes a loop callback
-        (a mark, until which writes queue); a stream whose writes never share a turn needs few, so a mark is
-        made every ``_every`` straight writes, a number that doubles up to ``MARK_EVERY`` while no write
-        queues behind a mark and falls back to 1 when one does.
-        """
-        writer = self._writer
-        if writer.state is not _OPEN:
-            raise writer._refusal()
-        writer._last_write = now = time.monotonic()
-        if self._holds or self._task is not None or self.pending or self.stopped:
-            self.pending.append(frame)  # queue(frame), without a second call on a burst's every write
-            self.size += len(frame)
-            if self._task is None and not self._kick_due:
-                self._kick_due = True
-                self._loop.call_soon(self._due_kick)
-            if self.size >= HIGH_WATER:
-                await self.wait_for_room()
-        else:  # _send's steps, spelled out: this is every paced event's path
-            self._task = _INLINE
-            self._caller = asyncio.current_task(self._loop)
-            self._started = now
-            if self._watchdog is None and self._send_timeout is not None:
-                self._watchdog = self._loop.call_later(self._send_timeout, self._watch)
-            self._unmarked += 1
-            if self._unmarked >= self._every:
-                self._unmarked = 0
-                self._holds += 1
-                self._loop.call_soon(self._turn_marked)
-            try:
-                await self._sink.send(frame)
-            except BaseException as exc:
-                if not self._absorbs(exc):
-                    raise
-            finally:
-                self._task = self._caller = self._started = None
-                if self.pending:  # written meanwhile by others (a heartbeat, a broker)
-                    self.kick()
-        if self.stopped:
-            raise writer._refusal()
-
-    def _turn_marked(self) -> None:
-        self._holds -= 1
-        self._every = 1 if self.pending else min(2 * self._every, MARK_EVERY)
 
     def queue(self, frame: bytes, start: bool = True) -> None:
         """Add ``frame``; the sender starts once the loop has run what is ready (so a ``flush()`` in this turn
@@ -109,10 +51,6 @@ class Sender:
         if start and self._task is None and not self._kick_due:
             self._kick_due = True
             self._loop.call_soon(self._due_kick)
-
-    def _due_kick(self) -> None:
-        self._kick_due = False
-        self.kick()
 
     def kick(self) -> None:
         """Start the sender for what is queued (nothing if it runs already)."""
@@ -140,10 +78,10 @@ class Sender:
                 if not self.pending:
                     return True
                 data = self._take()
-                self._task = _INLINE
+                self._task = INLINE
                 self._caller = asyncio.current_task(self._loop)
                 await self._send(data)
-            elif task is _INLINE:  # another task's write is in the sink: look again next turn
+            elif task is INLINE:  # another task's write is in the sink: look again next turn
                 await asyncio.sleep(0)
             else:
                 await asyncio.wait({task})
@@ -156,7 +94,7 @@ class Sender:
         self.size = 0
         self._wake_writers()
         self.stop_watchdog()
-        task = self._caller if self._task is _INLINE else self._task  # the send in flight is interrupted
+        task = self._caller if self._task is INLINE else self._task  # the send in flight is interrupted
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
@@ -205,7 +143,7 @@ class Sender:
 
     def _sent(self) -> None:
         self._started = None
-        if self._task is _INLINE:
+        if self._task is INLINE:
             self._task = self._caller = None
             if self.pending:  # written meanwhile by others (a heartbeat, a broker)
                 self.kick()
@@ -218,7 +156,7 @@ class Sender:
             if not self.stopped:  # cancelled from outside: a half-finished send leaves the stream unusable
                 lost(CLOSED, IS_CLOSED, None)
                 return False
-            if self._task is _INLINE:  # stop() interrupted the caller's own task: the write raises why instead
+            if self._task is INLINE:  # stop() interrupted the caller's own task: the write raises why instead
                 uncancel(asyncio.current_task())
         elif isinstance(exc, (OSError, ClientDisconnected)):
             lost(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
@@ -253,3 +191,6 @@ def uncancel(task: Optional["asyncio.Task[Any]"]) -> int:
     there is nothing to undo: 0)."""
     undo = getattr(task, "uncancel", None)
     return undo() if undo is not None else 0
+
+
+__all__ = ["HIGH_WATER", "INLINE", "MARK_EVERY", "BodySend", "Sender", "SenderCore", "compiled_write_event", "uncancel"]

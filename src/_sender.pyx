@@ -1,0 +1,341 @@
+# cython: language_level=3
+"""The compiled twin of ``sse_fast/writer/_sender_py.py``: ``SenderCore``, the fields of a ``Sender`` and its
+``write``; same behaviour and errors.
+
+The twin's ``write`` is a coroutine; here it returns a ``_Write``, an awaitable object that does the same
+steps when first resumed and then hands each resume straight to the sink's own awaitable. A paced event so
+costs one small object instead of a Python frame and a coroutine. ``write_event`` (``AsyncWriter``'s, the
+token-by-token path) and ``BodySend`` (ASGI's body ``send``) spare two more Python frames per event.
+"""
+
+cimport cython
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_XDECREF
+
+from asyncio import current_task
+from collections.abc import Coroutine
+from time import monotonic
+
+from sse_fast._encoder import encode_json
+from sse_fast.writer._sender_py import HIGH_WATER as _HIGH_WATER, INLINE, MARK_EVERY as _MARK_EVERY
+from sse_fast.writer.base import State
+
+cdef extern from *:
+    """
+    /* Resume the iterator ``it`` with ``arg``, as PyIter_Send does (3.10+): 1 and *res the value it yields,
+       0 and *res its return value, -1 with an exception set. */
+    #if PY_VERSION_HEX >= 0x030A0000
+    static int sse_fast_send(PyObject *it, PyObject *arg, PyObject **res) {
+        return (int)PyIter_Send(it, arg, res);
+    }
+    #else
+    static int sse_fast_send(PyObject *it, PyObject *arg, PyObject **res) {
+        PyObject *r;
+        if (arg == Py_None && PyIter_Check(it)) {
+            r = Py_TYPE(it)->tp_iternext(it);
+        } else {
+            r = PyObject_CallMethod(it, "send", "O", arg);
+        }
+        if (r != NULL) { *res = r; return 1; }
+        if (!PyErr_Occurred()) { Py_INCREF(Py_None); *res = Py_None; return 0; }
+        if (PyErr_ExceptionMatches(PyExc_StopIteration) && _PyGen_FetchStopIterationValue(res) == 0) return 0;
+        *res = NULL;
+        return -1;
+    }
+    #endif
+
+    /* What ``await aw`` resumes: a coroutine or generator itself (3.10+), else what its __await__ returns. */
+    static PyObject *sse_fast_awaited(PyObject *aw) {
+        PyAsyncMethods *am;
+    #if PY_VERSION_HEX >= 0x030A0000
+        if (PyCoro_CheckExact(aw) || PyGen_CheckExact(aw)) { Py_INCREF(aw); return aw; }
+    #endif
+        am = Py_TYPE(aw)->tp_as_async;
+        if (am != NULL && am->am_await != NULL) return am->am_await(aw);
+        PyErr_Format(PyExc_TypeError, "object %.100s can't be used in 'await' expression", Py_TYPE(aw)->tp_name);
+        return NULL;
+    }
+
+    static void sse_fast_set_iternext(PyObject *type, iternextfunc next) {
+        ((PyTypeObject *)type)->tp_iternext = next;
+    }
+    """
+    int sse_fast_send(object it, object arg, PyObject **res) except -1
+    object sse_fast_awaited(object aw)
+    ctypedef PyObject *(*iternextfunc)(PyObject *)
+    void sse_fast_set_iternext(object type, iternextfunc next)
+
+cdef object _OPEN = State.OPEN
+cdef Py_ssize_t HIGH_WATER = _HIGH_WATER
+cdef Py_ssize_t MARK_EVERY = _MARK_EVERY
+
+# _Write.step
+cdef enum:
+    NEW = 0  # not resumed yet
+    SENDING = 1  # the frame is in the sink: resumes go to the sink's awaitable
+    WAITING = 2  # queued past HIGH_WATER: resumes go to wait_for_room()
+    OVER = 3
+
+
+cdef class _Write
+
+
+cdef class SenderCore:
+    """What a write reads and changes: the queue, the send in flight, the marks of the loop turn."""
+
+    cdef public object _writer, _loop, _sink, _send_timeout, _task, _started, _watchdog, _caller
+    cdef public list pending
+    cdef public Py_ssize_t size, _holds, _every, _unmarked
+    cdef public bint stopped, _kick_due
+
+    def __init__(self, writer, loop, sink, send_timeout):
+        self._writer = writer
+        self._loop = loop
+        self._sink = sink
+        self._send_timeout = send_timeout
+        self._task = None
+        self._started = None
+        self._watchdog = None
+        self._caller = None
+        self.pending = []
+        self.size = 0
+        self.stopped = False
+        self._holds = 0
+        self._kick_due = False
+        self._every = 1
+        self._unmarked = 0
+
+    def write(self, frame):
+        """The writer's write of ``frame`` (see the twin); awaitable once."""
+        return self._new_write(frame)
+
+    cdef _Write _new_write(self, frame):
+        cdef _Write w = _Write.__new__(_Write)
+        w.sender = self
+        w.frame = frame
+        return w
+
+    def _turn_marked(self):
+        self._holds -= 1
+        self._every = 1 if self.pending else min(2 * self._every, MARK_EVERY)
+
+    def _due_kick(self):
+        self._kick_due = False
+        self.kick()
+
+    # -- what ``Sender`` adds, and ``write`` calls
+
+    def kick(self):
+        raise NotImplementedError
+
+    async def wait_for_room(self):
+        raise NotImplementedError
+
+    def _watch(self):
+        raise NotImplementedError
+
+    def _absorbs(self, exc):
+        raise NotImplementedError
+
+
+@cython.binding(True)
+def write_event(writer, data):
+    """``data: <json>``."""
+    cdef SenderCore sender = writer._sender
+    return sender._new_write(encode_json(data, None, None, None, writer._default))
+
+
+@cython.final
+cdef class BodySend:
+    """ASGI: ``send(data)`` once the response started, the body message built here (see the twin)."""
+
+    cdef object _send
+
+    def __init__(self, send):
+        self._send = send
+
+    def __call__(self, data):
+        return self._body(data)
+
+    cdef inline object _body(self, data):
+        return self._send({"type": "http.response.body", "body": data, "more_body": True})
+
+
+@cython.freelist(16)
+cdef class _Write:
+    """One ``SenderCore.write``: its steps run at the first resume, as a coroutine's body would."""
+
+    cdef SenderCore sender
+    cdef object frame
+    cdef object inner  # the awaitable resumes go to, while SENDING or WAITING
+    cdef int step
+
+    def __await__(self):
+        return self
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        result = self._resume(None, None)
+        if result is _OVER:
+            raise StopIteration
+        return result
+
+    def send(self, value):
+        result = self._resume(value, None)
+        if result is _OVER:
+            raise StopIteration
+        return result
+
+    def throw(self, typ, val=None, tb=None):
+        if isinstance(typ, BaseException):
+            exc = typ
+        elif val is None:
+            exc = typ()
+        elif isinstance(val, BaseException):
+            exc = val
+        else:
+            exc = typ(val)
+        result = self._resume(None, exc)
+        if result is _OVER:
+            raise StopIteration
+        return result
+
+    def close(self):
+        if self.step == SENDING or self.step == WAITING:
+            inner = self.inner
+            try:
+                closer = getattr(inner, "close", None)
+                if closer is not None:
+                    closer()
+            finally:
+                if self.step == SENDING:
+                    self._sent()
+                self.step = OVER
+                self.inner = None
+
+    cdef object _resume(self, value, exc):
+        cdef PyObject *res = NULL
+        cdef int status
+        if self.step == NEW:
+            if exc is not None:
+                self.step = OVER
+                raise exc
+            if not self._begin():
+                return self._end()
+        elif self.step == OVER:
+            raise RuntimeError("cannot reuse already awaited write")
+        try:
+            if exc is None:
+                status = sse_fast_send(self.inner, value, &res)
+                result = <object>res
+                Py_XDECREF(res)
+            else:
+                try:
+                    result = self.inner.throw(exc)
+                    status = 1
+                except StopIteration:
+                    status = 0
+        except BaseException as error:
+            if self.step == WAITING:
+                self.step = OVER
+                self.inner = None
+                raise
+            absorbed = False
+            try:
+                absorbed = self.sender._absorbs(error)
+            finally:
+                self._sent()
+            if not absorbed:
+                raise
+            return self._end()
+        if status == 1:
+            return result
+        if self.step == SENDING:
+            self._sent()
+        return self._end()
+
+    cdef bint _begin(self) except -1:
+        """The write's steps up to the sink's send; False when there is nothing to wait for."""
+        cdef SenderCore s = self.sender
+        writer = s._writer
+        if writer.state is not _OPEN:
+            self.step = OVER
+            raise writer._refusal()
+        now = monotonic()
+        writer._last_write = now
+        if s._holds or s._task is not None or s.pending or s.stopped:
+            s.pending.append(self.frame)
+            s.size += len(self.frame)
+            if s._task is None and not s._kick_due:
+                s._kick_due = True
+                s._loop.call_soon(s._due_kick)
+            if s.size >= HIGH_WATER:
+                self.inner = sse_fast_awaited(s.wait_for_room())
+                self.step = WAITING
+                return True
+            return False
+        s._task = INLINE
+        s._caller = current_task(s._loop)
+        s._started = now
+        if s._watchdog is None and s._send_timeout is not None:
+            s._watchdog = s._loop.call_later(s._send_timeout, s._watch)
+        s._unmarked += 1
+        if s._unmarked >= s._every:
+            s._unmarked = 0
+            s._holds += 1
+            s._loop.call_soon(s._turn_marked)
+        self.step = SENDING
+        try:
+            send = s._sink.send
+            if type(send) is BodySend:  # ASGI after the start: no Python call
+                sent = (<BodySend>send)._body(self.frame)
+            else:
+                sent = send(self.frame)
+            self.inner = sse_fast_awaited(sent)
+        except BaseException as error:
+            absorbed = False
+            try:
+                absorbed = s._absorbs(error)
+            finally:
+                self._sent()
+            if not absorbed:
+                raise
+            return False
+        return True
+
+    cdef int _sent(self) except -1:
+        """The send is over (the twin's ``finally``)."""
+        cdef SenderCore s = self.sender
+        s._task = s._caller = s._started = None
+        self.step = OVER
+        self.inner = None
+        if s.pending:  # written meanwhile by others (a heartbeat, a broker)
+            s.kick()
+        return 0
+
+    cdef object _end(self):
+        """The write is over: ``_OVER``, or the writer's refusal raised once the stream was dropped."""
+        self.step = OVER
+        self.inner = None
+        if self.sender.stopped:
+            raise self.sender._writer._refusal()
+        return _OVER
+
+
+cdef object _OVER = object()  # what _resume returns when the write is over
+Coroutine.register(_Write)  # as the twin's coroutine: create_task() and run_coroutine_threadsafe() take it
+
+
+cdef PyObject *_next(object write) except NULL:
+    """``_Write``'s tp_iternext: how asyncio resumes it. Its end is a NULL with no exception set, which
+    costs no StopIteration and no traceback."""
+    result = (<_Write>write)._resume(None, None)
+    if result is _OVER:
+        return NULL
+    Py_INCREF(result)
+    return <PyObject *>result
+
+
+sse_fast_set_iternext(_Write, <iternextfunc>_next)

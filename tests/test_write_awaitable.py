@@ -1,0 +1,137 @@
+"""What an ``AsyncWriter`` write returns, on whichever core is in use (CI runs this file on both: the compiled
+core's write is an awaitable object, the pure twin's a coroutine). Both must be usable wherever a coroutine is:
+``await``, ``create_task``, ``run_coroutine_threadsafe``, ``asyncio.wait_for``; a write thrown into, closed or
+awaited twice behaves as a coroutine would, and leaves the writer able to send the next frame."""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc
+import functools
+import threading
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+import sse_fast
+from sse_fast import AsyncWriter, ClientDisconnected
+from sse_fast.testing import MemorySink
+from sse_fast.writer import sender
+
+
+def on_a_loop(test: Callable[[], Awaitable[Any]]) -> Callable[[], None]:
+    @functools.wraps(test)
+    def run() -> None:
+        asyncio.run(test())  # type: ignore[arg-type]
+
+    return run
+
+
+def test_the_compiled_core_brings_the_compiled_write() -> None:
+    compiled = sse_fast.IMPLEMENTATION == "c"
+    assert (sender.SenderCore.__module__ == "sse_fast.writer._sender") is compiled
+    assert (sender.compiled_write_event is not None) is compiled
+
+
+@on_a_loop
+async def test_a_write_is_a_coroutine_for_asyncio() -> None:
+    sink = MemorySink()
+    writer = AsyncWriter(sink)
+    write = writer.write_event({"n": 1})
+    assert asyncio.iscoroutine(write) and isinstance(write, collections.abc.Coroutine)
+    await asyncio.create_task(write)
+    await asyncio.wait_for(writer.write_event({"n": 2}), 5)
+    await asyncio.gather(writer.write_raw_event("three"), writer.write_comment("four"))
+    await writer.flush()
+    assert sink.data == b'data: {"n":1}\n\ndata: {"n":2}\n\ndata: three\n\n: four\n\n'
+
+
+@on_a_loop
+async def test_a_write_from_another_thread() -> None:
+    sink = MemorySink()
+    writer = AsyncWriter(sink)
+    loop = asyncio.get_running_loop()
+    done = []
+
+    def from_a_thread() -> None:
+        done.append(asyncio.run_coroutine_threadsafe(writer.write_event("t"), loop).result(5))
+
+    thread = threading.Thread(target=from_a_thread)
+    thread.start()
+    while thread.is_alive():
+        await asyncio.sleep(0.01)
+    thread.join()
+    assert done == [None] and sink.data == b'data: "t"\n\n'
+
+
+@on_a_loop
+async def test_a_write_awaited_twice_is_refused() -> None:
+    writer = AsyncWriter(MemorySink())
+    write = writer.write_event(1)
+    await write
+    with pytest.raises(RuntimeError, match="already awaited"):
+        await write
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")  # the pure twin's, as for any coroutine
+@on_a_loop
+async def test_a_write_never_awaited_sends_nothing() -> None:
+    sink = MemorySink()
+    writer = AsyncWriter(sink)
+    writer.write_event("never")
+    await writer.write_event("awaited")
+    await writer.flush()
+    assert sink.data == b'data: "awaited"\n\n'
+
+
+@on_a_loop
+async def test_a_stalled_write_that_is_cancelled_leaves_the_stream_unusable() -> None:
+    """Cancelled from outside mid-send (asyncio throws into the write): the half-sent stream is closed."""
+    sink = MemorySink()
+    writer = AsyncWriter(sink, send_timeout=None)
+    sink.stall()
+    task = asyncio.ensure_future(writer.write_event("stuck"))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert writer.closed
+    with pytest.raises(sse_fast.StreamClosed):
+        await writer.write_event("after")
+
+
+@on_a_loop
+async def test_a_write_closed_mid_send_frees_the_sender() -> None:
+    """``close()`` on a write suspended in the sink (as when its coroutine is dropped) ends that send: the next
+    write goes to the sink again instead of queueing behind a send that will never finish."""
+    sink = MemorySink()
+    writer = AsyncWriter(sink, send_timeout=None)
+    sink.stall()
+    write = writer.write_event("dropped").__await__()
+    next(write)  # suspended in the sink's send
+    write.close()
+    sink.resume()
+    await asyncio.sleep(0)  # the turn's mark passes
+    await writer.write_event("next")
+    assert sink.writes == [b'data: "next"\n\n']
+
+
+@on_a_loop
+async def test_a_failed_send_raises_client_disconnected_from_that_write() -> None:
+    sink = MemorySink()
+    writer = AsyncWriter(sink)
+    sink.fail(ConnectionResetError("reset by peer"))
+    with pytest.raises(ClientDisconnected, match="reset by peer"):
+        await writer.write_event("lost")
+    assert writer.context.reason == "client_disconnected"
+
+
+@on_a_loop
+async def test_a_burst_queued_past_high_water_waits_and_then_goes_out_whole() -> None:
+    sink = MemorySink()
+    writer = AsyncWriter(sink)
+    chunk = "x" * 4096
+    await asyncio.gather(*(writer.write_raw_event(chunk) for _ in range(40)))
+    await writer.flush()
+    assert sink.data == b"".join(b"data: " + chunk.encode() + b"\n\n" for _ in range(40))
+    assert len(sink.writes) < 40
