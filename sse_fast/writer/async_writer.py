@@ -7,7 +7,7 @@ import concurrent.futures
 import contextlib
 import inspect
 import time
-from typing import Any, AsyncIterable, Awaitable, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Optional, Union
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
@@ -33,7 +33,7 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     loop's thread; from other threads, ``close_threadsafe()``.
     """
 
-    if compiled_write_event is not None:  # BaseWriter's, compiled with the core: no Python frame per event
+    if not TYPE_CHECKING and compiled_write_event is not None:  # BaseWriter's, compiled: no Python frame
         write_event = compiled_write_event
 
     def __init__(
