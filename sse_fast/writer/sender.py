@@ -6,6 +6,7 @@ of the turn, hands everything queued to the sink in one ``send``, again while mo
 leaves in few large sends (``flush`` sends the queue from its caller instead when no sender runs). The
 watchdog is one self-rearming timer that bounds each send by ``send_timeout``; it interrupts the send it
 bounds, whichever task runs it. A send that fails or outlasts it is reported to the writer with ``lost``.
+The same timer writes the writer's heartbeat (``beat``): an idle stream holds one timer, not two.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, List, Optional
 
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
 from ..errors import ClientDisconnected
-from .base import IS_CLOSED, BaseWriter, State
+from .base import HEARTBEAT, IS_CLOSED, BaseWriter, State
 
 HIGH_WATER = 64 * 1024  # bytes an AsyncWriter queues before a write waits for the transport
 MARK_EVERY = 16  # most straight writes between two marks of the loop turn (see ``write``)
@@ -29,7 +30,7 @@ class Sender:
     """The queue of frames not yet handed to the sink, and the one task that hands them over."""
 
     __slots__ = ("_writer", "_loop", "_sink", "_send_timeout", "_task", "_started", "_watchdog", "_room",
-                 "_holds", "_caller", "_kick_due", "_every", "_unmarked", "pending", "size", "stopped")  # fmt: skip
+                 "_holds", "_caller", "_kick_due", "_every", "_unmarked", "_beat_every", "pending", "size", "stopped")  # fmt: skip
 
     def __init__(
         self, writer: BaseWriter[Any], loop: asyncio.AbstractEventLoop, sink: Any, send_timeout: Optional[float]
@@ -50,6 +51,7 @@ class Sender:
         self._kick_due = False  # the sender starts at the end of this loop turn
         self._every = 1  # straight writes per mark of the loop turn
         self._unmarked = 0  # straight writes since the last mark
+        self._beat_every = 0.0  # seconds of silence before a heartbeat; 0: none
 
     async def write(self, frame: bytes) -> None:
         """The writer's write of ``frame``; raises the writer's refusal once it is closed or was dropped.
@@ -228,18 +230,60 @@ class Sender:
             return False
         return True
 
+    def beat(self, interval: float) -> None:
+        """Queue a heartbeat after ``interval`` seconds without a write, again and again (0: stop), while the
+        writer is open; the first check comes ``interval`` seconds from now. Call on the writer's loop."""
+        self._beat_every = interval
+        self._arm(interval)
+
+    def _arm(self, beat_in: Optional[float] = None) -> None:
+        """(Re)arm the timer for the sooner of the send in flight's deadline and the heartbeat's next check.
+
+        While a heartbeat runs the timer stays armed, so a write that begins a send arms none of its own: the
+        timer is never armed further than ``send_timeout`` ahead then, to bound that send in time (a
+        heartbeat longer than ``send_timeout`` costs a look every ``send_timeout`` seconds)."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        if self.stopped:
+            return
+        timeout = self._send_timeout
+        wait: Optional[float] = None
+        if self._started is not None and timeout is not None:
+            wait = max(0.0, self._started + timeout - time.monotonic())
+        every = self._beat_every
+        if every and self._writer.state is _OPEN:
+            due = beat_in if beat_in is not None else self._writer._last_write + every - time.monotonic()
+            if timeout is not None and due > timeout:
+                due = timeout
+            wait = due if wait is None else min(wait, due)
+        if wait is not None:
+            self._watchdog = self._loop.call_later(wait, self._watch)
+
     def _watch(self) -> None:
-        """Armed again only while a send is in flight, so its deadline is that send's start plus
-        ``send_timeout``: one timer per writer instead of one per send."""
+        """The writer's one timer. It bounds the send in flight: its deadline is that send's start plus
+        ``send_timeout`` (one timer per writer instead of one per send; armed again only while a send is in
+        flight or a heartbeat runs). And it queues the heartbeat once the writer was silent long enough (one
+        that would find ``HIGH_WATER`` bytes queued is skipped: the client is behind, and the send bound
+        watches it)."""
         self._watchdog = None
+        if self.stopped:
+            return
+        timeout = self._send_timeout
         started = self._started
-        if started is None or self.stopped or self._send_timeout is None:
+        if started is not None and timeout is not None and started + timeout <= time.monotonic():
+            self._writer.lost(SEND_TIMEOUT, f"the client read nothing for {timeout} s", None)
             return
-        left = started + self._send_timeout - time.monotonic()
-        if left > 0:
-            self._watchdog = self._loop.call_later(left, self._watch)
-            return
-        self._writer.lost(SEND_TIMEOUT, f"the client read nothing for {self._send_timeout} s", None)
+        writer = self._writer
+        if self._beat_every and writer.state is _OPEN:
+            now = time.monotonic()
+            if writer._last_write + self._beat_every <= now:
+                if self.size < HIGH_WATER:
+                    self.queue(HEARTBEAT)
+                    writer._last_write = now
+                self._arm(self._beat_every)
+                return
+        self._arm()
 
     def _wake_writers(self) -> None:
         room, self._room = self._room, []
