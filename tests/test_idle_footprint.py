@@ -104,3 +104,17 @@ def test_writers_hold_no_attribute_dict_but_still_take_attributes_of_ones_own() 
     writer = sse_fast.Writer(ThreadSink())
     assert vars(writer) == {}
     writer.close()
+
+
+def test_responses_made_per_request_share_their_options_and_refusals_still_raise() -> None:
+    async def handler(writer: Any) -> None:
+        pass
+
+    first, second = sse_fast.ASGIResponse(handler, heartbeat=7), sse_fast.ASGIResponse(handler, heartbeat=7)
+    assert first.options is second.options
+    assert sse_fast.ASGIResponse(handler, heartbeat=8).options.heartbeat == 8
+    own = sse_fast.ASGIResponse(handler, headers={"x-a": "1"})  # a dict: unhashable, options of its own
+    assert own.options.headers == {"x-a": "1"}
+    sse_fast.ASGIResponse(handler, send_timeout=1)
+    with pytest.raises(sse_fast.InvalidValue):  # True == 1, but a bool is refused all the same
+        sse_fast.ASGIResponse(handler, send_timeout=True)
