@@ -42,7 +42,7 @@ class Sender:
         self._task: Optional[asyncio.Task[None]] = None  # the sender, while it runs
         self._started: Optional[float] = None  # time.monotonic() at which the send in flight began
         self._watchdog: Optional[asyncio.TimerHandle] = None  # checks that send against send_timeout
-        self._room: List[asyncio.Future[None]] = []  # writes waiting for the queue to empty
+        self._room: Optional[List[asyncio.Future[None]]] = None  # writes waiting for the queue to empty (made at the first)
         self.pending: List[bytes] = []  # frames for the next send
         self.size = 0  # their bytes
         self.stopped = False  # the stream was dropped: nothing more is sent
@@ -126,11 +126,13 @@ class Sender:
         if self.size < HIGH_WATER:
             return
         room = self._loop.create_future()
+        if self._room is None:
+            self._room = []
         self._room.append(room)
         try:
             await room
         finally:
-            if room in self._room:  # cancelled while it waited
+            if self._room and room in self._room:  # cancelled while it waited
                 self._room.remove(room)
 
     async def flush(self) -> bool:
@@ -286,8 +288,8 @@ class Sender:
         self._arm()
 
     def _wake_writers(self) -> None:
-        room, self._room = self._room, []
-        for waiter in room:
+        room, self._room = self._room, None
+        for waiter in room or ():
             if not waiter.done():
                 waiter.set_result(None)
 
