@@ -77,6 +77,7 @@ async def _watch(request: web.BaseRequest, lost: Lost) -> None:
 class AiohttpWriter(AsyncWriter):
     """An ``AsyncWriter`` whose ``response`` the request handler returns."""
 
+    __slots__ = ()
     sink: StreamResponseSink
 
     @property

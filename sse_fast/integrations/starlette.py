@@ -41,7 +41,7 @@ class SSEResponse(Response):
         background: Optional[BackgroundTask] = None,
     ) -> None:
         self.handler = handler
-        self.options = Options(
+        self.options = Options.shared(
             status=status_code if status is None else status,
             headers=headers,
             send_timeout=send_timeout,

@@ -193,7 +193,7 @@ class ASGIResponse:
         default: Default = None,
     ) -> None:
         self.handler = handler
-        self.options = Options(
+        self.options = Options.shared(
             status=status, headers=headers, send_timeout=send_timeout, heartbeat=heartbeat, default=default
         )
 

@@ -64,6 +64,15 @@ class Options:
             raise InvalidType(f"{caller}() got unknown option(s) {', '.join(unknown)}; expected {', '.join(names)}")
         return cls(**given)
 
+    @classmethod
+    def shared(cls, **given: Any) -> Options:
+        """``Options(**given)``, one instance for equal arguments of equal types (Options are frozen): a response
+        made per request then holds no Options of its own. Unhashable arguments (a headers dict) get their own."""
+        try:
+            return _shared(**given) if cls is Options else cls(**given)
+        except TypeError:  # unhashable (or refused: refused again, as it would be)
+            return cls(**given)
+
     def header_pairs(self, http_version: Optional[str] = None, hop_by_hop: bool = False) -> Pairs:
         """The response headers as ``(name, value)`` strings; ``Connection: keep-alive`` only with
         ``hop_by_hop`` on HTTP/1.x (WSGI leaves hop-by-hop headers to the server, PEP 3333)."""
@@ -72,6 +81,11 @@ class Options:
     def raw_headers(self, http_version: Optional[str]) -> RawPairs:
         """The response headers as ASGI wants them (lower-case latin-1 bytes), encoded once."""
         return self._raw[_is_http1(http_version)]
+
+
+@lru_cache(maxsize=256, typed=True)
+def _shared(**given: Any) -> Options:
+    return Options(**given)
 
 
 @lru_cache(maxsize=64)

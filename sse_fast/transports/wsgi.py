@@ -145,7 +145,7 @@ class WSGIResponse:
         default: Default = None,
     ) -> None:
         self.handler = handler
-        self.options = Options(
+        self.options = Options.shared(
             status=status,
             headers=headers,
             send_timeout=send_timeout,

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Optio
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
-from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
-from .sender import HIGH_WATER, Sender, compiled_write_event, uncancel
+from .base import DEFAULT_SEND_TIMEOUT, BaseWriter, Default, State, is_iterable, write_item
+from .sender import Sender, compiled_write_event, uncancel
 
 _OPEN = State.OPEN
 _NO_LOCK = contextlib.nullcontext()  # reentrant and reusable: one for every AsyncWriter
@@ -33,6 +33,9 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     loop's thread; from other threads, ``close_threadsafe()``.
     """
 
+    __slots__ = ("_loop", "_sender", "_send", "_ended", "_owner", "_cancels")
+    _lock = _NO_LOCK  # used on its loop's thread only
+
     if not TYPE_CHECKING and compiled_write_event is not None:  # BaseWriter's, compiled: no Python frame
         write_event = compiled_write_event
 
@@ -45,14 +48,11 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         default: Default = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._lock = _NO_LOCK  # used on its loop's thread only
         self._sender = Sender(self, self._loop, sink, send_timeout)
         self._send = self._sender.write  # one call less on every write
         self._ended: Optional[asyncio.Future[None]] = None  # done once close() has ended the body
         self._owner: Optional[asyncio.Task[Any]] = None  # the task running ``run``'s handler, while it does
         self._cancels = 0  # cancellations of it asked for here and not yet seen
-        self._beat_every = 0.0  # the heartbeat's interval, once started
-        self._beat_timer: Optional[asyncio.TimerHandle] = None
         super().__init__(sink, context, send_timeout, default)
 
     @property
@@ -183,28 +183,14 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         """Write ``: heartbeat`` after ``interval`` seconds without a write; returns an idempotent stop
         (callable from any thread). A writer has one heartbeat: a second call changes its interval.
 
-        One self-rearming timer, no task. A heartbeat never waits: when 64 KiB are still queued the client
-        is behind and gets none (``send_timeout`` watches such a client).
+        The sender's timer writes it (the one that bounds each send by ``send_timeout``), no task. A heartbeat
+        never waits: when 64 KiB are still queued the client is behind and gets none (``send_timeout`` watches
+        such a client). It stops when the writer leaves OPEN.
         """
         if self.closed:
             return _nothing
-        self._cancel_heartbeat()
-        if not self._beat_every:
-            self._stops += (self._stop_heartbeat,)
-        self._beat_every = interval
-        self._beat_timer = self._loop.call_later(interval, self._beat)
+        self._sender.beat(interval)
         return self._stop_heartbeat
-
-    def _beat(self) -> None:
-        wait = self._beat_every - self._idle_for()
-        if wait <= 0:
-            if self.closed:
-                return
-            if self._sender.size < HIGH_WATER:
-                self._sender.queue(HEARTBEAT)
-                self._last_write = time.monotonic()
-            wait = self._beat_every
-        self._beat_timer = self._loop.call_later(wait, self._beat)
 
     def _stop_heartbeat(self) -> None:
         try:
@@ -212,14 +198,9 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         except RuntimeError:
             on_loop = False
         if on_loop:
-            self._cancel_heartbeat()
+            self._sender.beat(0.0)
         elif not self._loop.is_closed():  # a closed loop runs no timer
-            self._loop.call_soon_threadsafe(self._cancel_heartbeat)
-
-    def _cancel_heartbeat(self) -> None:
-        if self._beat_timer is not None:
-            self._beat_timer.cancel()
-            self._beat_timer = None
+            self._loop.call_soon_threadsafe(self._sender.beat, 0.0)
 
     async def stream(self, source: Any) -> None:
         """Write every item of a sync or async iterable (or of what a callable returns), then ``[DONE]``.

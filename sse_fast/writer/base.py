@@ -57,11 +57,17 @@ class State(enum.Enum):
 
 _STILL_SENDING = (State.OPEN, State.CLOSING)
 _TERMINAL = (State.ENDED, State.DROPPED)
+_NOT_ENDED = (CLOSED, IS_CLOSED, None)  # what a write raises once closed, until a reason is given: shared
 
 
 class BaseWriter(Generic[R]):
     """The method set and the state both writers share; they differ in how ``_send`` reaches the sink."""
 
+    # Slots: an idle stream's writer holds no attribute dict (one per open stream adds up). ``__dict__`` stays
+    # available, made only for an instance someone sets an attribute of their own on (subclasses, tests);
+    # ``__weakref__`` for the registry's WeakSet.
+    __slots__ = ("sink", "context", "send_timeout", "_default", "state", "_ending", "closed_event", "finished",
+                 "_last_write", "_stops", "__dict__", "__weakref__")  # fmt: skip
     _lock: ContextManager[Any]  # guards the state: a real lock where other threads can reach it
     _send: Callable[[bytes], R]  # hands a frame on towards the sink: each writer's own
 
@@ -74,7 +80,7 @@ class BaseWriter(Generic[R]):
         self._default = default
         self.state = State.OPEN
         # (reason, message, cause) of what a write raises once closed
-        self._ending: Tuple[str, str, Optional[BaseException]] = (CLOSED, IS_CLOSED, None)
+        self._ending: Tuple[str, str, Optional[BaseException]] = _NOT_ENDED
         self.closed_event = Flag()  # set on leaving OPEN, for threads that wait on it
         self.finished = Flag()  # set once nothing more can reach the client (LOST, ENDED or DROPPED)
         self._last_write = time.monotonic()

@@ -9,6 +9,7 @@ bounds, whichever task runs it. A send that fails or outlasts it is reported to 
 
 The write itself, and the fields it uses, are the ``SenderCore``: compiled (``src/_sender.pyx``) where the
 encoder is, else the pure-Python twin (``_sender_py``); this module follows ``sse_fast.encoder``'s choice.
+The same timer writes the writer's heartbeat (``beat``): an idle stream holds one timer, not two.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
 from ..encoder import IMPLEMENTATION
 from ..errors import ClientDisconnected
 from ._sender_py import HIGH_WATER, INLINE, MARK_EVERY
-from .base import IS_CLOSED, BaseWriter
+from .base import HEARTBEAT, IS_CLOSED, BaseWriter, State
 
 if TYPE_CHECKING or IMPLEMENTATION != "c":
     from ._sender_py import BodySend, SenderCore
@@ -31,17 +32,20 @@ else:
     from ._sender import BodySend, SenderCore
     from ._sender import write_event as compiled_write_event
 
+_OPEN = State.OPEN
+
 
 class Sender(SenderCore):
     """The queue of frames not yet handed to the sink, and the one task that hands them over."""
 
-    __slots__ = ("_room",)
+    __slots__ = ("_room", "_beat_every")
 
     def __init__(
         self, writer: BaseWriter[Any], loop: asyncio.AbstractEventLoop, sink: Any, send_timeout: Optional[float]
     ) -> None:
         super().__init__(writer, loop, sink, send_timeout)
-        self._room: List[asyncio.Future[None]] = []  # writes waiting for the queue to empty
+        self._room: Optional[List[asyncio.Future[None]]] = None  # writes waiting for room (made at the first)
+        self._beat_every = 0.0  # seconds of silence before a heartbeat; 0: none
 
     def queue(self, frame: bytes, start: bool = True) -> None:
         """Add ``frame``; the sender starts once the loop has run what is ready (so a ``flush()`` in this turn
@@ -62,11 +66,13 @@ class Sender(SenderCore):
         if self.size < HIGH_WATER:
             return
         room = self._loop.create_future()
+        if self._room is None:
+            self._room = []
         self._room.append(room)
         try:
             await room
         finally:
-            if room in self._room:  # cancelled while it waited
+            if self._room and room in self._room:  # cancelled while it waited
                 self._room.remove(room)
 
     async def flush(self) -> bool:
@@ -166,22 +172,64 @@ class Sender(SenderCore):
             return False
         return True
 
+    def beat(self, interval: float) -> None:
+        """Queue a heartbeat after ``interval`` seconds without a write, again and again (0: stop), while the
+        writer is open; the first check comes ``interval`` seconds from now. Call on the writer's loop."""
+        self._beat_every = interval
+        self._arm(interval)
+
+    def _arm(self, beat_in: Optional[float] = None) -> None:
+        """(Re)arm the timer for the sooner of the send in flight's deadline and the heartbeat's next check.
+
+        While a heartbeat runs the timer stays armed, so a write that begins a send arms none of its own: the
+        timer is never armed further than ``send_timeout`` ahead then, to bound that send in time (a
+        heartbeat longer than ``send_timeout`` costs a look every ``send_timeout`` seconds)."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        if self.stopped:
+            return
+        timeout = self._send_timeout
+        wait: Optional[float] = None
+        if self._started is not None and timeout is not None:
+            wait = max(0.0, self._started + timeout - time.monotonic())
+        every = self._beat_every
+        if every and self._writer.state is _OPEN:
+            due = beat_in if beat_in is not None else self._writer._last_write + every - time.monotonic()
+            if timeout is not None and due > timeout:
+                due = timeout
+            wait = due if wait is None else min(wait, due)
+        if wait is not None:
+            self._watchdog = self._loop.call_later(wait, self._watch)
+
     def _watch(self) -> None:
-        """Armed again only while a send is in flight, so its deadline is that send's start plus
-        ``send_timeout``: one timer per writer instead of one per send."""
+        """The writer's one timer. It bounds the send in flight: its deadline is that send's start plus
+        ``send_timeout`` (one timer per writer instead of one per send; armed again only while a send is in
+        flight or a heartbeat runs). And it queues the heartbeat once the writer was silent long enough (one
+        that would find ``HIGH_WATER`` bytes queued is skipped: the client is behind, and the send bound
+        watches it)."""
         self._watchdog = None
+        if self.stopped:
+            return
+        timeout = self._send_timeout
         started = self._started
-        if started is None or self.stopped or self._send_timeout is None:
+        if started is not None and timeout is not None and started + timeout <= time.monotonic():
+            self._writer.lost(SEND_TIMEOUT, f"the client read nothing for {timeout} s", None)
             return
-        left = started + self._send_timeout - time.monotonic()
-        if left > 0:
-            self._watchdog = self._loop.call_later(left, self._watch)
-            return
-        self._writer.lost(SEND_TIMEOUT, f"the client read nothing for {self._send_timeout} s", None)
+        writer = self._writer
+        if self._beat_every and writer.state is _OPEN:
+            now = time.monotonic()
+            if writer._last_write + self._beat_every <= now:
+                if self.size < HIGH_WATER:
+                    self.queue(HEARTBEAT)
+                    writer._last_write = now
+                self._arm(self._beat_every)
+                return
+        self._arm()
 
     def _wake_writers(self) -> None:
-        room, self._room = self._room, []
-        for waiter in room:
+        room, self._room = self._room, None
+        for waiter in room or ():
             if not waiter.done():
                 waiter.set_result(None)
 

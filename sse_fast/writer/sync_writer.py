@@ -21,6 +21,8 @@ class Writer(BaseWriter[None]):
     threads while one write is in flight go out together in the next.
     """
 
+    __slots__ = ("_lock", "_sending", "_pending", "_batch", "_sent")
+
     def __init__(
         self,
         sink: Any,

@@ -1,0 +1,120 @@
+"""What an idle stream holds: one timer for its heartbeat and its send bound, no attribute dict, and still
+every duty of the two (a heartbeat on silence, a frozen client dropped at ``send_timeout``)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+import sse_fast
+from sse_fast.testing import MemorySink, ThreadSink
+from sse_fast.writer import HEARTBEAT, State
+
+
+def run(body: Callable[[], Awaitable[Any]]) -> Any:
+    return asyncio.run(body())
+
+
+def _timers_of(writer: sse_fast.AsyncWriter) -> int:
+    """Timers armed on the loop whose callback belongs to ``writer`` or its sender."""
+    owners = (writer, writer._sender)
+    loop = asyncio.get_running_loop()
+    return sum(
+        1
+        for handle in loop._scheduled  # type: ignore[attr-defined]
+        if not handle.cancelled() and any(getattr(handle._callback, "__self__", None) is o for o in owners)
+    )
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if check():
+            return
+        await asyncio.sleep(0.01)
+
+
+def test_an_idle_stream_with_a_heartbeat_holds_one_timer_after_a_send() -> None:
+    async def body() -> None:
+        writer = sse_fast.AsyncWriter(MemorySink(), send_timeout=30)
+        writer.start_heartbeat(15)
+        await writer.write_event(1)  # arms the send bound
+        await asyncio.sleep(0)
+        assert _timers_of(writer) == 1
+        await writer.close()
+        assert _timers_of(writer) == 0
+
+    run(body)
+
+
+def test_a_send_that_begins_under_a_longer_heartbeat_is_still_dropped_at_send_timeout() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink, send_timeout=0.05)
+        writer.start_heartbeat(3600)  # its timer is armed when the send begins
+        sink.stall()
+        with pytest.raises(sse_fast.SendTimedOut):
+            await asyncio.wait_for(writer.write_event(1), 5)
+        assert writer.state is State.DROPPED and sink.aborted
+
+    run(body)
+
+
+@pytest.mark.parametrize("send_timeout", [None, 0.02, 30.0])
+def test_a_heartbeat_goes_out_on_silence_whatever_the_send_bound(send_timeout: Any) -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink, send_timeout=send_timeout)
+        await writer.write_event(1)
+        writer.start_heartbeat(0.05)
+        await _until(lambda: sink.data.count(HEARTBEAT) >= 2)
+        assert sink.data.count(HEARTBEAT) >= 2
+        await writer.close()
+        assert writer.state is State.ENDED
+
+    run(body)
+
+
+def test_a_stopped_heartbeat_sends_nothing_more_and_leaves_no_timer() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink, send_timeout=None)
+        stop = writer.start_heartbeat(0.02)
+        await _until(lambda: HEARTBEAT in sink.data)
+        stop()
+        stop()  # idempotent
+        sent = sink.data
+        await asyncio.sleep(0.1)
+        assert sink.data == sent and _timers_of(writer) == 0
+        await writer.close()
+
+    run(body)
+
+
+def test_writers_hold_no_attribute_dict_but_still_take_attributes_of_ones_own() -> None:
+    async def body() -> None:
+        writer = sse_fast.AsyncWriter(MemorySink())
+        assert vars(writer) == {}  # every attribute of its own is a slot
+        writer.tag = "mine"  # type: ignore[attr-defined]
+        assert vars(writer) == {"tag": "mine"}
+        await writer.close()
+
+    run(body)
+    writer = sse_fast.Writer(ThreadSink())
+    assert vars(writer) == {}
+    writer.close()
+
+
+def test_responses_made_per_request_share_their_options_and_refusals_still_raise() -> None:
+    async def handler(writer: Any) -> None:
+        pass
+
+    first, second = sse_fast.ASGIResponse(handler, heartbeat=7), sse_fast.ASGIResponse(handler, heartbeat=7)
+    assert first.options is second.options
+    assert sse_fast.ASGIResponse(handler, heartbeat=8).options.heartbeat == 8
+    own = sse_fast.ASGIResponse(handler, headers={"x-a": "1"})  # a dict: unhashable, options of its own
+    assert own.options.headers == {"x-a": "1"}
+    sse_fast.ASGIResponse(handler, send_timeout=1)
+    with pytest.raises(sse_fast.InvalidValue):  # True == 1, but a bool is refused all the same
+        sse_fast.ASGIResponse(handler, send_timeout=True)
