@@ -15,6 +15,7 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from asyncio import current_task
 from collections.abc import Coroutine
 from time import monotonic
+from types import SimpleNamespace
 
 from sse_fast._encoder import encode_json
 from sse_fast.writer._sender_py import HIGH_WATER as _HIGH_WATER, INLINE, MARK_EVERY as _MARK_EVERY
@@ -202,6 +203,25 @@ cdef class _Write:
             raise StopIteration
         return result
 
+    # what inspect.getcoroutinestate() reads (anyio asks it of its tasks' coroutines)
+    @property
+    def cr_running(self):
+        return False  # asked from outside, the write is never running
+
+    @property
+    def cr_suspended(self):
+        return self.step == SENDING or self.step == WAITING
+
+    @property
+    def cr_frame(self):
+        if self.step == OVER:
+            return None
+        return _SUSPENDED if self.step != NEW else _CREATED  # Python < 3.11 tells the two apart by f_lasti
+
+    @property
+    def cr_await(self):
+        return self.inner
+
     def close(self):
         if self.step == SENDING or self.step == WAITING:
             inner = self.inner
@@ -325,6 +345,8 @@ cdef class _Write:
 
 
 cdef object _OVER = object()  # what _resume returns when the write is over
+_CREATED = SimpleNamespace(f_lasti=-1)  # a cr_frame stand-in for inspect on Python < 3.11: not started yet
+_SUSPENDED = SimpleNamespace(f_lasti=0)  # and waiting in the sink
 Coroutine.register(_Write)  # as the twin's coroutine: create_task() and run_coroutine_threadsafe() take it
 
 

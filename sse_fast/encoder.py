@@ -3,7 +3,8 @@
 ``SSE_FAST_NO_EXTENSIONS=1`` forces the twin, and so does an interpreter other than CPython (the compiled
 core uses CPython internals: ``Py_REFCNT``, ``_PyBytes_Resize``). This is the only module that chooses;
 the rest of the package imports the encoder from here, and ``sse_fast.IMPLEMENTATION`` says which one it
-got. Type checkers see the stubs (``_encoder.pyi``, ``_parser.pyi``) that both twins satisfy.
+got (``sse_fast.writer.sender`` takes the compiled write path, ``src/_sender.pyx``, with the compiled core).
+Type checkers see the stubs (``_encoder.pyi``, ``_parser.pyi``) that both twins satisfy.
 """
 
 from __future__ import annotations

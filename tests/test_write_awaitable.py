@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import functools
+import inspect
 import threading
 from typing import Any, Awaitable, Callable
 
@@ -62,6 +63,22 @@ async def test_a_write_from_another_thread() -> None:
         await asyncio.sleep(0.01)
     thread.join()
     assert done == [None] and sink.data == b'data: "t"\n\n'
+
+
+@on_a_loop
+async def test_inspect_tells_where_a_write_is() -> None:
+    """anyio asks ``inspect.getcoroutinestate`` of its tasks' coroutines (``start_soon(writer.write_event, x)``)."""
+    sink = MemorySink()
+    writer = AsyncWriter(sink, send_timeout=None)
+    sink.stall()
+    write = writer.write_event("w")
+    assert inspect.getcoroutinestate(write) == inspect.CORO_CREATED  # type: ignore[arg-type]
+    task = asyncio.ensure_future(write)
+    await asyncio.sleep(0.01)
+    assert inspect.getcoroutinestate(write) == inspect.CORO_SUSPENDED  # type: ignore[arg-type]
+    sink.resume()
+    await task
+    assert inspect.getcoroutinestate(write) == inspect.CORO_CLOSED  # type: ignore[arg-type]
 
 
 @on_a_loop

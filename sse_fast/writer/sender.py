@@ -29,8 +29,14 @@ if TYPE_CHECKING or IMPLEMENTATION != "c":
 
     compiled_write_event = None  # AsyncWriter keeps BaseWriter.write_event
 else:
-    from ._sender import BodySend, SenderCore
-    from ._sender import write_event as compiled_write_event
+    try:
+        from ._sender import BodySend, SenderCore
+        from ._sender import write_event as compiled_write_event
+    except ImportError as exc:  # a build from before src/_sender.pyx existed: half a core
+        raise ImportError(
+            "sse_fast's compiled core is incomplete: the encoder is built but sse_fast.writer._sender is not; "
+            "rebuild it (pip install -e ., or python setup.py build_ext --inplace) or set SSE_FAST_NO_EXTENSIONS=1"
+        ) from exc
 
 _OPEN = State.OPEN
 
