@@ -206,7 +206,9 @@ class Server:
             cmd = [sys.executable, "-m", "uvicorn", app, "--app-dir", HERE, "--fd", str(self.sock.fileno()),
                    "--http", http, "--loop", loop, "--lifespan", "off", "--no-access-log", "--log-level",
                    "warning", "--backlog", "4096"]  # fmt: skip
-            self.proc = subprocess.Popen(cmd, pass_fds=(self.sock.fileno(),), start_new_session=True)
+            # cwd: ``python -m`` puts the working directory first on sys.path, where a checkout's sse_fast would
+            # shadow the one PYTHONPATH names (bench/e2e_ab.py's before side)
+            self.proc = subprocess.Popen(cmd, cwd=HERE, pass_fds=(self.sock.fileno(),), start_new_session=True)
         self._wait_ready()
 
     def _wait_ready(self) -> None:

@@ -5,7 +5,7 @@
 The twin's ``write`` is a coroutine; here it returns a ``_Write``, an awaitable object that does the same
 steps when first resumed and then hands each resume straight to the sink's own awaitable. A paced event so
 costs one small object instead of a Python frame and a coroutine. ``write_event`` (``AsyncWriter``'s, the
-token-by-token path) and ``BodySend`` (ASGI's body ``send``) spare two more Python frames per event.
+token-by-token path) and ``body_send`` (ASGI's body ``send``) spare two more Python frames per event.
 """
 
 cimport cython
@@ -146,9 +146,14 @@ def write_event(writer, data):
     return sender._new_write(encode_json(data, None, None, None, writer._default))
 
 
+def body_send(send):
+    """ASGI: the sink's ``send(data)`` once the response started (see the twin)."""
+    return BodySend(send)
+
+
 @cython.final
 cdef class BodySend:
-    """ASGI: ``send(data)`` once the response started, the body message built here (see the twin)."""
+    """What ``body_send`` returns: the body message is built here, and a write calls it with no Python call."""
 
     cdef object _send
 

@@ -14,7 +14,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 from ..errors import HTTPTransportFailed, NotHTTP, SendTimedOut, StreamingNotSupported
 from ..types import Receive, Scope, Send
 from ..writer import DEFAULT_SEND_TIMEOUT, HIGH_WATER, AsyncWriter, Default
-from ..writer.sender import BodySend
+from ..writer.sender import body_send
 from .base import Lost, nobody
 from .headers import Headers
 from .options import DEFAULT_HEARTBEAT, Options
@@ -35,7 +35,7 @@ class ASGISink:
     def __init__(self, receive: Receive, send: Send, start: Dict[str, Any]) -> None:
         self._send = send
         self._start: Optional[Dict[str, Any]] = start  # until it is sent
-        # send(data): the start first, then (a BodySend, compiled where the core is) body chunks
+        # send(data): the start first, then (``body_send``'s, compiled where the core is) body chunks
         self.send: Callable[[bytes], Awaitable[None]] = self._start_then_send
         self._receive = receive
         self._receiving: Optional[asyncio.Future[Any]] = None  # the pending receive(), while watched
@@ -74,7 +74,7 @@ class ASGISink:
         """Send ``http.response.start`` (once)."""
         start, self._start = self._start, None
         if start is not None:
-            self.send = BodySend(self._send)
+            self.send = body_send(self._send)
             await self._send(start)
 
     async def _start_then_send(self, data: bytes) -> None:

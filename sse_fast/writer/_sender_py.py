@@ -118,13 +118,11 @@ class SenderCore:
         raise NotImplementedError
 
 
-class BodySend:
-    """ASGI: the sink's ``send(data)`` once the response started (one body chunk, more to come)."""
+def body_send(send: Callable[[Dict[str, Any]], Awaitable[None]]) -> Callable[[bytes], Awaitable[None]]:
+    """ASGI: the sink's ``send(data)`` once the response started (one body chunk, more to come). A closure:
+    called from Python code, it costs no more than a method."""
 
-    __slots__ = ("_send",)
+    def send_body(data: bytes) -> Awaitable[None]:
+        return send({"type": "http.response.body", "body": data, "more_body": True})
 
-    def __init__(self, send: Callable[[Dict[str, Any]], Awaitable[None]]) -> None:
-        self._send = send
-
-    def __call__(self, data: bytes) -> Awaitable[None]:
-        return self._send({"type": "http.response.body", "body": data, "more_body": True})
+    return send_body

@@ -25,12 +25,12 @@ from ._sender_py import HIGH_WATER, INLINE, MARK_EVERY
 from .base import HEARTBEAT, IS_CLOSED, BaseWriter, State
 
 if TYPE_CHECKING or IMPLEMENTATION != "c":
-    from ._sender_py import BodySend, SenderCore
+    from ._sender_py import SenderCore, body_send
 
     compiled_write_event = None  # AsyncWriter keeps BaseWriter.write_event
 else:
     try:
-        from ._sender import BodySend, SenderCore
+        from ._sender import SenderCore, body_send
         from ._sender import write_event as compiled_write_event
     except ImportError as exc:  # a build from before src/_sender.pyx existed: half a core
         raise ImportError(
@@ -247,4 +247,13 @@ def uncancel(task: Optional["asyncio.Task[Any]"]) -> int:
     return undo() if undo is not None else 0
 
 
-__all__ = ["HIGH_WATER", "INLINE", "MARK_EVERY", "BodySend", "Sender", "SenderCore", "compiled_write_event", "uncancel"]
+__all__ = [
+    "HIGH_WATER",
+    "INLINE",
+    "MARK_EVERY",
+    "Sender",
+    "SenderCore",
+    "body_send",
+    "compiled_write_event",
+    "uncancel",
+]
