@@ -14,7 +14,6 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 
 from asyncio import current_task
 from collections.abc import Coroutine
-from time import monotonic
 from types import SimpleNamespace
 
 from sse_fast._encoder import encode_json
@@ -57,6 +56,68 @@ cdef extern from *:
         return NULL;
     }
 
+    /* time.monotonic(), without the call: the clock Python's own time.monotonic() reads */
+    static double sse_fast_monotonic(void) {
+    #if PY_VERSION_HEX >= 0x030D0000
+        PyTime_t t;
+        if (PyTime_Monotonic(&t) < 0) { PyErr_Clear(); return 0.0; }  /* fails only on a broken clock */
+        return PyTime_AsSecondsDouble(t);
+    #else
+        return _PyTime_AsSecondsDouble(_PyTime_GetMonotonicClock());
+    #endif
+    }
+
+    /* An attribute that is a __slots__ member of obj's class (the writers' and sinks' fields), read or set
+       at its offset as CPython's own LOAD_ATTR_SLOT does: the offset is kept per call site, for the class and
+       its version tag (which changes when anything in the class or its bases is reassigned). Anything else
+       goes through the usual getattr / setattr. */
+    #include "structmember.h"  /* PyMemberDef, T_OBJECT_EX, READONLY (in Python.h itself from 3.12) */
+    typedef struct { PyTypeObject *type; unsigned int version; Py_ssize_t offset; } sse_fast_slot;
+
+    #ifdef Py_TPFLAGS_VALID_VERSION_TAG
+    #define SSE_FAST_TAG_VALID(tp) (PyType_HasFeature((tp), Py_TPFLAGS_VALID_VERSION_TAG) && (tp)->tp_version_tag != 0)
+    #else
+    #define SSE_FAST_TAG_VALID(tp) ((tp)->tp_version_tag != 0)
+    #endif
+
+    static int sse_fast_slot_find(PyObject *obj, PyObject *name, sse_fast_slot *site) {
+        PyTypeObject *tp = Py_TYPE(obj);
+        if (site->type == tp && site->offset > 0 && tp->tp_version_tag == site->version && SSE_FAST_TAG_VALID(tp))
+            return 1;
+        PyObject *descr = _PyType_Lookup(tp, name);
+        if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type)
+                && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX
+                && !(((PyMemberDescrObject *)descr)->d_member->flags & READONLY)
+                && SSE_FAST_TAG_VALID(tp)) {
+            site->type = tp;
+            site->version = tp->tp_version_tag;
+            site->offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+            return 1;
+        }
+        site->offset = 0;
+        return 0;
+    }
+
+    static PyObject *sse_fast_slot_get(PyObject *obj, PyObject *name, sse_fast_slot *site) {
+        if (sse_fast_slot_find(obj, name, site)) {
+            PyObject *value = *(PyObject **)((char *)obj + site->offset);
+            if (value != NULL) { Py_INCREF(value); return value; }
+        }
+        return PyObject_GetAttr(obj, name);
+    }
+
+    static int sse_fast_slot_set(PyObject *obj, PyObject *name, PyObject *value, sse_fast_slot *site) {
+        if (sse_fast_slot_find(obj, name, site)) {
+            PyObject **at = (PyObject **)((char *)obj + site->offset);
+            PyObject *old = *at;
+            Py_INCREF(value);
+            *at = value;
+            Py_XDECREF(old);
+            return 0;
+        }
+        return PyObject_SetAttr(obj, name, value);
+    }
+
     static void sse_fast_set_iternext(PyObject *type, iternextfunc next) {
         ((PyTypeObject *)type)->tp_iternext = next;
     }
@@ -65,8 +126,15 @@ cdef extern from *:
     object sse_fast_awaited(object aw)
     ctypedef PyObject *(*iternextfunc)(PyObject *)
     void sse_fast_set_iternext(object type, iternextfunc next)
+    double sse_fast_monotonic()
+    ctypedef struct sse_fast_slot:
+        pass
+    object sse_fast_slot_get(object obj, object name, sse_fast_slot *site)
+    int sse_fast_slot_set(object obj, object name, object value, sse_fast_slot *site) except -1
 
 cdef object _OPEN = State.OPEN
+# the call sites of sse_fast_slot_get / _set: each keeps where its attribute lies
+cdef sse_fast_slot _AT_SENDER, _AT_DEFAULT, _AT_STATE, _AT_LAST_WRITE, _AT_SEND
 cdef Py_ssize_t HIGH_WATER = _HIGH_WATER
 cdef Py_ssize_t MARK_EVERY = _MARK_EVERY
 
@@ -142,8 +210,9 @@ cdef class SenderCore:
 @cython.binding(True)
 def write_event(writer, data):
     """``data: <json>``."""
-    cdef SenderCore sender = writer._sender
-    return sender._new_write(encode_json(data, None, None, None, writer._default))
+    cdef SenderCore sender = sse_fast_slot_get(writer, "_sender", &_AT_SENDER)
+    default = sse_fast_slot_get(writer, "_default", &_AT_DEFAULT)
+    return sender._new_write(encode_json(data) if default is None else encode_json(data, None, None, None, default))
 
 
 def body_send(send):
@@ -174,6 +243,7 @@ cdef class _Write:
     cdef SenderCore sender
     cdef object frame
     cdef object inner  # the awaitable resumes go to, while SENDING or WAITING
+    cdef object began  # time.monotonic() when the write began
     cdef int step
 
     def __await__(self):
@@ -276,6 +346,8 @@ cdef class _Write:
                 raise
             return self._end()
         if status == 1:
+            if self.step == SENDING and self.sender._caller is None:
+                self._waits()
             return result
         if self.step == SENDING:
             self._sent()
@@ -285,11 +357,11 @@ cdef class _Write:
         """The write's steps up to the sink's send; False when there is nothing to wait for."""
         cdef SenderCore s = self.sender
         writer = s._writer
-        if writer.state is not _OPEN:
+        if sse_fast_slot_get(writer, "state", &_AT_STATE) is not _OPEN:
             self.step = OVER
             raise writer._refusal()
-        now = monotonic()
-        writer._last_write = now
+        now = sse_fast_monotonic()
+        sse_fast_slot_set(writer, "_last_write", now, &_AT_LAST_WRITE)
         if s._holds or s._task is not None or s.pending or s.stopped:
             s.pending.append(self.frame)
             s.size += len(self.frame)
@@ -302,10 +374,7 @@ cdef class _Write:
                 return True
             return False
         s._task = INLINE
-        s._caller = current_task(s._loop)
-        s._started = now
-        if s._watchdog is None and s._send_timeout is not None:
-            s._watchdog = s._loop.call_later(s._send_timeout, s._watch)
+        self.began = now  # the caller, the start and the watchdog are set once the send waits (_waits)
         s._unmarked += 1
         if s._unmarked >= s._every:
             s._unmarked = 0
@@ -313,7 +382,7 @@ cdef class _Write:
             s._loop.call_soon(s._turn_marked)
         self.step = SENDING
         try:
-            send = s._sink.send
+            send = sse_fast_slot_get(s._sink, "send", &_AT_SEND)
             if type(send) is BodySend:  # ASGI after the start: no Python call
                 sent = (<BodySend>send)._body(self.frame)
             else:
@@ -329,6 +398,17 @@ cdef class _Write:
                 raise
             return False
         return True
+
+    cdef int _waits(self) except -1:
+        """The send waits (most sends to a reading client do not): what the twin sets before it begins, here
+        set only now, from the same task: who waits in it (``stop`` interrupts that task), since when, and the
+        watchdog that bounds it."""
+        cdef SenderCore s = self.sender
+        s._caller = current_task(s._loop)
+        s._started = self.began
+        if s._watchdog is None and s._send_timeout is not None:
+            s._watchdog = s._loop.call_later(s._send_timeout, s._watch)
+        return 0
 
     cdef int _sent(self) except -1:
         """The send is over (the twin's ``finally``)."""

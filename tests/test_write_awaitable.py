@@ -152,3 +152,21 @@ async def test_a_burst_queued_past_high_water_waits_and_then_goes_out_whole() ->
     await writer.flush()
     assert sink.data == b"".join(b"data: " + chunk.encode() + b"\n\n" for _ in range(40))
     assert len(sink.writes) < 40
+
+
+@on_a_loop
+async def test_a_writer_class_changed_after_writes_is_read_anew() -> None:
+    """The compiled write reads the writer's fields at their slot offsets, kept per class; a class changed
+    since (here: ``state`` made a property that says the stream is closing) must be read as it is now."""
+
+    class Changed(AsyncWriter):
+        __slots__ = ()
+
+    sink = MemorySink()
+    writer = Changed(sink)
+    await writer.write_event(1)  # the write path learns where Changed keeps its fields
+    Changed.state = property(lambda self: sse_fast.State.CLOSING)  # type: ignore[assignment]
+    with pytest.raises(sse_fast.StreamClosed):
+        await writer.write_event(2)
+    await writer.flush()
+    assert sink.data == b"data: 1\n\n"
