@@ -252,17 +252,11 @@ cdef class _Write:
     def __iter__(self):
         return self
 
-    def __next__(self):
-        result = self._resume(None, None)
-        if result is _OVER:
-            raise StopIteration
-        return result
+    def __next__(self):  # asyncio resumes through tp_iternext (_next below); this is next() from Python
+        return self._step(None, None)
 
     def send(self, value):
-        result = self._resume(value, None)
-        if result is _OVER:
-            raise StopIteration
-        return result
+        return self._step(value, None)
 
     def throw(self, typ, val=None, tb=None):
         if isinstance(typ, BaseException):
@@ -273,7 +267,11 @@ cdef class _Write:
             exc = val
         else:
             exc = typ(val)
-        result = self._resume(None, exc)
+        return self._step(None, exc)
+
+    cdef object _step(self, value, exc):
+        """``_resume`` as the iterator protocol's Python methods end: with ``StopIteration``."""
+        result = self._resume(value, exc)
         if result is _OVER:
             raise StopIteration
         return result
@@ -337,12 +335,7 @@ cdef class _Write:
                 self.step = OVER
                 self.inner = None
                 raise
-            absorbed = False
-            try:
-                absorbed = self.sender._absorbs(error)
-            finally:
-                self._sent()
-            if not absorbed:
+            if not self._failed(error):
                 raise
             return self._end()
         if status == 1:
@@ -389,12 +382,7 @@ cdef class _Write:
                 sent = send(self.frame)
             self.inner = sse_fast_awaited(sent)
         except BaseException as error:
-            absorbed = False
-            try:
-                absorbed = s._absorbs(error)
-            finally:
-                self._sent()
-            if not absorbed:
+            if not self._failed(error):
                 raise
             return False
         return True
@@ -409,6 +397,14 @@ cdef class _Write:
         if s._watchdog is None and s._send_timeout is not None:
             s._watchdog = s._loop.call_later(s._send_timeout, s._watch)
         return 0
+
+    cdef bint _failed(self, error) except -1:
+        """The sink's send raised ``error`` (the twin's ``except`` and ``finally``): reported to the sender,
+        and the send is over; True when ``error`` stops here (the caller re-raises it otherwise)."""
+        try:
+            return self.sender._absorbs(error)
+        finally:
+            self._sent()
 
     cdef int _sent(self) except -1:
         """The send is over (the twin's ``finally``)."""

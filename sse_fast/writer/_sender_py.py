@@ -61,14 +61,15 @@ class SenderCore:
             raise writer._refusal()
         writer._last_write = now = time.monotonic()
         if self._holds or self._task is not None or self.pending or self.stopped:
-            self.pending.append(frame)
+            self.pending.append(frame)  # Sender.queue(frame), without a second call on a burst's every write
             self.size += len(frame)
             if self._task is None and not self._kick_due:
                 self._kick_due = True
                 self._loop.call_soon(self._due_kick)
             if self.size >= HIGH_WATER:
                 await self.wait_for_room()
-        else:  # every paced event's path: the frame goes to the sink from the caller's task
+        else:  # every paced event's path, to the sink from the caller's task: Sender._send's steps spelled out
+            # (its _begin and _sent: two calls less per event, ~1,400 instructions)
             self._task = INLINE
             self._caller = asyncio.current_task(self._loop)
             self._started = now
