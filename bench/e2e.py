@@ -157,14 +157,20 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` and its descendants."""
-    ticks = 0
+def _cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of ``pid`` and its descendants."""
+    user = system = 0
     for one in _tree(pid):
         with open(f"/proc/{one}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+        user, system = user + int(fields[11]), system + int(fields[12])
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its descendants."""
+    return sum(_cpu_split(pid))
 
 
 def _rss_kib(pid: int) -> int:
@@ -267,9 +273,11 @@ def _clients(port: int, target: str, conns: int, procs: int) -> dict:
 
 def stream_run(server: Server, events: int, conns: int, procs: int, path: str = "/stream") -> dict:
     """``conns`` clients each read ``events`` chunks; events/s and server CPU s per 100k events."""
-    cpu0 = _cpu_seconds(server.proc.pid)
+    user0, system0 = _cpu_split(server.proc.pid)
     got = _clients(server.port, f"{path}?n={events}", conns, procs)
-    cpu = _cpu_seconds(server.proc.pid) - cpu0
+    user1, system1 = _cpu_split(server.proc.pid)
+    user, system = user1 - user0, system1 - system0
+    cpu = user + system
     want = events * conns
     if got["events"] != want:
         raise RuntimeError(f"clients counted {got['events']:,} events, expected {want:,}")
@@ -277,6 +285,8 @@ def stream_run(server: Server, events: int, conns: int, procs: int, path: str = 
         "events": want,
         "events_per_s": want / got["seconds"],
         "cpu_per_100k": cpu / want * 1e5,
+        "user_per_100k": user / want * 1e5,  # the server's own code
+        "system_per_100k": system / want * 1e5,  # mostly the kernel's socket sends
         "seconds": got["seconds"],
         "cpu": cpu,
     }
