@@ -112,16 +112,9 @@ def waitress_server(app: Any, **adjustments: Any) -> Iterator[Server]:
         yield Server(server.effective_port)
     finally:
         server.task_dispatcher.shutdown(timeout=1)
-        # closed in waitress's own loop thread: a socket closed from here under its select() raised EBADF there
-        server.trigger.pull_trigger(lambda: _close_all(server))
-        thread.join(10)
-        _close_all(server)  # what is left if that loop had already stopped
-
-
-def _close_all(server: Any) -> None:
-    """Close waitress's listening socket, its trigger and every channel; its loop ends with nothing to watch."""
-    for channel in list(server._map.values()):
-        channel.close()
+        server.close()
+        for channel in list(server._map.values()):
+            channel.close()
 
 
 @contextlib.contextmanager
