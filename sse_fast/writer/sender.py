@@ -201,7 +201,7 @@ class Sender(SenderCore):
             wait = max(0.0, self._started + timeout - time.monotonic())
         every = self._beat_every
         if every and self._writer.state is _OPEN:
-            due = beat_in if beat_in is not None else self._writer._last_write + every - time.monotonic()
+            due = beat_in if beat_in is not None else every - self._writer._idle_for()
             if timeout is not None and due > timeout:
                 due = timeout
             wait = due if wait is None else min(wait, due)
@@ -224,11 +224,10 @@ class Sender(SenderCore):
             return
         writer = self._writer
         if self._beat_every and writer.state is _OPEN:
-            now = time.monotonic()
-            if writer._last_write + self._beat_every <= now:
+            if writer._idle_for() >= self._beat_every:
                 if self.size < HIGH_WATER:
                     self.queue(HEARTBEAT)
-                    writer._last_write = now
+                    writer._last_write = time.monotonic()
                 self._arm(self._beat_every)
                 return
         self._arm()
