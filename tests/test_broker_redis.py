@@ -255,11 +255,20 @@ def test_one_reader_connection_per_process_whatever_the_subscribers(
     redis: RedisServer, broker: sse_fast.Broker
 ) -> None:
     mine = f"sse_fast:{os.getpid()}:"
+
+    def roles() -> List[str]:
+        return [n[len(mine) :] for n in client_list(redis) if n.startswith(mine)]
+
+    def roles_once_the_reader_is_in() -> List[str]:
+        now = roles()
+        return now if "reader" in now else []
+
     with uvicorn_server(asgi_app(broker)) as server:
         urls = [server.url + f"/?topic=t{i % 5}" for i in range(100)]
         clients = in_thread(lambda: run_clients(*(read_events(url, 1, timeout=30) for url in urls)))
         wait_until(lambda: broker.stats()["subscribers"] == 100, timeout=30)
-        names = client_list(redis)
+        # the reader connects in the broker's own thread once topics are watched: count after it has
+        during = wait_until(roles_once_the_reader_is_in, timeout=10)
 
         async def publish_all() -> None:
             for i in range(5):
@@ -267,9 +276,10 @@ def test_one_reader_connection_per_process_whatever_the_subscribers(
 
         asyncio.run_coroutine_threadsafe(publish_all(), server.loop).result(10)
         clients.join()
-    roles = [n[len(mine) :] for n in names if n.startswith(mine)]
+        after = roles()
     # one reader; the async commands' pool is capped at 4; no sync client yet: never one per subscriber
-    assert roles.count("reader") == 1 and roles.count("async") <= 4 and len(roles) <= 5, roles
+    for seen in (during, after):
+        assert seen.count("reader") == 1 and seen.count("async") <= 4 and len(seen) <= 5, seen
 
 
 def test_a_waitress_wsgi_app_and_a_uvicorn_asgi_app_share_one_topic(redis: RedisServer) -> None:
