@@ -337,7 +337,7 @@ def test_subscribe_unsubscribe_cycles_on_new_topics_leave_nothing_behind(
     assert broker.stats()["topics"] == 0
     assert len([t for t in threading.enumerate() if t.name == "sse_fast-redis"]) == 1
     mine = f"sse_fast:{os.getpid()}:"
-    assert [n for n in client_list(redis) if n.startswith(mine)].count(mine + "reader") == 1
+    wait_until(lambda: [n for n in client_list(redis) if n.startswith(mine)].count(mine + "reader") == 1)
 
 
 async def _count_tasks() -> int:
