@@ -112,8 +112,15 @@ def waitress_server(app: Any, **adjustments: Any) -> Iterator[Server]:
         yield Server(server.effective_port)
     finally:
         server.task_dispatcher.shutdown(timeout=1)
+        # Stop waitress's loop before closing what it selects on: a socket closed from here under its
+        # select() raised EBADF in its thread. Emptied, its map ends the loop once the trigger wakes it.
+        channels = list(server._map.values())
+        server._map.clear()
+        with contextlib.suppress(OSError):
+            server.trigger.pull_trigger()
+        thread.join(5)
         server.close()
-        for channel in list(server._map.values()):
+        for channel in channels:
             channel.close()
 
 
