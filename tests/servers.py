@@ -119,8 +119,7 @@ def waitress_server(app: Any, **adjustments: Any) -> Iterator[Server]:
         with contextlib.suppress(OSError):
             server.trigger.pull_trigger()
         thread.join(5)
-        server.close()
-        for channel in channels:
+        for channel in channels:  # the listening server (which closes its trigger) and every connection
             channel.close()
 
 

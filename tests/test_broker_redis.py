@@ -40,11 +40,14 @@ def close(broker: sse_fast.Broker) -> None:
     asyncio.run(broker.close())
 
 
-def client_list(redis: RedisServer) -> List[str]:
+def our_connections(redis: RedisServer) -> List[str]:
+    """The roles (``reader``, ``async``, ...) of this process's broker connections, from ``CLIENT LIST``."""
     import redis as redis_py
 
+    mine = f"sse_fast:{os.getpid()}:"
     with redis_py.Redis.from_url(redis.url) as admin:
-        return [c.get("name", "") for c in admin.client_list()]
+        names = [c.get("name", "") for c in admin.client_list()]
+    return [n[len(mine) :] for n in names if n.startswith(mine)]
 
 
 def test_broker_url_gives_a_redis_broker_and_every_subscriber_gets_every_event_in_order(
@@ -253,13 +256,8 @@ def test_a_redis_without_streams_is_named(tmp_path: Any) -> None:
 def test_one_reader_connection_per_process_whatever_the_subscribers(
     redis: RedisServer, broker: sse_fast.Broker
 ) -> None:
-    mine = f"sse_fast:{os.getpid()}:"
-
-    def roles() -> List[str]:
-        return [n[len(mine) :] for n in client_list(redis) if n.startswith(mine)]
-
     def roles_once_the_reader_is_in() -> List[str]:
-        now = roles()
+        now = our_connections(redis)
         return now if "reader" in now else []
 
     with uvicorn_server(asgi_app(broker)) as server:
@@ -275,7 +273,7 @@ def test_one_reader_connection_per_process_whatever_the_subscribers(
 
         asyncio.run_coroutine_threadsafe(publish_all(), server.loop).result(10)
         clients.join()
-        after = roles()
+        after = our_connections(redis)
     # one reader; the async commands' pool is capped at 4; no sync client yet: never one per subscriber
     for seen in (during, after):
         assert seen.count("reader") == 1 and seen.count("async") <= 4 and len(seen) <= 5, seen
@@ -306,11 +304,10 @@ def test_close_ends_the_reader_thread_and_its_connections(redis: RedisServer) ->
     broker = sse_fast.Broker(redis.url)
     broker.log.watch("room")
     broker.publish_sync("room", "x")
-    mine = f"sse_fast:{os.getpid()}:"
-    wait_until(lambda: mine + "reader" in client_list(redis))
+    wait_until(lambda: "reader" in our_connections(redis))
     close(broker)
     assert not [t for t in threading.enumerate() if t.name == "sse_fast-redis"]
-    wait_until(lambda: not [n for n in client_list(redis) if n.startswith(mine)])
+    wait_until(lambda: not our_connections(redis))
 
 
 def test_subscribe_unsubscribe_cycles_on_new_topics_leave_nothing_behind(
@@ -335,8 +332,7 @@ def test_subscribe_unsubscribe_cycles_on_new_topics_leave_nothing_behind(
     assert tasks <= 2, tasks  # the reader, and this count
     assert broker.stats()["topics"] == 0
     assert len([t for t in threading.enumerate() if t.name == "sse_fast-redis"]) == 1
-    mine = f"sse_fast:{os.getpid()}:"
-    wait_until(lambda: [n for n in client_list(redis) if n.startswith(mine)].count(mine + "reader") == 1)
+    wait_until(lambda: our_connections(redis).count("reader") == 1)
 
 
 async def _count_tasks() -> int:
