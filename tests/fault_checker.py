@@ -105,6 +105,7 @@ class Recorder:
         self.last_id: Optional[IdValue] = initial
         self._stopping = False
         self._turn = 0
+        self.stalled = False  # while True the client reads nothing (a slow reader: the socket fills up)
 
     @property
     def connected(self) -> bool:
@@ -159,6 +160,8 @@ class Recorder:
         buffer = b""
         fields: Dict[str, Any] = {}
         async for chunk in response.aiter_bytes():
+            while self.stalled and not self._stopping:
+                await asyncio.sleep(0.01)
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
             for raw in lines:

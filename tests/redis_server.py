@@ -33,8 +33,8 @@ def missing_reason() -> Optional[str]:
 class RedisServer:
     """One redis-server process; ``url`` reaches it (with the password when one is set)."""
 
-    def __init__(self, directory: str, password: Optional[str] = None) -> None:
-        self.directory, self.password = directory, password
+    def __init__(self, directory: str, password: Optional[str] = None, persistence: bool = True) -> None:
+        self.directory, self.password, self.persistence = directory, password, persistence
         self.port = free_port()
         self.process: Optional[subprocess.Popen] = None
         auth = f":{password}@" if password else ""
@@ -42,7 +42,10 @@ class RedisServer:
 
     def command(self) -> List[str]:
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", HOST, "--dir", self.directory]
-        args += ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no"]
+        if self.persistence:
+            args += ["--save", "", "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no"]
+        else:  # nothing survives a restart
+            args += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
         return args + (["--requirepass", self.password] if self.password else [])
 
     def start(self, timeout: float = 10.0) -> None:
@@ -91,11 +94,14 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def redis_server(directory: str, password: Optional[str] = None) -> Iterator[RedisServer]:
-    """A started redis-server in ``directory`` (emptied first), stopped on exit."""
+def redis_server(
+    directory: str, password: Optional[str] = None, persistence: bool = True
+) -> Iterator[RedisServer]:
+    """A started redis-server in ``directory`` (emptied first), stopped on exit; ``persistence=False``: no
+    AOF and no snapshot, so a restart comes back empty."""
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
-    server = RedisServer(directory, password)
+    server = RedisServer(directory, password, persistence)
     server.start()
     try:
         yield server

@@ -1,0 +1,217 @@
+"""Processes for the fault-injection tests: ``uvicorn fault_app:app`` workers (stoppable, killable) on one
+real redis-server or in-process, the acknowledged publishes (the checker's truth), and the final check."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import httpx
+from fault_checker import KeyFn, Published, Recorder, check, violations_text
+from ports import HOST, free_port
+from redis_server import RedisServer, redis_server
+from servers import wait_until
+
+TESTS = Path(__file__).resolve().parent
+
+
+class Worker:
+    """One ``uvicorn fault_app:app`` process; ``pause``/``resume`` are SIGSTOP/SIGCONT, ``kill`` is kill -9."""
+
+    def __init__(self, env: Dict[str, str]) -> None:
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+        full = dict(os.environ, PYTHONPATH=path, **env)
+        command = [sys.executable, "-m", "uvicorn", "fault_app:app", "--port", str(self.port)]
+        command += ["--log-level", "warning", "--no-access-log", "--lifespan", "off"]
+        self.proc = subprocess.Popen(command, env=full, cwd=TESTS)
+        self.http = httpx.Client(timeout=10)
+
+    def up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"worker on port {self.port} exited with {self.proc.returncode}")
+        try:
+            return self.http.get(self.url + "/stats", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def events_url(self, *topics: str) -> str:
+        return self.url + "/events?" + "&".join(f"topic={t}" for t in topics)
+
+    def stats(self) -> Dict[str, Any]:
+        return dict(self.http.get(self.url + "/stats").json())
+
+    def publish(self, topic: str, data: str, id: Optional[str] = None) -> httpx.Response:
+        params = {"topic": topic, "data": data, **({"id": id} if id is not None else {})}
+        return self.http.post(self.url + "/publish", params=params)
+
+    def burst(self, topic: str, n: int, pad: int = 0, threads: int = 0) -> List[str]:
+        params = {"topic": topic, "n": n, "pad": pad, "threads": threads}
+        response = self.http.post(self.url + "/burst", params=params, timeout=60)
+        assert response.status_code == 200, f"burst failed: {response.status_code} {response.text}"
+        return list(response.json())
+
+    def pause(self) -> None:
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        self.resume()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.http.close()
+
+
+def pause_process(proc: "subprocess.Popen[Any]") -> None:
+    proc.send_signal(signal.SIGSTOP)
+
+
+def resume_process(proc: Optional["subprocess.Popen[Any]"]) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)
+
+
+@contextlib.contextmanager
+def workers(count: int, env: Dict[str, str]) -> Iterator[List[Worker]]:
+    """``count`` workers started together, each stopped (after a SIGCONT) at the end."""
+    started: List[Worker] = []
+    try:
+        for _ in range(count):
+            started.append(Worker(env))
+        for worker in started:
+            wait_until(worker.up, timeout=60, interval=0.05)
+        yield started
+    finally:
+        for worker in started:
+            worker.stop()
+
+
+@contextlib.contextmanager
+def cluster(
+    directory: str, history: int = 1000, persistence: bool = True, timeout: float = 1.0, count: int = 2
+) -> Iterator[Tuple[RedisServer, List[Worker]]]:
+    """A redis-server and ``count`` workers on it (Redis command timeout ``timeout``, backoff <= 0.2 s)."""
+    with redis_server(directory, persistence=persistence) as redis:
+        env = {
+            "SSE_FAST_REDIS": redis.url,
+            "SSE_FAST_HISTORY": str(history),
+            "SSE_FAST_TIMEOUT": str(timeout),
+            "SSE_FAST_MAX_BACKOFF": "0.2",
+        }
+        try:
+            with workers(count, env) as started:
+                yield redis, started
+        finally:
+            resume_process(redis.process)
+
+
+class Truth:
+    """The publishes acknowledged so far (thread-safe), in acknowledgment order."""
+
+    def __init__(self) -> None:
+        self.events: List[Published] = []
+        self.failed: List[str] = []  # what the failed publishes answered
+        self._lock = threading.Lock()
+
+    def publish(self, worker: Worker, topic: str, data: str) -> Optional[str]:
+        """Publish through ``worker``; the id when acknowledged, else None (the failure is kept)."""
+        try:
+            response = worker.publish(topic, data)
+        except httpx.HTTPError as error:
+            with self._lock:
+                self.failed.append(f"{type(error).__name__}: {error}")
+            return None
+        with self._lock:
+            if response.status_code != 200:
+                self.failed.append(f"{response.status_code} {response.text}")
+                return None
+            self.events.append(Published(response.text, topic, data))
+        return response.text
+
+    def must_publish(self, worker: Worker, topic: str, data: str, timeout: float = 20) -> str:
+        """Publish, retrying while the engine comes back (a guard against hangs only)."""
+        id: List[str] = []
+
+        def attempt() -> bool:
+            got = self.publish(worker, topic, data)
+            if got is not None:
+                id.append(got)
+                return True
+            time.sleep(0.05)
+            return False
+
+        wait_until(attempt, timeout=timeout, interval=0.0)
+        return id[0]
+
+    def add(self, ids: Sequence[str], topic: str, data: Optional[str] = None) -> None:
+        with self._lock:
+            self.events += [Published(id, topic, data) for id in ids]
+
+
+def wait_subscribers(counts: Sequence[Tuple[Worker, int]], timeout: float = 30) -> None:
+    """Each worker has its count of subscribers (the recorders are connected)."""
+    wait_until(lambda: all(w.stats()["subscribers"] == n for w, n in counts), timeout=timeout, interval=0.05)
+
+
+def settle(recorders: Sequence[Recorder], id: str, key: KeyFn, timeout: float = 20) -> bool:
+    """Wait until every recorder got ``id`` or a frame after it; False after ``timeout`` (the check then
+    says what is missing): a guard against hangs, not a measure."""
+    target = key(id)
+    deadline = time.monotonic() + timeout
+
+    def done(recorder: Recorder) -> bool:
+        for frame in reversed(recorder.frames):
+            k = key(frame.id) if frame.id is not None else None
+            if k is not None:
+                return bool(k >= target)
+        return False
+
+    while time.monotonic() < deadline:
+        if all(done(r) for r in recorders):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def verify(
+    truth: Truth,
+    recorders: Sequence[Recorder],
+    key: KeyFn,
+    topics: Any,
+    sentinel: Optional[str] = None,
+    unacknowledged_ok: bool = False,
+    context: str = "",
+) -> None:
+    """The checker finds no violation, or the test fails with its messages."""
+    found = check(truth.events, recorders, key, topics, sentinel=sentinel, unacknowledged_ok=unacknowledged_ok)
+    assert not found, (context + "\n" if context else "") + violations_text(found)
+
+
+def summary(recorders: Sequence[Recorder]) -> str:
+    """How the recorders' connections ended, counted: for assertion messages."""
+    ends: Dict[str, int] = {}
+    for recorder in recorders:
+        for conn in recorder.connections:
+            label = conn.end.split(":")[0] if not conn.end.startswith("status") else conn.end[:60]
+            ends[label or "open"] = ends.get(label or "open", 0) + 1
+    return ", ".join(f"{k}: {v}" for k, v in sorted(ends.items()))

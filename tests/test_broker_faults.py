@@ -1,0 +1,423 @@
+"""Fault injection over real sockets and processes: whatever happens (a burst, a worker killed or stopped,
+Redis killed, stopped, restarted empty, flushed, trimmed, bad ids), every client that reconnects with its
+``Last-Event-ID`` gets exactly what it missed or a reset frame marking the gap: ``fault_checker.check``
+finds no silent gap, duplicate, disorder or missing tail. Select with ``-m faults``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator, List, Tuple
+
+import pytest
+import redis as redis_py
+from fault_checker import Clients, Recorder, boot_of, memory_key, redis_key
+from fault_harness import (
+    Truth,
+    Worker,
+    cluster,
+    settle,
+    summary,
+    verify,
+    wait_subscribers,
+    workers,
+)
+from redis_server import RedisServer, missing_reason
+
+pytestmark = [pytest.mark.faults, pytest.mark.filterwarnings("error")]
+needs_redis = pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
+
+TOPIC = "room"
+STREAM = "sse_fast:t:" + TOPIC
+Cluster = Tuple[RedisServer, List[Worker]]
+
+
+def recorders(urls: Any, n: int, name: str, **options: Any) -> List[Recorder]:
+    return [Recorder(urls, name=f"{name}{i}", **options) for i in range(n)]
+
+
+def client_of(server: RedisServer) -> "redis_py.Redis[bytes]":
+    return redis_py.Redis.from_url(server.url, socket_timeout=5)
+
+
+# -- in-process broker, one uvicorn process ------------------------------------------------------------------
+
+
+@pytest.fixture
+def memory_worker(request: pytest.FixtureRequest) -> Iterator[Worker]:
+    history = getattr(request, "param", {}).get("history", 5000)
+    with workers(1, {"SSE_FAST_HISTORY": str(history)}) as (worker,):
+        yield worker
+
+
+@pytest.mark.parametrize("threads, readers", [(0, 100), (8, 20)], ids=["await-publish-100-readers", "8-threads-20-readers"])
+def test_memory_burst_reaches_every_reader_and_drops_none(memory_worker: Worker, threads: int, readers: int) -> None:
+    """1000 publishes of 300 bytes in a tight loop (or from 8 threads): every reader that keeps up gets all."""
+    worker, truth = memory_worker, Truth()
+    clients = recorders(worker.events_url(TOPIC), readers, "reader")
+    with Clients(clients):
+        wait_subscribers([(worker, readers)])
+        first = truth.must_publish(worker, TOPIC, "ready")
+        key = memory_key(boot_of(first))
+        settle(clients, first, key)
+        truth.add(worker.burst(TOPIC, n=1000, pad=300, threads=threads), TOPIC, "x" * 300)
+        sentinel = truth.must_publish(worker, TOPIC, "end")
+        settle(clients, sentinel, key, timeout=60)
+        stats = worker.stats()
+    verify(truth, clients, key, TOPIC, sentinel, context=f"connections: {summary(clients)}; stats {stats}")
+    assert stats["dropped_slow"] == 0, f"readers that keep up were dropped as slow: {stats}; {summary(clients)}"
+    assert all(len(r.connections) == 1 for r in clients), f"readers reconnected: {summary(clients)}"
+
+
+@pytest.mark.parametrize("memory_worker", [{"history": 50}], indirect=True)
+def test_memory_client_away_past_history_gets_a_reset(memory_worker: Worker) -> None:
+    """A client away while more than ``history`` events were published comes back to a reset frame."""
+    worker, truth = memory_worker, Truth()
+    away = recorders(worker.events_url(TOPIC), 3, "away")
+    with Clients(away):
+        wait_subscribers([(worker, 3)])
+        first = truth.must_publish(worker, TOPIC, "ready")
+        key = memory_key(boot_of(first))
+        settle(away, first, key)
+    truth.add(worker.burst(TOPIC, n=200), TOPIC, "")
+    back = [Recorder(worker.events_url(TOPIC), initial=first, name=f"back{i}") for i in range(3)]
+    with Clients(back):
+        wait_subscribers([(worker, 3)])
+        sentinel = truth.must_publish(worker, TOPIC, "end")
+        settle(back, sentinel, key)
+    verify(truth, back, key, TOPIC, sentinel, context=summary(back))
+
+
+def test_memory_a_stalled_reader_is_dropped_cleanly_and_resumes_exactly(memory_worker: Worker) -> None:
+    """A reader that stops reading is dropped as slow with its response ended properly (the chunked body
+    ends); it reconnects with its Last-Event-ID and gets exactly what it missed; the others miss nothing."""
+    worker, truth = memory_worker, Truth()
+    stalled, healthy = Recorder(worker.events_url(TOPIC), name="stalled"), recorders(worker.events_url(TOPIC), 5, "ok")
+    with Clients([stalled] + healthy):
+        wait_subscribers([(worker, 6)])
+        first = truth.must_publish(worker, TOPIC, "ready")
+        key = memory_key(boot_of(first))
+        settle([stalled] + healthy, first, key)
+        stalled.stalled = True
+        try:
+            deadline = time.monotonic() + 30  # a guard against a hang: the drop must come long before
+            n = 0
+            while worker.stats()["dropped_slow"] == 0 and time.monotonic() < deadline:
+                truth.add(worker.burst(TOPIC, n=20, pad=4000), TOPIC, "x" * 4000)
+                n += 20
+        finally:
+            stalled.stalled = False
+        sentinel = truth.must_publish(worker, TOPIC, "end")
+        settle([stalled] + healthy, sentinel, key, timeout=30)
+        stats = worker.stats()
+    verify(truth, [stalled] + healthy, key, TOPIC, sentinel, context=f"{summary([stalled] + healthy)}; {stats}")
+    assert stats["dropped_slow"] >= 1, f"the stalled reader was never dropped after {n} events of 4 KB: {stats}"
+    ends = [c.end for c in stalled.connections[:-1]]
+    assert ends and all(e == "clean" for e in ends), f"the slow reader's response did not end properly: {ends}"
+    assert all(len(r.connections) == 1 for r in healthy), f"healthy readers were dropped: {summary(healthy)}"
+
+
+def bad_ids(boot: str) -> List[Any]:
+    """Last-Event-IDs no engine can serve: non-ASCII digits, over 1 KiB, invalid UTF-8, 0-0, garbage."""
+    return [
+        "1-\u00b2",
+        "\u0661\u0667-\u0660",
+        "\uff11-\uff10",
+        "1" * 1100 + "-0",
+        b"\xff\xfe-1",
+        "0-0",
+        "garbage",
+        f"{boot}-\u00b2",
+        f"{boot}-\u0661\u0667",
+        f"{boot}-\uff11",
+        f"{boot}-99999999",
+        "ffffffffffff-1",
+    ]
+
+
+def check_bad_ids(workers_: List[Worker], key: Any, boot: str) -> None:
+    """Each bad Last-Event-ID gets the reset frame first, then the live stream."""
+    truth = Truth()
+    for n in range(3):
+        truth.must_publish(workers_[n % len(workers_)], TOPIC, f"before {n}")
+    ids = bad_ids(boot)
+    clients = [
+        Recorder(workers_[i % len(workers_)].events_url(TOPIC), initial=bad, name=f"bad{i}:{bad!r:.24}")
+        for i, bad in enumerate(ids)
+    ]
+    with Clients(clients):
+        subscribed = [(w, sum(1 for i in range(len(ids)) if i % len(workers_) == n)) for n, w in enumerate(workers_)]
+        try:
+            wait_subscribers(subscribed, timeout=10)
+        except AssertionError:
+            pass  # a client whose request fails is not subscribed: the check below says why
+        for n in range(5):
+            truth.must_publish(workers_[n % len(workers_)], TOPIC, f"live {n}")
+        sentinel = truth.must_publish(workers_[0], TOPIC, "end")
+        settle(clients, sentinel, key, timeout=10)
+    failed = [f"{r.name}: {c.end}" for r in clients for c in r.connections if c.end not in ("stopped", "clean")]
+    verify(truth, clients, key, TOPIC, sentinel, context="connections that failed: " + "; ".join(failed[:12]))
+    assert not failed, "a bad Last-Event-ID broke the response: " + "; ".join(failed[:12])
+
+
+def test_memory_bad_last_event_ids_get_the_reset_frame_then_live_events(memory_worker: Worker) -> None:
+    first = Truth().must_publish(memory_worker, TOPIC, "boot")
+    check_bad_ids([memory_worker], memory_key(boot_of(first)), boot_of(first))
+
+
+# -- Redis, two uvicorn workers ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    options = getattr(request, "param", {})
+    with cluster(str(tmp_path / "redis"), **options) as started:
+        yield started
+
+
+@needs_redis
+def test_redis_worker_killed_mid_stream_clients_fail_over_with_their_last_id(redis_cluster: Cluster) -> None:
+    _, (a, b) = redis_cluster
+    truth = Truth()
+    on_a = recorders([a.events_url(TOPIC), b.events_url(TOPIC)], 10, "a")
+    on_b = recorders([b.events_url(TOPIC), a.events_url(TOPIC)], 10, "b")
+    with Clients(on_a + on_b):
+        wait_subscribers([(a, 10), (b, 10)])
+        first = truth.must_publish(b, TOPIC, "ready")
+        settle(on_a + on_b, first, redis_key)
+
+        def publish_many() -> None:
+            for n in range(150):
+                truth.publish(b, TOPIC, f"e{n}")
+                time.sleep(0.003)
+
+        publisher = threading.Thread(target=publish_many)
+        publisher.start()
+        while len(truth.events) < 50 and publisher.is_alive():
+            time.sleep(0.005)
+        a.kill()
+        publisher.join(60)
+        sentinel = truth.must_publish(b, TOPIC, "end")
+        settle(on_a + on_b, sentinel, redis_key)
+    assert not truth.failed, f"publishes through the live worker failed: {truth.failed[:5]}"
+    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, context=f"connections: {summary(on_a + on_b)}")
+    assert all(len(r.connections) >= 2 for r in on_a), f"A's clients did not fail over: {summary(on_a)}"
+
+
+@needs_redis
+def test_redis_worker_stopped_within_history_its_clients_get_every_event(redis_cluster: Cluster) -> None:
+    _, (a, b) = redis_cluster
+    truth = Truth()
+    on_a, on_b = recorders(a.events_url(TOPIC), 10, "a"), recorders(b.events_url(TOPIC), 5, "b")
+    with Clients(on_a + on_b):
+        wait_subscribers([(a, 10), (b, 5)])
+        first = truth.must_publish(b, TOPIC, "ready")
+        settle(on_a + on_b, first, redis_key)
+        a.pause()
+        try:
+            truth.add(b.burst(TOPIC, n=100), TOPIC)
+            time.sleep(0.3)
+        finally:
+            a.resume()
+        sentinel = truth.must_publish(b, TOPIC, "end")
+        settle(on_a + on_b, sentinel, redis_key)
+    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, context=f"connections: {summary(on_a + on_b)}")
+    resets = [(r.name, f.id) for r in on_a + on_b for f in r.resets()]
+    assert not resets, f"the history held every event, yet clients got reset frames: {resets[:5]}"
+
+
+@needs_redis
+@pytest.mark.parametrize("redis_cluster", [{"history": 50}], indirect=True)
+def test_redis_worker_stopped_past_history_its_clients_get_a_reset_at_the_gap(redis_cluster: Cluster) -> None:
+    server, (a, b) = redis_cluster
+    truth = Truth()
+    on_a, on_b = recorders(a.events_url(TOPIC), 10, "a"), recorders(b.events_url(TOPIC), 5, "b")
+    with Clients(on_a + on_b):
+        wait_subscribers([(a, 10), (b, 5)])
+        first = truth.must_publish(b, TOPIC, "ready")
+        settle(on_a + on_b, first, redis_key)
+        a.pause()
+        try:
+            truth.add(b.burst(TOPIC, n=150), TOPIC)
+            settle(on_b, truth.events[-1].id, redis_key)
+            length = client_of(server).xlen(STREAM)
+        finally:
+            a.resume()
+        assert length < 150, f"the stream kept {length} entries: no trimming, the scenario proves nothing"
+        sentinel = truth.must_publish(b, TOPIC, "end")
+        settle(on_a + on_b, sentinel, redis_key)
+    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, context=f"stream kept {length}; {summary(on_a + on_b)}")
+
+
+@needs_redis
+def test_redis_killed_with_aof_everything_resumes_exactly(redis_cluster: Cluster) -> None:
+    server, (a, b) = redis_cluster
+    truth = Truth()
+    on_a, on_b = recorders(a.events_url(TOPIC), 5, "a"), recorders(b.events_url(TOPIC), 5, "b")
+    with Clients(on_a + on_b):
+        wait_subscribers([(a, 5), (b, 5)])
+        first = truth.must_publish(b, TOPIC, "ready")
+        settle(on_a + on_b, first, redis_key)
+        for n in range(20):
+            truth.publish((a, b)[n % 2], TOPIC, f"before {n}")
+        server.kill()
+        truth.publish(a, TOPIC, "while down")  # fails (not counted): Redis is gone
+        server.start()
+        for n in range(20):
+            truth.must_publish((a, b)[n % 2], TOPIC, f"after {n}")
+        sentinel = truth.must_publish(a, TOPIC, "end")
+        settle(on_a + on_b, sentinel, redis_key)
+    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True, context=summary(on_a + on_b))
+    resets = [(r.name, f.id) for r in on_a + on_b for f in r.resets()]
+    assert not resets, f"Redis kept everything (AOF), yet clients got reset frames: {resets[:5]}"
+
+
+@needs_redis
+@pytest.mark.parametrize("redis_cluster", [{"persistence": False}], indirect=True)
+def test_redis_restarted_empty_old_ids_and_live_gaps_get_a_reset(redis_cluster: Cluster) -> None:
+    """No persistence: a client back with a pre-restart id, and the live clients of a worker that missed
+    events Redis then lost, each get a reset frame at the gap."""
+    server, (a, b) = redis_cluster
+    truth = Truth()
+    on_a, on_b = recorders(a.events_url(TOPIC), 5, "a"), recorders(b.events_url(TOPIC), 5, "b")
+    away = recorders(b.events_url(TOPIC), 3, "away")
+    with Clients(on_a + on_b):
+        with Clients(away):
+            wait_subscribers([(a, 5), (b, 8)])
+            first = truth.must_publish(b, TOPIC, "ready")
+            settle(on_a + on_b + away, first, redis_key)
+        for n in range(10):
+            truth.must_publish(b, TOPIC, f"away missed {n}")
+        settle(on_a + on_b, truth.events[-1].id, redis_key)
+        a.pause()
+        try:
+            for n in range(10):
+                truth.must_publish(b, TOPIC, f"A missed {n}")
+            settle(on_b, truth.events[-1].id, redis_key)
+            server.restart()  # kill -9, back empty
+        finally:
+            a.resume()
+        for n in range(10):
+            truth.must_publish((a, b)[n % 2], TOPIC, f"after {n}")
+        back = [Recorder(b.events_url(TOPIC), initial=first, name=f"back{i}") for i in range(3)]
+        with Clients(back):
+            wait_subscribers([(b, 8)], timeout=10)
+            sentinel = truth.must_publish(a, TOPIC, "end")
+            settle(on_a + on_b + back, sentinel, redis_key)
+    verify(truth, on_a + on_b + back, redis_key, TOPIC, sentinel, unacknowledged_ok=True, context=summary(on_a + back))
+
+
+@needs_redis
+def test_redis_stopped_publishes_fail_within_the_timeout_and_nothing_is_lost(redis_cluster: Cluster) -> None:
+    server, (a, b) = redis_cluster
+    assert server.process is not None
+    truth = Truth()
+    on_a, on_b = recorders(a.events_url(TOPIC), 5, "a"), recorders(b.events_url(TOPIC), 5, "b")
+    with Clients(on_a + on_b):
+        wait_subscribers([(a, 5), (b, 5)])
+        first = truth.must_publish(b, TOPIC, "ready")
+        settle(on_a + on_b, first, redis_key)
+        for n in range(10):
+            truth.must_publish((a, b)[n % 2], TOPIC, f"before {n}")
+        server.process.send_signal(19)  # SIGSTOP
+        try:
+            stopped = time.monotonic()
+            answers = [(a, b)[n % 2].publish(TOPIC, f"while stopped {n}") for n in range(2)]
+            time.sleep(max(0.0, 1.5 - (time.monotonic() - stopped)))
+        finally:
+            server.process.send_signal(18)  # SIGCONT
+        for n in range(10):
+            truth.must_publish((a, b)[n % 2], TOPIC, f"after {n}")
+        sentinel = truth.must_publish(a, TOPIC, "end")
+        settle(on_a + on_b, sentinel, redis_key)
+    bad = [f"{r.status_code} {r.text[:120]}" for r in answers if not r.text.startswith("BrokerUnavailable")]
+    assert not bad, f"a publish while Redis was stopped did not fail with BrokerUnavailable: {bad}"
+    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True, context=summary(on_a + on_b))
+
+
+@needs_redis
+def test_redis_flushall_a_client_back_with_a_flushed_id_gets_a_reset(redis_cluster: Cluster) -> None:
+    server, (a, b) = redis_cluster
+    truth = Truth()
+    on_a, on_b = recorders(a.events_url(TOPIC), 5, "a"), recorders(b.events_url(TOPIC), 5, "b")
+    away = recorders(a.events_url(TOPIC), 3, "away")
+    with Clients(on_a + on_b):
+        with Clients(away):
+            wait_subscribers([(a, 8), (b, 5)])
+            first = truth.must_publish(b, TOPIC, "ready")
+            settle(on_a + on_b + away, first, redis_key)
+        for n in range(10):
+            truth.must_publish((a, b)[n % 2], TOPIC, f"flushed {n}")
+        settle(on_a + on_b, truth.events[-1].id, redis_key)
+        client_of(server).flushall()
+        for n in range(10):
+            truth.must_publish((a, b)[n % 2], TOPIC, f"after {n}")
+        back = [Recorder(a.events_url(TOPIC), initial=first, name=f"back{i}") for i in range(3)]
+        with Clients(back):
+            wait_subscribers([(a, 8)], timeout=10)
+            sentinel = truth.must_publish(b, TOPIC, "end")
+            settle(on_a + on_b + back, sentinel, redis_key)
+    verify(truth, on_a + on_b + back, redis_key, TOPIC, sentinel, context=summary(on_a + on_b + back))
+
+
+@needs_redis
+def test_redis_xtrim_while_a_client_is_away_gets_it_a_reset(redis_cluster: Cluster) -> None:
+    server, (a, b) = redis_cluster
+    truth = Truth()
+    away = recorders(a.events_url(TOPIC), 3, "away")
+    with Clients(away):
+        wait_subscribers([(a, 3)])
+        first = truth.must_publish(b, TOPIC, "ready")
+        settle(away, first, redis_key)
+    truth.add(b.burst(TOPIC, n=200), TOPIC)
+    client_of(server).xtrim(STREAM, maxlen=5, approximate=False)
+    back = [Recorder((a, b)[i % 2].events_url(TOPIC), initial=first, name=f"back{i}") for i in range(4)]
+    with Clients(back):
+        wait_subscribers([(a, 2), (b, 2)])
+        sentinel = truth.must_publish(a, TOPIC, "end")
+        settle(back, sentinel, redis_key)
+    verify(truth, back, redis_key, TOPIC, sentinel, context=summary(back))
+
+
+@needs_redis
+def test_redis_caller_ids_in_the_past_or_ahead_are_refused_and_accepted_ones_reach_every_process(
+    redis_cluster: Cluster,
+) -> None:
+    server, (a, b) = redis_cluster
+    redis = client_of(server)
+    seconds, micros = redis.time()
+    now = seconds * 1000 + micros // 1000
+    refused = {
+        "5 s in the past": f"{now - 5000}-0",
+        "1.5 s in the past": f"{now - 1500}-0",
+        "a minute ahead": f"{now + 60000}-0",
+        "fullwidth digits": "\uff11-\uff10",
+        "Arabic-Indic digits": "\u0661\u0667-\u0660",
+        "superscript": "1-\u00b2",
+    }
+    answers = {why: a.publish(TOPIC, "refused", id=id) for why, id in refused.items()}
+    wrong = {why: f"{r.status_code} {r.text[:100]}" for why, r in answers.items() if not r.text.startswith("InvalidEventId")}
+    assert not wrong, f"caller ids that must be refused with InvalidEventId were not: {wrong}"
+    truth = Truth()
+    on_a, on_b = recorders(a.events_url(TOPIC), 3, "a"), recorders(b.events_url(TOPIC), 3, "b")
+    with Clients(on_a + on_b):
+        wait_subscribers([(a, 3), (b, 3)])
+        first = truth.must_publish(a, TOPIC, "ready")
+        settle(on_a + on_b, first, redis_key)
+        last = redis_key(redis.get("sse_fast:last").decode())
+        seconds, micros = redis.time()
+        mine = max((seconds * 1000 + micros // 1000, 0), (last[0], last[1] + 1))
+        caller = "%d-%d" % mine
+        response = b.publish(TOPIC, "caller", id=caller)
+        assert response.status_code == 200 and response.text == caller, f"{caller} refused: {response.text}"
+        truth.add([caller], TOPIC, "caller")
+        sentinel = truth.must_publish(a, TOPIC, "end")
+        settle(on_a + on_b, sentinel, redis_key)
+    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, context=summary(on_a + on_b))
+
+
+@needs_redis
+def test_redis_bad_last_event_ids_get_the_reset_frame_then_live_events(redis_cluster: Cluster) -> None:
+    _, (a, b) = redis_cluster
+    check_bad_ids([a, b], redis_key, "ffffffffffff")
