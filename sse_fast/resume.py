@@ -3,8 +3,10 @@
 The id comes from the ``Last-Event-ID`` header (what ``EventSource`` sends when it reconnects), or else
 from a ``lastEventId`` query parameter (for a client that opens a fresh ``EventSource`` itself). It is
 checked with the encoder's own rules for an id (no CR, LF or NUL; valid UTF-8) and must be at most
-``MAX_ID_BYTES`` bytes. An empty, missing or invalid value gives ``None``: a bad id never raises and is
-never echoed, so a client cannot break the stream with it.
+``MAX_ID_BYTES`` bytes. An empty or missing value gives ``None`` (a fresh start); a value that is present
+but invalid gives ``UNREADABLE``, an id no event can have, so resumption code answers it as it answers any
+unknown id (the broker: with its reset frame) instead of starting afresh with a silent gap. A bad id never
+raises and is never echoed, so a client cannot break the stream with it.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from .errors import InvalidValue
 MAX_ID_BYTES = 1024
 HEADER = "last-event-id"
 QUERY = "lastEventId"
+UNREADABLE = "\x00"  # a sent id no event can have: NUL is refused in ids, so it is never written back either
 
 HeaderSource = Union[Mapping[Any, Any], Iterable[Tuple[Any, Any]], None]
 QuerySource = Union[Mapping[str, Any], str, bytes, None]
 
 
 def last_event_id(headers: HeaderSource, query: QuerySource = None) -> Optional[str]:
-    """The validated resumption id from ``headers``, else from ``query``; ``None`` if absent or invalid.
+    """The validated resumption id from ``headers``, else from ``query``; ``None`` if absent, ``UNREADABLE``
+    if present but invalid (over ``MAX_ID_BYTES``, not UTF-8, CR, LF or NUL).
 
     ``headers``: any mapping (case-insensitive or not) or ``(name, value)`` pairs, str or bytes (an ASGI
     scope's ``headers``); a str value is taken as Latin-1-decoded bytes, as ASGI, WSGI, Starlette and
@@ -33,8 +37,15 @@ def last_event_id(headers: HeaderSource, query: QuerySource = None) -> Optional[
     """
     value = _header(headers)
     if value is None or value == "" or value == b"":
-        return valid_id(_query(query))
-    return valid_id(_header_text(value))
+        return _checked(_query(query))
+    return _checked(_header_text(value), present=True)
+
+
+def _checked(value: Any, present: bool = False) -> Optional[str]:
+    """``value`` if valid; None if absent or empty; else ``UNREADABLE``."""
+    if (value is None or value == "") and not present:
+        return None
+    return valid_id(value) or UNREADABLE
 
 
 def valid_id(value: Any) -> Optional[str]:

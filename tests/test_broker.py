@@ -12,6 +12,7 @@ from servers import uvicorn_server, wait_until, waitress_server
 
 import sse_fast
 from sse_fast.broker.core import reset_frame
+from sse_fast.broker.engine import TRIMMED, Replay, Reset
 
 
 def subscribers(broker: sse_fast.Broker, n: int) -> None:
@@ -156,15 +157,15 @@ def test_history_is_bounded_by_count_bytes_and_age() -> None:
     assert replay == (7, [(seq, b"id: %s\ndata: %d\n\n" % (ids[seq - 1].encode(), seq - 1)) for seq in (8, 9, 10)])
     replay = log.history_after_sync(["t"], ids[7])
     assert replay is not None and [k for k, _ in replay[1]] == [9, 10]
-    assert log.history_after_sync(["t"], ids[5]) is None
+    assert log.history_after_sync(["t"], ids[5]) == Reset(log.head(), 10, TRIMMED, ids[5])
     small = sse_fast.broker.MemoryLog(history=100, max_bytes=60)
     ids = [small.append_sync("t", b"data: 0123456789\n\n")[0] for i in range(5)]
-    assert small.history_after_sync(["t"], ids[1]) is None  # bytes bound dropped the early ones
-    assert small.history_after_sync(["t"], ids[3]) is not None
+    assert isinstance(small.history_after_sync(["t"], ids[1]), Reset)  # bytes bound dropped the early ones
+    assert isinstance(small.history_after_sync(["t"], ids[3]), Replay)
     aged = sse_fast.broker.MemoryLog(max_age=0.0)
     before = aged.head()
     aged.append_sync("t", b"data: x\n\n")
-    assert aged.history_after_sync(["t"], before) is None  # the event after it aged out: a gap
+    assert isinstance(aged.history_after_sync(["t"], before), Reset)  # the event after it aged out: a gap
     assert aged.history_after_sync(["t"], aged.head()) == (1, [])  # nothing after it was lost
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sse_fast.resume import MAX_ID_BYTES, from_environ, from_scope, last_event_id, valid_id
+from sse_fast.resume import MAX_ID_BYTES, UNREADABLE, from_environ, from_scope, last_event_id, valid_id
 
 
 @pytest.mark.parametrize(
@@ -37,13 +37,14 @@ def test_absent_is_none() -> None:
 
 
 @pytest.mark.parametrize("bad", ["a\nb", "a\rb", "a\x00b", "x" * (MAX_ID_BYTES + 1), "\udcff"])
-def test_invalid_is_none_and_never_raises(bad: str) -> None:
+def test_invalid_is_unreadable_and_never_raises(bad: str) -> None:
     assert valid_id(bad) is None
-    assert last_event_id({}, {"lastEventId": bad}) is None
+    assert last_event_id({}, {"lastEventId": bad}) == UNREADABLE
+    assert valid_id(UNREADABLE) is None  # no event can have it, and it cannot be written back as an id
 
 
 def test_invalid_header_does_not_fall_back_to_query() -> None:
-    assert last_event_id({"last-event-id": "a\x00"}, {"lastEventId": "q"}) is None
+    assert last_event_id({"last-event-id": "a\x00"}, {"lastEventId": "q"}) == UNREADABLE
 
 
 def test_length_bound_counts_utf8_bytes() -> None:
@@ -56,13 +57,14 @@ def test_utf8_header_bytes_and_latin1_decoded_str() -> None:
     raw = "évt-ü".encode()
     assert last_event_id([(b"last-event-id", raw)]) == "évt-ü"
     assert last_event_id({"last-event-id": raw.decode("latin-1")}) == "évt-ü"  # how ASGI/WSGI give it
-    assert last_event_id([(b"last-event-id", b"\xff\xfe")]) is None
+    assert last_event_id([(b"last-event-id", b"\xff\xfe")]) == UNREADABLE
 
 
 def test_query_percent_encoding() -> None:
     assert last_event_id({}, "lastEventId=%C3%A9v%20t") == "év t"
-    assert last_event_id({}, "lastEventId=%0A") is None
-    assert last_event_id({}, "lastEventId=%FF") is None
+    assert last_event_id({}, "lastEventId=%0A") == UNREADABLE
+    assert last_event_id({}, "lastEventId=%FF") == UNREADABLE
+    assert last_event_id({}, "lastEventId=") is None  # empty: absent
 
 
 def test_scope_and_environ() -> None:

@@ -1,17 +1,21 @@
 """``Broker``: topics, subscribers and fan-out with replay, on any ``EventLog`` (in-process by default).
 
 A publish encodes its frame once; the log gives it its id; the same bytes object is ``offer``ed to every
-local subscriber's writer without waiting. A subscriber whose queue would pass ``queue_bytes`` is dropped
-with reason ``"slow"`` (its connection is aborted, so the browser reconnects and resumes from history).
+local subscriber's writer. A publisher that outruns its readers waits for them (``pressure``); a
+subscriber that stops draining is dropped with reason ``"slow"``: its response is ended properly, so the
+browser reconnects and resumes from history.
 
 Resuming: the subscriber is registered first (live events are held back), then the history after its
 ``Last-Event-ID`` is sent, then the held-back live events whose key the replay already covered are skipped.
-An id the log cannot serve gets the reset frame (``reset_frame``) instead of a partial stream.
+Wherever the log cannot give every event (an id it cannot serve, or a gap found in the live feed) the
+subscriber gets the reset frame (``reset_frame``) at that point, and after it exactly the events after
+the reset's id: every gap is filled or marked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
@@ -19,13 +23,18 @@ from ..encoder import encode, encode_json
 from ..errors import BrokerClosed, InvalidBrokerURL, InvalidEventId, InvalidTopic
 from ..resume import valid_id
 from ..writer import AsyncWriter, Writer
-from .engine import EventLog, Key, Replay
+from .engine import CAUSES, UNKNOWN, EventLog, Key, Replay, Reset
 from .flusher import flusher_for
 from .memory import DEFAULT_HISTORY, MemoryLog
+from .pressure import Pressure
 
 MAX_TOPIC_BYTES = 1024
 DEFAULT_QUEUE_BYTES = 256 * 1024
+DEFAULT_SLOW_AFTER = 2.0
 SLOW = "slow"
+SLOW_WHY = "cannot write: the subscriber stopped draining its queue and was dropped as slow"
+DELIVERED = "delivered"
+log = logging.getLogger("sse_fast.broker")
 Topics = Union[str, Iterable[str]]
 ResetPolicy = Callable[[str], bytes]
 
@@ -67,11 +76,11 @@ def encode_body(data: Any, event: Optional[str]) -> bytes:
 class _Subscriber:
     """One stream following some topics: holds live frames back while its replay is sent."""
 
-    __slots__ = ("topics", "limit", "last", "held", "held_size", "slow")
+    __slots__ = ("topics", "limit", "high", "pressure", "last", "held", "held_size", "slow")
 
-    def __init__(self, topics: Tuple[str, ...], limit: int) -> None:
-        self.topics, self.limit = topics, limit
-        self.last: Optional[Key] = None  # key of the last replayed event: live ones up to it are skipped
+    def __init__(self, topics: Tuple[str, ...], limit: int, pressure: Pressure) -> None:
+        self.topics, self.limit, self.high, self.pressure = topics, limit, limit // 2, pressure
+        self.last: Optional[Key] = None  # key of the last replayed event (or reset): live ones up to it are skipped
         self.held: Optional[List[Tuple[Key, bytes]]] = []  # live events during the replay; None once live
         self.held_size = 0
         self.slow = False
@@ -89,12 +98,13 @@ class _Subscriber:
 
 
 class _AsyncSubscriber(_Subscriber):
-    __slots__ = ("writer", "flusher")
+    __slots__ = ("writer", "loop", "flusher")
 
-    def __init__(self, writer: AsyncWriter, topics: Tuple[str, ...], limit: int) -> None:
-        super().__init__(topics, limit)
+    def __init__(self, writer: AsyncWriter, topics: Tuple[str, ...], limit: int, pressure: Pressure) -> None:
+        super().__init__(topics, limit, pressure)
         self.writer = writer
-        self.flusher = flusher_for(asyncio.get_running_loop())
+        self.loop = asyncio.get_running_loop()
+        self.flusher = flusher_for(self.loop)
 
     def push(self, key: Key, frame: bytes) -> bool:
         """Called on the writer's loop; False if not delivered (closed, or now dropped as slow)."""
@@ -106,10 +116,24 @@ class _AsyncSubscriber(_Subscriber):
             ok = self.writer.offer(frame, self.limit, start=False)
             if ok:
                 self.flusher.add(self.writer)
+                if self.writer.buffered >= self.high:
+                    self.pressure.fell_behind(self)
         if not ok:
-            self.slow = True
-            self.writer.abort(SLOW)
+            self.drop()
         return ok
+
+    def is_behind(self) -> bool:
+        return not self.slow and not self.writer.closed and self.writer.buffered >= self.high
+
+    def drop(self) -> bool:
+        """End the stream as slow, properly (the body is ended, so the client reconnects and resumes); call
+        on the writer's loop. False if it was dropped already."""
+        if self.slow:
+            return False
+        self.slow = True
+        self.pressure.forget(self)
+        self.writer.lost(SLOW, SLOW_WHY)
+        return True
 
 
 class _SyncSubscriber(_Subscriber):
@@ -117,8 +141,8 @@ class _SyncSubscriber(_Subscriber):
 
     __slots__ = ("writer", "cond", "queue")
 
-    def __init__(self, writer: Writer, topics: Tuple[str, ...], limit: int) -> None:
-        super().__init__(topics, limit)
+    def __init__(self, writer: Writer, topics: Tuple[str, ...], limit: int, pressure: Pressure) -> None:
+        super().__init__(topics, limit, pressure)
         self.writer = writer
         self.cond = threading.Condition()
         self.queue = bytearray()
@@ -132,11 +156,25 @@ class _SyncSubscriber(_Subscriber):
             elif len(self.queue) + len(frame) <= self.limit:
                 self.queue += frame
                 ok = True
+                if len(self.queue) >= self.high:
+                    self.pressure.fell_behind(self)
             else:
                 ok = False
             self.slow = not ok
             self.cond.notify()
         return ok
+
+    def is_behind(self) -> bool:
+        return not self.slow and len(self.queue) >= self.high
+
+    def drop(self) -> bool:
+        """Stop the handler thread's stream as slow (WSGI: the server ends the body as usual); any thread.
+        False if it was dropped already."""
+        with self.cond:
+            was, self.slow = self.slow, True
+            self.cond.notify()
+        self.pressure.forget(self)
+        return not was
 
     def wake(self) -> None:
         with self.cond:
@@ -148,8 +186,9 @@ class Broker:
 
     ``Broker()`` keeps events in this process (``history`` per topic, optionally bounded by ``max_age``
     seconds and ``max_bytes``); ``Broker("redis://...")`` runs the same API on Redis Streams. Each
-    subscriber may fall ``queue_bytes`` behind before it is dropped as ``"slow"``. ``on_reset(head_id)``
-    returns the frame sent to a client whose ``Last-Event-ID`` cannot be served (default ``reset_frame``).
+    subscriber may fall ``queue_bytes`` behind; a publisher waits while a subscriber of its topic is more
+    than half of that behind, and a subscriber that stays behind for ``slow_after`` seconds is dropped as
+    ``"slow"``. ``on_reset(head_id)`` returns the frame that marks a gap (default ``reset_frame``).
     """
 
     def __new__(cls, url: Optional[str] = None, **options: Any) -> "Broker":
@@ -169,6 +208,7 @@ class Broker:
         max_age: Optional[float] = None,
         max_bytes: Optional[int] = None,
         queue_bytes: int = DEFAULT_QUEUE_BYTES,
+        slow_after: float = DEFAULT_SLOW_AFTER,
         on_reset: ResetPolicy = reset_frame,
         log: Optional[EventLog] = None,
     ) -> None:
@@ -176,24 +216,32 @@ class Broker:
         self.queue_bytes = queue_bytes
         self.on_reset = on_reset
         self._lock = threading.RLock()  # _deliver fans out to threads' subscribers under it
+        self._pressure = Pressure(queue_bytes, slow_after, self._drop_slow)
         # topic -> loop (None for threads) -> subscribers on it
         self._topics: Dict[str, Dict[Optional[asyncio.AbstractEventLoop], Set[Any]]] = {}
         self._closed = False
-        self._counts = {"published": 0, "delivered": 0, "replayed": 0, "dropped_slow": 0, "resets": 0}
-        self.log.start(self._deliver)
+        self._counts = dict.fromkeys(
+            ["published", DELIVERED, "replayed", "dropped_slow", "resets", "gaps"]
+            + [f"resets_{cause}" for cause in CAUSES],
+            0,
+        )
+        self.log.start(self._deliver, self._gap)
 
     # -- publishing -------------------------------------------------------------------------------
 
     async def publish(self, topic: str, data: Any, *, event: Optional[str] = None, id: Optional[str] = None) -> str:
-        """Encode ``data`` once (text as is, anything else as JSON), store it, deliver it; returns its id."""
+        """Encode ``data`` once (text as is, anything else as JSON), store it, deliver it; returns its id.
+        Waits while a subscriber of ``topic`` is behind (at most ``slow_after`` for one that stopped reading)."""
         topic, body, id = self._prepare(topic, data, event, id)
         new_id, _ = await self.log.append(topic, body, id)
+        await self._pressure.wait(topic)
         return new_id
 
     def publish_sync(self, topic: str, data: Any, *, event: Optional[str] = None, id: Optional[str] = None) -> str:
         """``publish`` from any thread (a Flask or Django view, a worker), blocking; returns the id."""
         topic, body, id = self._prepare(topic, data, event, id)
         new_id, _ = self.log.append_sync(topic, body, id)
+        self._pressure.wait_sync(topic)
         return new_id
 
     def _prepare(
@@ -212,37 +260,75 @@ class Broker:
         """The log's callback, in append order: hand the frame to each loop's subscribers, in order."""
         with self._lock:
             self._counts["published"] += 1
-            by_loop = self._topics.get(topic)
-            if not by_loop:
-                return
-            try:
-                running: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
-            except RuntimeError:
-                running = None
-            for loop, subs in by_loop.items():
-                if loop is None:
-                    self._fan_out(subs, key, frame)
-                elif loop is running:
-                    loop.call_soon(self._fan_out, subs, key, frame)
-                else:
-                    try:
-                        loop.call_soon_threadsafe(self._fan_out, subs, key, frame)
-                    except RuntimeError:  # that loop is closed; its subscribers are gone
-                        pass
+            self._hand_out(topic, key, frame, DELIVERED)
 
-    def _fan_out(self, subs: Set[Any], key: Key, frame: bytes) -> None:
-        delivered = dropped = 0
+    def _gap(self, topic: str, reset: Reset) -> None:
+        """The log's callback for a gap in its feed: every subscriber of ``topic`` gets the reset frame
+        here (unless a replay already covered the gap), then the events after ``reset.head``."""
+        log.warning(
+            "gap in topic %r (%s): events after %s up to %s may be missing; its subscribers get a reset",
+            topic, reset.cause, reset.last, reset.head,
+        )  # fmt: skip
+        with self._lock:
+            self._counts["gaps"] += 1
+            self._hand_out(topic, reset.key, self.on_reset(reset.head), f"resets_{reset.cause}")
+
+    def _hand_out(self, topic: str, key: Key, frame: bytes, counter: str) -> None:
+        by_loop = self._topics.get(topic)
+        if not by_loop:
+            return
+        try:
+            running: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for loop, subs in by_loop.items():
+            if loop is None:
+                self._fan_out(subs, key, frame, counter)
+                continue
+            self._pressure.backlog += len(frame)
+            try:
+                if loop is running:
+                    loop.call_soon(self._fan_out, subs, key, frame, counter, len(frame))
+                else:
+                    loop.call_soon_threadsafe(self._fan_out, subs, key, frame, counter, len(frame))
+            except RuntimeError:  # that loop is closed; its subscribers are gone
+                self._pressure.backlog -= len(frame)
+
+    def _fan_out(self, subs: Set[Any], key: Key, frame: bytes, counter: str, scheduled: int = 0) -> None:
+        reached = dropped = 0
         for sub in list(subs):
             if sub.last is not None and sub.held is None and key <= sub.last:
                 continue
             was_slow = sub.slow
             if sub.push(key, frame):
-                delivered += 1
+                reached += 1
             elif sub.slow and not was_slow:
                 dropped += 1
         with self._lock:
-            self._counts["delivered"] += delivered
+            self._pressure.backlog -= scheduled
+            self._counts[counter] += reached
+            if counter != DELIVERED:
+                self._counts["resets"] += reached
             self._counts["dropped_slow"] += dropped
+
+    def _drop_slow(self, sub: Any) -> None:
+        """End ``sub``'s stream as slow, from any thread (on its writer's loop for an async one)."""
+        loop = getattr(sub, "loop", None)
+        try:
+            on_loop = loop is None or asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop or loop is None:
+            self._drop_counted(sub)
+        else:
+            try:
+                loop.call_soon_threadsafe(self._drop_counted, sub)
+            except RuntimeError:  # its loop is closed: the stream is gone already
+                pass
+
+    def _drop_counted(self, sub: Any) -> None:
+        if sub.drop():
+            self._count("dropped_slow", 1)
 
     # -- subscribing ------------------------------------------------------------------------------
 
@@ -265,11 +351,11 @@ class Broker:
         """Follow ``topics`` on ``writer`` until it closes: the history after ``last_event_id`` (or the
         reset frame), then live events. Await it in an async handler (ASGI, Starlette, aiohttp, streams)."""
         names = check_topics(topics)
-        sub = _AsyncSubscriber(writer, names, self.queue_bytes)
+        sub = _AsyncSubscriber(writer, names, self.queue_bytes, self._pressure)
         self._add(sub, asyncio.get_running_loop())
         try:
-            replay = None if last_event_id is None else await self.log.history_after(names, last_event_id)
-            frames = self._replay_frames(sub, last_event_id, replay)
+            replay = None if last_event_id is None else await self.log.history_after(names, _readable(last_event_id))
+            frames = self._replay_frames(sub, replay)
             if frames and not writer.closed:
                 await writer.write_frame(b"".join(frames))
             if self._go_live(sub):
@@ -281,12 +367,12 @@ class Broker:
         """``stream`` for a thread (WSGI: Flask, Django): blocks until the writer closes, writing each
         batch of queued frames in one transport write."""
         names = check_topics(topics)
-        sub = _SyncSubscriber(writer, names, self.queue_bytes)
+        sub = _SyncSubscriber(writer, names, self.queue_bytes, self._pressure)
         remove_waker = writer.context.add_callback(lambda reason: sub.wake())
         self._add(sub, None)
         try:
-            replay = None if last_event_id is None else self.log.history_after_sync(names, last_event_id)
-            frames = self._replay_frames(sub, last_event_id, replay)
+            replay = None if last_event_id is None else self.log.history_after_sync(names, _readable(last_event_id))
+            frames = self._replay_frames(sub, replay)
             with sub.cond:
                 held = sub.take_held()
                 sub.queue[:0] = b"".join(frames + held)
@@ -305,13 +391,17 @@ class Broker:
             remove_waker()
             self._remove(sub)
 
-    def _replay_frames(self, sub: _Subscriber, last_event_id: Optional[str], replay: Optional[Replay]) -> List[bytes]:
-        """What a (re)connecting subscriber gets before live events; sets the key up to which it is served."""
-        if last_event_id is None:
-            return []
+    def _replay_frames(self, sub: _Subscriber, replay: Union[Replay, Reset, None]) -> List[bytes]:
+        """What a (re)connecting subscriber gets before live events; sets the key up to which it is served
+        (live events up to it are skipped: the replay has them, or the reset frame told the client to skip them)."""
         if replay is None:
-            self._count("resets", 1)
-            return [self.on_reset(self.log.head())]
+            return []
+        if isinstance(replay, Reset):
+            sub.last = replay.key
+            with self._lock:
+                self._counts["resets"] += 1
+                self._counts[f"resets_{replay.cause}"] += 1
+            return [self.on_reset(replay.head)]
         sub.last, entries = replay
         if entries:
             sub.last = entries[-1][0]
@@ -342,6 +432,7 @@ class Broker:
                 by_loop.setdefault(loop, set()).add(sub)
 
     def _remove(self, sub: _Subscriber) -> None:
+        self._pressure.forget(sub)
         with self._lock:
             for topic in sub.topics:
                 by_loop = self._topics.get(topic, {})
@@ -360,8 +451,10 @@ class Broker:
     # -- the rest ---------------------------------------------------------------------------------
 
     def stats(self) -> Dict[str, int]:
-        """Counts: ``topics`` and ``subscribers`` now; ``published``, ``delivered``, ``replayed``,
-        ``dropped_slow`` and ``resets`` since the broker was made (published: events this process saw)."""
+        """Counts: ``topics`` and ``subscribers`` now; since the broker was made: ``published`` (events this
+        process saw), ``delivered``, ``replayed``, ``dropped_slow``, ``resets`` (reset frames sent) and each
+        by cause (``resets_unknown``, ``resets_trimmed``, ``resets_lost``, ``resets_gap``), and ``gaps``
+        (gaps found in the live feed)."""
         with self._lock:
             subs: Set[Any] = set()
             for by_loop in self._topics.values():
@@ -386,3 +479,9 @@ class Broker:
                 sub.writer.close_threadsafe()
                 sub.wake()
         await self.log.close()
+
+
+def _readable(last_event_id: str) -> str:
+    """``last_event_id`` as the log may look it up; an id no valid event has (bad characters, over 1 KiB,
+    ``sse_fast.resume.UNREADABLE``) becomes ``""``, which every log answers with the reset frame."""
+    return last_event_id if valid_id(last_event_id) is not None else ""

@@ -11,24 +11,55 @@ first in the field order, so prepending is exact). Every subscriber then gets th
 
 Keys. Next to its wire id each event has a ``key``: any value ordered by ``<`` that increases with every
 append across ALL topics of the log (the memory log's global sequence number, Redis's ``(ms, seq)``). The
-broker uses it to skip, after a replay, live events the replay already sent.
+broker uses it to skip, after a replay or a reset, live events the client already has or was told to skip.
+
+Gaps. Where the log cannot give every event after an id, it says so with a ``Reset``: at a resume
+(``history_after``), or while delivering (``gap``: a reader found events missing, e.g. trimmed while its
+process was stalled, or the engine lost its data). A reset's ``head`` is an id after which resuming
+continues exactly; the broker sends the reset frame with it at that point of the stream.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Iterable, List, NamedTuple, Optional, Protocol, Tuple, Union
 
 Key = Any  # ordered with < ; increases with every append across all topics
 Entry = Tuple[Key, bytes]  # (key, wire frame with its id line)
-Replay = Tuple[Key, List[Entry]]  # (key of the id resumed from, the events after it in key order)
 Deliver = Callable[[str, Key, bytes], None]  # deliver(topic, key, frame), called in append order
+
+# Why a client gets the reset frame (``Broker.stats()`` counts each as ``resets_<cause>``).
+UNKNOWN = "unknown"  # an id this log never gave (malformed, from another boot or data set, ahead of the head)
+TRIMMED = "trimmed"  # history no longer holds every event after the id
+LOST = "lost"  # the engine lost its data (restarted empty, flushed) while the subscriber was connected
+GAP = "gap"  # events went missing from a live subscriber's feed (trimmed while its reader stalled)
+CAUSES = (UNKNOWN, TRIMMED, LOST, GAP)
+
+
+class Replay(NamedTuple):
+    """Every event of the topics after the id resumed from, in key order."""
+
+    after: Key  # the key of the id resumed from
+    entries: List[Entry]
+
+
+class Reset(NamedTuple):
+    """The log cannot serve every event after an id: resume from ``head`` instead (key ``key``)."""
+
+    head: str
+    key: Key
+    cause: str  # one of CAUSES
+    last: str = ""  # the id the subscriber (or reader) had, for the log line
+
+
+Gap = Callable[[str, Reset], None]  # gap(topic, reset): called in append order, between deliveries
 
 
 class EventLog(Protocol):
     """What the broker needs from an event log."""
 
-    def start(self, deliver: Deliver) -> None:
-        """Push every appended event, in append order, to ``deliver`` from now on."""
+    def start(self, deliver: Deliver, gap: Gap) -> None:
+        """Push every appended event, in append order, to ``deliver`` from now on, and every gap found in
+        that feed to ``gap`` at the point where it opened."""
 
     async def append(self, topic: str, body: bytes, id: Optional[str] = None) -> Tuple[str, bytes]:
         """Store one event; returns ``(id, frame)``. ``id`` given by the caller (already validated) is used
@@ -37,15 +68,15 @@ class EventLog(Protocol):
     def append_sync(self, topic: str, body: bytes, id: Optional[str] = None) -> Tuple[str, bytes]:
         """``append`` for any thread, blocking."""
 
-    async def history_after(self, topics: Iterable[str], last_id: str) -> Optional[Replay]:
-        """``(key of last_id, the events of topics after it in key order)``; ``None`` when the log cannot
-        serve every event after that id (unknown, trimmed, another boot, not of ``topics``): the reset case."""
+    async def history_after(self, topics: Iterable[str], last_id: str) -> Union[Replay, Reset]:
+        """The events of ``topics`` after ``last_id``, or a ``Reset`` when the log cannot serve every one
+        of them (unknown id, trimmed, another boot or data set)."""
 
-    def history_after_sync(self, topics: Iterable[str], last_id: str) -> Optional[Replay]:
+    def history_after_sync(self, topics: Iterable[str], last_id: str) -> Union[Replay, Reset]:
         """``history_after`` for any thread, blocking."""
 
     def head(self) -> str:
-        """An id after which a new subscriber can resume: sent with the reset frame."""
+        """An id after which a new subscriber can resume (the newest this process knows of)."""
 
     def watch(self, topic: str) -> None:
         """A local subscriber follows ``topic`` (a log reading from elsewhere starts reading it)."""
@@ -55,3 +86,11 @@ class EventLog(Protocol):
 
     async def close(self) -> None:
         """Stop delivering and release what the log holds."""
+
+
+def ascii_digits(text: str) -> bool:
+    """True if ``text`` is one or more ASCII digits (``str.isdigit`` also takes ``"²"`` and ``"١"``)."""
+    return text.isascii() and text.isdigit()
+
+
+__all__ = ["CAUSES", "Deliver", "Entry", "EventLog", "Gap", "Key", "Replay", "Reset", "ascii_digits"]

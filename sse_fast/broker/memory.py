@@ -13,10 +13,10 @@ import secrets
 import threading
 import time
 from collections import deque
-from typing import Deque, Dict, Iterable, NamedTuple, Optional, Set, Tuple
+from typing import Deque, Dict, Iterable, NamedTuple, Optional, Set, Tuple, Union
 
 from ..errors import InvalidValue
-from .engine import Deliver, Replay
+from .engine import TRIMMED, UNKNOWN, Deliver, Gap, Replay, Reset, ascii_digits
 
 DEFAULT_HISTORY = 1000
 
@@ -48,7 +48,8 @@ class MemoryLog:
         self._forgotten = 0  # highest seq lost by topics that have no history left
         self._deliver: Optional[Deliver] = None
 
-    def start(self, deliver: Deliver) -> None:
+    def start(self, deliver: Deliver, gap: Gap) -> None:
+        """In process every append is delivered at once: no gap can open in the feed."""
         self._deliver = deliver
 
     async def append(self, topic: str, body: bytes, id: Optional[str] = None) -> Tuple[str, bytes]:
@@ -95,10 +96,10 @@ class MemoryLog:
             del self._topics[topic], self._sizes[topic]
             self._forgotten = max(self._forgotten, self._trimmed.pop(topic, 0))
 
-    async def history_after(self, topics: Iterable[str], last_id: str) -> Optional[Replay]:
+    async def history_after(self, topics: Iterable[str], last_id: str) -> Union[Replay, Reset]:
         return self.history_after_sync(topics, last_id)
 
-    def history_after_sync(self, topics: Iterable[str], last_id: str) -> Optional[Replay]:
+    def history_after_sync(self, topics: Iterable[str], last_id: str) -> Union[Replay, Reset]:
         wanted = set(topics)
         with self._lock:
             for topic in wanted:
@@ -106,18 +107,20 @@ class MemoryLog:
                 if events is not None:
                     self._trim(topic, events)
             after = self._position(last_id, wanted)
-            if after is None or any(self._trimmed.get(t, self._forgotten) > after for t in wanted):
-                return None
+            if after is None:
+                return Reset(f"{self.boot}-{self._seq}", self._seq, UNKNOWN, last_id)
+            if any(self._trimmed.get(t, self._forgotten) > after for t in wanted):
+                return Reset(f"{self.boot}-{self._seq}", self._seq, TRIMMED, last_id)
             picked = [(e.seq, e.frame) for t in wanted for e in self._topics.get(t, ()) if e.seq > after]
         picked.sort(key=lambda entry: entry[0])
-        return after, picked
+        return Replay(after, picked)
 
     def _position(self, last_id: str, wanted: Set[str]) -> Optional[int]:
         """The seq ``last_id`` stands for. An id this boot assigned is a point in the one order of all
         topics, so it serves any topic set (the trim check finds gaps); a caller-given id serves only
         the topics of its own event."""
         boot, _, seq = last_id.rpartition("-")
-        if boot == self.boot and seq.isdigit() and int(seq) <= self._seq:
+        if boot == self.boot and ascii_digits(seq) and int(seq) <= self._seq:
             return int(seq)
         found = self._where.get(last_id)
         if found is not None and found[0] in wanted:

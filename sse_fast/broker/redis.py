@@ -1,54 +1,65 @@
 """``RedisLog``: the broker's event log on Redis Streams, so processes and machines share topics.
 
-Publishing runs one Lua script: ``XADD`` to the topic's stream (``MAXLEN ~ history``) with the encoded body
-as the stored field, under an entry id drawn from ONE counter for all topics (``<prefix>last``), so ids
-order events across every topic of the Redis, as ``EventLog`` keys must. The wire id is that entry id
-(``<ms>-<seq>``): ordered and valid in every process, and across Redis restarts when Redis persists (AOF).
-Readers add the id line to the stored body; no process but the publisher encodes.
+Publishing runs one Lua script: ``XADD`` to the topic's stream (``MAXLEN ~ history``) under an entry id drawn
+from ONE counter for all topics (``<prefix>last``), so ids order events across every topic of the Redis, as
+``EventLog`` keys must. Each entry holds the encoded body (``b``), the id of the topic's previous event
+(``p``, from ``<prefix>heads``) and the start of the data set it belongs to (``s``). The wire id is the
+entry id (``<ms>-<seq>``): ordered and valid in every process, and across Redis restarts when Redis persists
+(AOF). Readers add the id line to the stored body; no process but the publisher encodes.
+
+The data set. ``<prefix>since`` is an id just before the first one the data set gave, written with
+``<prefix>last`` on first use. A Redis restarted without persistence, or flushed, starts a new data set with
+a later ``since``: an id from before it cannot be served (the reset frame), and a reader that sees ``since``
+change knows that events it had not read may be lost (a reset frame to its subscribers).
 
 Delivery: each process runs one thread with an asyncio loop holding one reader connection: a blocking
 ``XREAD`` over the topics that have local subscribers only, re-issued (``CLIENT UNBLOCK``) when that set
-changes. A newly watched topic is read from the current time of Redis's clock (estimated from ``TIME``),
-so a new subscriber never misses an event published after it subscribed. When Redis goes away the reader
-retries with capped backoff and resumes after the last id it delivered per topic; subscribers stay
-connected meanwhile (their heartbeats go on).
+changes. Every entry's ``p`` must be the last id the reader delivered for its topic; where it is later, the
+events between were trimmed or deleted before the reader got them (its process was stalled, say): the
+subscribers get the reset frame there. A newly watched topic is read from the current time of Redis's clock
+(estimated from ``TIME``, erring early) less ``CALLER_ID_WINDOW_MS``, delivering only what was appended
+after that time, so a new subscriber never misses an event published after it subscribed, caller ids
+included. When Redis goes away the reader retries with capped backoff and resumes after the last id it
+delivered per topic; subscribers stay connected meanwhile (their heartbeats go on).
 
-Replay: one Lua script reads ``XRANGE (<id> +`` on each topic. It returns the reset case when the id is
-not ``<ms>-<seq>``, is after every id Redis gave, or is older than the first entry a topic kept after
-trimming (or deleted, ``max-deleted-entry-id``) — erring towards a reset, never a partial stream.
+Replay: one Lua script reads ``XRANGE (<id> +`` on each topic, checking the ``p`` chain from the id on. It
+answers a reset (with the data set's last id, from which a resume continues exactly) when the id is not
+``<ms>-<seq>``, is after every id the data set gave or before it began, or when an event after it is
+missing from a topic's history.
 
-Caller-given ids (``publish(..., id=...)``) must be Redis entry ids ``<ms>-<seq>`` after the log's last id
-and not ahead of Redis's clock (ids stay timestamps); anything else raises ``InvalidEventId``.
+Caller-given ids (``publish(..., id=...)``) must be entry ids ``<ms>-<seq>`` after the log's last id, not
+ahead of Redis's clock and at most ``CALLER_ID_WINDOW_MS`` behind it; anything else raises ``InvalidEventId``.
 
-Faults: every command is bounded by ``timeout`` seconds; an unreachable Redis, refused credentials or a
-Redis without Streams raise ``BrokerUnavailable`` saying which. A publish that times out after it was sent
-may or may not have been stored. Several workers need a single Redis (not Cluster).
+Faults: every call is bounded by ``timeout`` seconds, whatever Redis does (down, frozen, slow); an
+unreachable Redis, refused credentials, a Redis without Streams, or a failure of the log's thread raise
+``BrokerUnavailable`` saying which. A publish that times out after it was sent may or may not have been
+stored. Several workers need a single Redis (not Cluster).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import re
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar, Union
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import BrokerUnavailable, InvalidBrokerURL, InvalidEventId
-from .core import DEFAULT_QUEUE_BYTES, Broker, ResetPolicy, reset_frame
-from .engine import Deliver, Replay
+from .core import DEFAULT_QUEUE_BYTES, DEFAULT_SLOW_AFTER, Broker, ResetPolicy, reset_frame
+from .engine import GAP, LOST, Deliver, Gap, Replay, Reset
 from .memory import DEFAULT_HISTORY
 
 try:
-    import redis as redis_sync
     import redis.asyncio as redis_async
+    from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
     from redis.exceptions import AuthenticationError, ResponseError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-    from redis.retry import Retry
 except ImportError as error:  # pragma: no cover - depends on the install
     raise ImportError('Broker("redis://...") needs redis-py: pip install "sse-fast[redis]"') from error
 
@@ -57,71 +68,88 @@ log = logging.getLogger("sse_fast.broker.redis")
 Key = Tuple[int, int]
 T = TypeVar("T")
 BLOCK_MS = 5000  # longest XREAD wait; CLIENT UNBLOCK ends it sooner when the watched set changes
-ENTRY_ID = re.compile(r"^(\d{1,15})-(\d{1,15})$")  # ms-seq, each exact in Lua's doubles
+CALLER_ID_WINDOW_MS = 1000  # how far behind Redis's clock a caller-given id may be
+ENTRY_ID = re.compile(r"^([0-9]{1,15})-([0-9]{1,15})$", re.ASCII)  # ms-seq, each exact in Lua's doubles
+MAX_SEQ = 999_999_999_999_999  # the largest seq ENTRY_ID takes: "<ms - 1>-MAX_SEQ" comes just before "<ms>-0"
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 
-_PARSE = """
-local function parse(id) local ms, seq = string.match(id, '^(%d+)-(%d+)$'); return tonumber(ms), tonumber(seq) end
-local function after(ams, aseq, bms, bseq) return ams > bms or (ams == bms and aseq > bseq) end
-"""
-
-# KEYS: last, stream. ARGV: maxlen, body, caller id or ''. Returns the entry id, or an error.
-APPEND = (
-    _PARSE
-    + """
+# KEYS[1..3]: last, since, heads. The data set begins with ``since`` (and ``last``) just before its first id.
+_PROLOGUE = """
+local MAXSEQ = %d
+local function parse(id) local ms, seq = string.match(id, '^(%%d+)-(%%d+)$'); return tonumber(ms), tonumber(seq) end
+local function after(a, b) local ams, aseq = parse(a); local bms, bseq = parse(b)
+  return ams > bms or (ams == bms and aseq > bseq) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local lms, lseq = 0, 0
 local last = redis.call('GET', KEYS[1])
-if last then lms, lseq = parse(last) end
-local ms, seq
+local since = redis.call('GET', KEYS[2])
+if not last then
+  since = string.format('%%d-%%d', now - 1, MAXSEQ)
+  last = since
+  redis.call('SET', KEYS[1], last)
+  redis.call('SET', KEYS[2], since)
+elseif not since then
+  since = '0-1'  -- a data set from before ``since`` existed
+  redis.call('SET', KEYS[2], since)
+end
+""" % MAX_SEQ
+
+# KEYS: last, since, heads, stream. ARGV: maxlen, body, caller id or '', topic, window ms. Returns the entry id.
+APPEND = (
+    _PROLOGUE
+    + """
+local id
+local fields = {'b', ARGV[2], 'p', redis.call('HGET', KEYS[3], ARGV[4]) or '', 's', since}
 if ARGV[3] ~= '' then
-  ms, seq = parse(ARGV[3])
-  if not after(ms, seq, lms, lseq) or ms > now then
-    return redis.error_reply('BADID ' .. ARGV[3] .. ' is not after the last id ' .. lms .. '-' .. lseq ..
-      ' or is ahead of the Redis clock (' .. now .. ' ms)')
+  id = ARGV[3]
+  local ms = parse(id)
+  if not after(id, last) or ms > now or ms < now - tonumber(ARGV[5]) then
+    return redis.error_reply('BADID ' .. id .. ' must come after the last id ' .. last ..
+      ' and within ' .. ARGV[5] .. ' ms before the Redis clock (now ' .. now .. ' ms)')
   end
-elseif now > lms then ms, seq = now, 0
-else ms, seq = lms, lseq + 1 end
-local id = string.format('%d-%d', ms, seq)
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], id, 'b', ARGV[2])
+  fields[#fields + 1] = 't'
+  fields[#fields + 1] = tostring(now)
+else
+  local lms, lseq = parse(last)
+  if now > lms then id = string.format('%d-0', now) else id = string.format('%d-%d', lms, lseq + 1) end
+end
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[1], id, unpack(fields))
+redis.call('HSET', KEYS[3], ARGV[4], id)
 redis.call('SET', KEYS[1], id)
 return id
 """
 )
 
-# KEYS: last, streams... ARGV: the id resumed from. Returns {0, last} (reset) or {1, last, {i, id, body}...}.
+# KEYS: last, since, heads, streams... ARGV: the id resumed from ('' when unreadable), topics...
+# Returns {0, last, cause} (reset) or {1, last, {i, id, body}...}.
 HISTORY = (
-    _PARSE
+    _PROLOGUE
     + """
-local lms, lseq = parse(ARGV[1])
-local last = redis.call('GET', KEYS[1]) or '0-0'
-local hms, hseq = parse(last)
-if after(lms, lseq, hms, hseq) then return {0, last} end
+local from = ARGV[1]
+if from == '' or after(from, last) or after(since, from) then return {0, last, 'unknown'} end
 local out = {1, last}
-for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    local info = redis.call('XINFO', 'STREAM', KEYS[i])
-    local f = {}
-    for j = 1, #info, 2 do f[info[j]] = info[j + 1] end
-    local first = f['recorded-first-entry-id'] or (f['first-entry'] and f['first-entry'][1])
-    local trimmed = f['entries-added'] == nil or f['entries-added'] > f['length']
-    if trimmed and first then
-      local fms, fseq = parse(first)
-      if after(fms, fseq, lms, lseq) then return {0, last} end
+for i = 4, #KEYS do
+  local entries = redis.call('XRANGE', KEYS[i], '(' .. from, '+')
+  local head = redis.call('HGET', KEYS[3], ARGV[i - 2])
+  if #entries == 0 and head and after(head, from) then return {0, last, 'trimmed'} end
+  local expect = nil  -- the id of the entry before this one; none before the first
+  for _, e in ipairs(entries) do
+    local p = e[2][4]  -- fields: b, body, p, previous id, s, since
+    if p ~= nil and p ~= '' and ((expect == nil and after(p, from)) or (expect ~= nil and p ~= expect)) then
+      return {0, last, 'trimmed'}
     end
-    if f['max-deleted-entry-id'] then
-      local dms, dseq = parse(f['max-deleted-entry-id'])
-      if after(dms, dseq, lms, lseq) then return {0, last} end
-    end
-    for _, e in ipairs(redis.call('XRANGE', KEYS[i], '(' .. ARGV[1], '+')) do
-      out[#out + 1] = {i - 1, e[1], e[2][2]}
-    end
+    expect = e[1]
+    out[#out + 1] = {i - 3, e[1], e[2][2]}
   end
 end
 return out
 """
 )
+
+# KEYS: last, since, heads. Returns {since, now seconds, now microseconds} (the reader's look at the data set).
+START = _PROLOGUE + """
+return {since, t[1], t[2]}
+"""
 
 
 def check_url(url: str) -> str:
@@ -157,8 +185,8 @@ def parse_key(entry_id: bytes) -> Key:
 
 class RedisLog:
     """An ``EventLog`` on the Redis at ``url``: ``history`` entries per topic (approximately, as
-    ``MAXLEN ~``), every command bounded by ``timeout`` seconds, the reader's reconnect backoff capped at
-    ``max_backoff`` seconds. Keys are ``prefix`` + ``last`` and ``prefix`` + ``t:`` + topic."""
+    ``MAXLEN ~``), every call bounded by ``timeout`` seconds, the reader's reconnect backoff capped at
+    ``max_backoff`` seconds. Keys are ``prefix`` + ``last``, ``since``, ``heads`` and ``t:`` + topic."""
 
     def __init__(
         self,
@@ -173,19 +201,20 @@ class RedisLog:
             raise ValueError(f"history must be an int >= 1 on Redis, got {history!r}")
         self.url, self.history, self.timeout, self.max_backoff = check_url(url), history, timeout, max_backoff
         self.prefix = prefix
-        self._last_key = prefix + "last"
+        self._keys = [prefix + "last", prefix + "since", prefix + "heads"]
         self._lock = threading.Lock()
         self._deliver: Optional[Deliver] = None
+        self._gap: Optional[Gap] = None
         self._watched: Dict[str, str] = {}  # topic -> id after which it is read (advances as delivered)
+        self._fresh: Dict[str, int] = {}  # topic -> Redis ms before which appended entries are not delivered
+        self._since: Optional[bytes] = None  # the data set the reader reads (its ``since``)
         self._head: Key = (0, 0)
         self._clock: Optional[Tuple[float, float]] = None  # (Redis ms - local monotonic ms, uncertainty ms)
         self._closed = False
-        self._sync = redis_sync.Redis.from_url(url, **self._options("sync"))
-        self._append_sync = self._sync.register_script(APPEND)
-        self._history_sync = self._sync.register_script(HISTORY)
         self._pid: Optional[int] = None  # the process whose thread runs the loop (a fork needs its own)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
+        self._failed: Optional[BaseException] = None  # what ended the log's thread, if anything did
 
     def _options(self, role: str, read_timeout: Optional[float] = None) -> Dict[str, Any]:
         return dict(
@@ -198,92 +227,125 @@ class RedisLog:
     # -- the loop thread --------------------------------------------------------------------------
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
-        """The log's loop, started in this process on first use."""
+        """The log's loop, started in this process on first use; ``BrokerUnavailable`` if its thread failed."""
         with self._lock:
             if self._pid != os.getpid():
-                self._pid = os.getpid()
+                self._pid, self._failed = os.getpid(), None
                 self._loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(target=self._run, args=(self._loop,), name="sse_fast-redis")
+                ready = threading.Event()
+                self._thread = threading.Thread(target=self._run, args=(self._loop, ready), name="sse_fast-redis")
                 self._thread.daemon = True
                 self._thread.start()
+                ready.wait(self.timeout)
+            if self._failed is not None:
+                raise BrokerUnavailable(f"the Redis log's thread failed: {self._failed!r}") from self._failed
             assert self._loop is not None
             return self._loop
 
-    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
-        asyncio.set_event_loop(loop)
-        pool = redis_async.BlockingConnectionPool.from_url(
-            self.url, max_connections=4, timeout=self.timeout, **self._options("async")
-        )
-        self._commands = redis_async.Redis(connection_pool=pool)
-        self._append_async = self._commands.register_script(APPEND)
-        self._history_async = self._commands.register_script(HISTORY)
-        self._changed = asyncio.Event()
-        self._reader_id: Optional[int] = None
-        self._reading: Optional[Dict[str, str]] = None  # the watched set the pending XREAD covers
-        self._unblocker: "Optional[asyncio.Future[None]]" = None
-        self._reader_task = loop.create_task(self._read())
-        loop.run_forever()
-        loop.close()
+    def _run(self, loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
+        try:
+            asyncio.set_event_loop(loop)
+            pool = redis_async.BlockingConnectionPool.from_url(
+                self.url, max_connections=4, timeout=self.timeout, **self._options("async")
+            )
+            self._commands = redis_async.Redis(connection_pool=pool)
+            self._append = self._commands.register_script(APPEND)
+            self._history = self._commands.register_script(HISTORY)
+            self._changed = asyncio.Event()
+            self._reader_id: Optional[int] = None
+            self._reading: Optional[Dict[str, str]] = None  # the watched set the pending XREAD covers
+            self._unblocker: "Optional[asyncio.Future[None]]" = None
+            self._reader_task = loop.create_task(self._read())
+            ready.set()
+            loop.run_forever()
+        except BaseException as error:  # every later call raises BrokerUnavailable with it as the cause
+            self._failed = error
+            log.error("the Redis log's thread failed: %r", error)
+        finally:
+            ready.set()
+            loop.close()
 
-    async def _on_loop(self, coro_fn: Callable[[], Any]) -> Any:
-        """Await ``coro_fn()`` run on the log's loop, from any other loop, bounded by the timeout."""
+    async def _call(self, command: Callable[[], Any]) -> Any:
+        """``await command()`` on the log's loop from any other loop, within ``timeout``."""
+        future = self._submit(command)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        except asyncio.TimeoutError:
+            raise self._timed_out() from None
 
-        async def bounded() -> Any:
-            return await asyncio.wait_for(coro_fn(), self.timeout * 2)
+    def _call_sync(self, command: Callable[[], Any]) -> Any:
+        """``command()`` on the log's loop from any thread, blocking, within ``timeout``."""
+        future = self._submit(command)
+        try:
+            return future.result(self.timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise self._timed_out() from None
 
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(bounded(), self._running_loop()))
+    def _submit(self, command: Callable[[], Any]) -> "concurrent.futures.Future[Any]":
+        loop = self._running_loop()
+        try:
+            return asyncio.run_coroutine_threadsafe(self._guarded(command), loop)
+        except RuntimeError as error:  # the loop is closed: its thread ended
+            raise self._timed_out() from (self._failed or error)
+
+    async def _guarded(self, command: Callable[[], Any]) -> Any:
+        try:
+            return await command()
+        except Exception as error:
+            raise self._failure(error) from error
+
+    def _timed_out(self) -> BrokerUnavailable:
+        if self._failed is not None:
+            return BrokerUnavailable(f"the Redis log's thread failed: {self._failed!r}")
+        return BrokerUnavailable(f"Redis at {safe_url(self.url)} did not answer within {self.timeout} s")
 
     # -- EventLog ---------------------------------------------------------------------------------
 
-    def start(self, deliver: Deliver) -> None:
-        self._deliver = deliver
+    def start(self, deliver: Deliver, gap: Gap) -> None:
+        self._deliver, self._gap = deliver, gap
 
     async def append(self, topic: str, body: bytes, id: Optional[str] = None) -> Tuple[str, bytes]:
-        args = self._append_args(topic, body, id)
-        entry_id = await self._guard(lambda: self._on_loop(lambda: self._append_async(*args)))
-        return self._appended(entry_id, body)
+        keys, args = self._append_args(topic, body, id)
+        return self._appended(await self._call(lambda: self._append(keys, args)), body)
 
     def append_sync(self, topic: str, body: bytes, id: Optional[str] = None) -> Tuple[str, bytes]:
-        args = self._append_args(topic, body, id)
-        return self._appended(self._guard_sync(lambda: self._append_sync(*args)), body)
+        keys, args = self._append_args(topic, body, id)
+        return self._appended(self._call_sync(lambda: self._append(keys, args)), body)
 
     def _append_args(self, topic: str, body: bytes, id: Optional[str]) -> Tuple[List[str], List[Any]]:
         if self._closed:
             raise BrokerUnavailable("the Redis log is closed")
         if id is not None and not ENTRY_ID.match(id):
             raise InvalidEventId(
-                f"on Redis an event id is a stream entry id '<ms>-<seq>' (e.g. '1700000000000-0'), got {id!r}"
+                f"on Redis an event id is a stream entry id '<ms>-<seq>' of ASCII digits (e.g. '1700000000000-0'), "
+                f"got {id!r}"
             )
-        return [self._last_key, self._stream(topic)], [self.history, body, id or ""]
+        return self._keys + [self._stream(topic)], [self.history, body, id or "", topic, CALLER_ID_WINDOW_MS]
 
     def _appended(self, entry_id: bytes, body: bytes) -> Tuple[str, bytes]:
         self._seen(parse_key(entry_id))
         return entry_id.decode(), b"id: " + entry_id + b"\n" + body
 
-    async def history_after(self, topics: Iterable[str], last_id: str) -> Optional[Replay]:
-        names = list(topics)
-        if not ENTRY_ID.match(last_id):
-            return None
-        args = self._history_args(names, last_id)
-        reply = await self._guard(lambda: self._on_loop(lambda: self._history_async(*args)))
-        return self._replay(last_id, reply)
+    async def history_after(self, topics: Iterable[str], last_id: str) -> Union[Replay, Reset]:
+        keys, args = self._history_args(list(topics), last_id)
+        return self._replay(last_id, await self._call(lambda: self._history(keys, args)))
 
-    def history_after_sync(self, topics: Iterable[str], last_id: str) -> Optional[Replay]:
-        names = list(topics)
-        if not ENTRY_ID.match(last_id):
-            return None
-        args = self._history_args(names, last_id)
-        return self._replay(last_id, self._guard_sync(lambda: self._history_sync(*args)))
+    def history_after_sync(self, topics: Iterable[str], last_id: str) -> Union[Replay, Reset]:
+        keys, args = self._history_args(list(topics), last_id)
+        return self._replay(last_id, self._call_sync(lambda: self._history(keys, args)))
 
     def _history_args(self, topics: List[str], last_id: str) -> Tuple[List[str], List[str]]:
-        return [self._last_key] + [self._stream(t) for t in topics], [last_id]
+        readable = last_id if ENTRY_ID.match(last_id) else ""
+        return self._keys + [self._stream(t) for t in topics], [readable] + topics
 
-    def _replay(self, last_id: str, reply: List[Any]) -> Optional[Replay]:
-        self._seen(parse_key(reply[1]))
+    def _replay(self, last_id: str, reply: List[Any]) -> Union[Replay, Reset]:
+        head = parse_key(reply[1])
+        self._seen(head)
         if reply[0] == 0:
-            return None
+            return Reset(reply[1].decode(), head, reply[2].decode(), last_id)
         entries = sorted((parse_key(i), b"id: " + i + b"\n" + body) for _, i, body in reply[2:])
-        return parse_key(last_id.encode()), entries
+        return Replay(parse_key(last_id.encode()), entries)
 
     def head(self) -> str:
         return "%d-%d" % self._head
@@ -294,24 +356,30 @@ class RedisLog:
                 self._head = key
 
     def watch(self, topic: str) -> None:
-        start = "%d-0" % max(self._redis_now() - 1, 0)
+        now = self._redis_now()
         with self._lock:
-            self._watched[topic] = start
+            self._watched[topic] = "%d-0" % max(now - CALLER_ID_WINDOW_MS, 0)
+            self._fresh[topic] = now
         self._reread()
 
     def unwatch(self, topic: str) -> None:
         with self._lock:
             self._watched.pop(topic, None)
+            self._fresh.pop(topic, None)
         self._reread()
 
     async def close(self) -> None:
         self._closed = True
         loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and self._pid == os.getpid():
-            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._shutdown(), loop))
-            loop.call_soon_threadsafe(loop.stop)
+        if loop is not None and thread is not None and self._pid == os.getpid() and not loop.is_closed():
+            try:
+                await asyncio.wait_for(
+                    asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._shutdown(), loop)), self.timeout
+                )
+                loop.call_soon_threadsafe(loop.stop)
+            except (RuntimeError, asyncio.TimeoutError):  # the loop stopped or closed meanwhile
+                pass
             await asyncio.get_running_loop().run_in_executor(None, thread.join, 5)
-        self._sync.close()
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -321,7 +389,7 @@ class RedisLog:
         if self._clock is None:
             return int(time.time() * 1000) - 1000
         offset, uncertainty = self._clock
-        return int(time.monotonic() * 1000 + offset - uncertainty)
+        return int(time.monotonic() * 1000 + offset - uncertainty) - 1
 
     def _reread(self) -> None:
         """Re-issue the reader's XREAD over the watched topics now (from any thread)."""
@@ -365,8 +433,9 @@ class RedisLog:
                     if reader is None:
                         options = self._options("reader", self.timeout + BLOCK_MS / 1000)
                         reader = redis_async.Redis.from_url(self.url, single_connection_client=True, **options)
-                        await self._measure_clock(reader)
+                        await self._look(reader)
                         self._reader_id = await reader.client_id()
+                        continue  # the positions may have moved to a new data set
                     self._reading = streams
                     reply: Any = await reader.xread(streams, block=BLOCK_MS)
                     self._reading = None
@@ -386,30 +455,64 @@ class RedisLog:
             if reader is not None:
                 await _quietly(reader.aclose())
 
-    async def _measure_clock(self, reader: Any) -> None:
+    async def _look(self, reader: Any) -> None:
+        """On (re)connecting: measure Redis's clock, and check the data set is the one read so far."""
         before = time.monotonic() * 1000
-        seconds, micros = await reader.time()
+        since, seconds, micros = await reader.eval(START, 3, *self._keys)
         after = time.monotonic() * 1000
-        redis_ms = seconds * 1000 + micros / 1000
+        redis_ms = int(seconds) * 1000 + int(micros) / 1000
         self._clock = (redis_ms - (before + after) / 2, (after - before) / 2 + 1)
+        self._new_data_set(since)
+
+    def _new_data_set(self, since: bytes) -> bool:
+        """The reader sees data set ``since``; if it read another before, every watched topic may have lost
+        events it had not read: each gets a reset, and is read again from the new data set's start."""
+        if self._since is None or self._since == since:
+            self._since = since
+            return False
+        self._since = since
+        head = since.decode()
+        with self._lock:
+            lost = dict(self._watched)
+            self._watched = dict.fromkeys(lost, head)
+            self._fresh.clear()
+        for topic, last in lost.items():
+            self._report(topic, Reset(head, parse_key(since), LOST, last))
+        return True
 
     def _dispatch(self, reply: List[Any]) -> None:
-        """Deliver one XREAD batch in id order (ids are ordered across topics), advancing positions."""
+        """Deliver one XREAD batch in id order (ids are ordered across topics), advancing positions, with a
+        reset wherever an entry's predecessor is not the last id delivered for its topic."""
         batch = []
         for stream, entries in reply:
             topic = stream[len(self.prefix) + 2 :].decode("utf-8", "surrogatepass")
             for entry_id, fields in entries:
-                batch.append((parse_key(entry_id), topic, entry_id, fields[b"b"]))
+                batch.append((parse_key(entry_id), topic, entry_id, fields))
         batch.sort(key=lambda item: item[0])
-        deliver = self._deliver
-        for key, topic, entry_id, body in batch:
+        for key, topic, entry_id, fields in batch:
+            since = fields.get(b"s")
+            if since is not None and self._new_data_set(since):
+                return  # read again from the new data set's start
             with self._lock:
-                if topic not in self._watched:
+                position = self._watched.get(topic)
+                if position is None:
                     continue
                 self._watched[topic] = entry_id.decode()
+                fresh = self._fresh.get(topic)
+                if fresh is not None:
+                    if int(fields.get(b"t") or key[0]) < fresh:
+                        continue  # appended before the topic's first subscriber came
+                    del self._fresh[topic]
+            previous = fields.get(b"p")
+            if previous and parse_key(previous) > parse_key(position.encode()):
+                self._report(topic, Reset(_just_before(key), _key_before(key), GAP, position))
             self._seen(key)
-            if deliver is not None:
-                deliver(topic, key, b"id: " + entry_id + b"\n" + body)
+            if self._deliver is not None:
+                self._deliver(topic, key, b"id: " + entry_id + b"\n" + fields[b"b"])
+
+    def _report(self, topic: str, reset: Reset) -> None:
+        if self._gap is not None:
+            self._gap(topic, reset)
 
     async def _shutdown(self) -> None:
         self._reader_task.cancel()
@@ -421,18 +524,6 @@ class RedisLog:
 
     def _stream(self, topic: str) -> str:
         return self.prefix + "t:" + topic
-
-    async def _guard(self, call: Callable[[], Any]) -> Any:
-        try:
-            return await call()
-        except Exception as error:
-            raise self._failure(error) from error
-
-    def _guard_sync(self, call: Callable[[], T]) -> T:
-        try:
-            return call()
-        except Exception as error:
-            raise self._failure(error) from error
 
     def _failure(self, error: Exception) -> Exception:
         """The error to raise for a failed command: which problem, at which (password-masked) URL."""
@@ -449,6 +540,17 @@ class RedisLog:
         if isinstance(error, UNREACHABLE):
             return BrokerUnavailable(f"{where} is unreachable within {self.timeout} s: {text or type(error).__name__}")
         return error
+
+
+def _key_before(key: Key) -> Key:
+    """The key just before ``key``: nothing can be appended between them."""
+    ms, seq = key
+    return (ms, seq - 1) if seq else (ms - 1, MAX_SEQ)
+
+
+def _just_before(key: Key) -> str:
+    """The id of ``_key_before(key)``: resuming from it continues exactly with ``key``."""
+    return "%d-%d" % _key_before(key)
 
 
 async def _quietly(awaitable: Any) -> None:
@@ -469,10 +571,11 @@ class RedisBroker(Broker):
         *,
         history: int = DEFAULT_HISTORY,
         queue_bytes: int = DEFAULT_QUEUE_BYTES,
+        slow_after: float = DEFAULT_SLOW_AFTER,
         on_reset: ResetPolicy = reset_frame,
         timeout: float = 2.0,
         max_backoff: float = 2.0,
         prefix: str = "sse_fast:",
     ) -> None:
         redis_log = RedisLog(url, history, timeout=timeout, max_backoff=max_backoff, prefix=prefix)
-        super().__init__(queue_bytes=queue_bytes, on_reset=on_reset, log=redis_log)
+        super().__init__(queue_bytes=queue_bytes, slow_after=slow_after, on_reset=on_reset, log=redis_log)
