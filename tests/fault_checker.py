@@ -133,7 +133,7 @@ class Recorder:
             url = self.urls[self._turn % len(self.urls)]
             conn = Connection(len(self.connections), url, self.last_id)
             self.connections.append(conn)
-            headers = {} if self.last_id is None else {"Last-Event-ID": _header_bytes(self.last_id)}
+            headers = [] if self.last_id is None else [(b"Last-Event-ID", _header_bytes(self.last_id))]
             broken = False
             try:
                 async with client.stream("GET", url, headers=headers) as response:
@@ -324,7 +324,9 @@ def check(
     return violations
 
 
-def _between(ordered: List[Published], keys: List[Key], low: Key, high: Key, inclusive: bool = False) -> List[Published]:
+def _between(
+    ordered: List[Published], keys: List[Key], low: Key, high: Key, inclusive: bool = False
+) -> List[Published]:
     """Truth events with ``low < key < high`` (``<= high`` when inclusive); ``low`` None: from the start."""
     out = []
     for event, k in zip(ordered, keys):
@@ -356,6 +358,7 @@ def _walk(
         unusable = position is None
     seen: Dict[Key, int] = {}
     after_reset: Optional[str] = None
+    reset_id: Optional[str] = None  # the reset frame that set the position, until an event moves it
     for index, frame in enumerate(recorder.frames):
         where = f"frame {index} on connection {frame.conn}"
         if frame.event == RESET:
@@ -363,7 +366,7 @@ def _walk(
             if k is None:
                 walk.report(f"reset frame with id {frame.id!r}, which is no id of the engine ({where})")
                 continue
-            position, unusable, anchored, after_reset = k, False, False, frame.id
+            position, unusable, anchored, after_reset, reset_id = k, False, False, frame.id, frame.id
             seen = {}  # the client reloads its state: what came before no longer counts as a duplicate
             continue
         if frame.id is None:
@@ -383,7 +386,7 @@ def _walk(
             walk.report(f"event {frame.id} carries {frame.data[:60]!r}, published {published.data[:60]!r} ({where})")
         if unusable:
             walk.report(
-                f"its Last-Event-ID {initial!r} cannot be served, yet its first frame is event {frame.id}, "
+                f"its Last-Event-ID {_short(initial)} cannot be served, yet its first frame is event {frame.id}, "
                 f"not a reset frame ({where})"
             )
             position, unusable = k, False
@@ -391,20 +394,22 @@ def _walk(
             position = k
         elif k in seen:
             walk.report(f"duplicate: event {frame.id} again (first at frame {seen[k]}) ({where})")
+        elif k <= position and reset_id is not None:
+            walk.report(f"event {frame.id} is not after the reset frame's id {reset_id}, as a reset promises ({where})")
         elif k <= position:
-            walk.report(f"out of order: event {frame.id} after position {_show(position, recorder, index)} ({where})")
+            walk.report(f"out of order: event {frame.id} after {_show(position, recorder, index)} ({where})")
         else:
             missing = _between(ordered, keys, position, k)
             if missing:
                 since = f"the reset frame {after_reset}" if after_reset else _show(position, recorder, index)
                 walk.report(f"SILENT GAP after {since} before {frame.id} ({where}): missing {_ids(missing)}")
-            position = k
+            position, reset_id = k, None
         seen.setdefault(k, index)
         after_reset = None
     if end_key is None:
         return
     if unusable:
-        walk.report(f"its Last-Event-ID {initial!r} cannot be served, and it got no reset frame at all")
+        walk.report(f"its Last-Event-ID {_short(initial)} cannot be served, and it got no reset frame at all")
         return
     if position is None and anchored:
         tail = _between(ordered, keys, None, end_key, inclusive=True)
@@ -420,13 +425,18 @@ def _walk(
         )
 
 
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}...({len(text)} chars)"
+
+
 def _show(position: Key, recorder: Recorder, index: int) -> str:
     """The id the position was taken from, for messages."""
     for frame in reversed(recorder.frames[:index]):
         if frame.id is not None:
             return frame.id
     initial = recorder.initial
-    return repr(initial) if initial is not None else repr(position)
+    return _short(initial) if initial is not None else repr(position)
 
 
 def violations_text(violations: List[str], limit: int = 20) -> str:

@@ -25,14 +25,16 @@ TESTS = Path(__file__).resolve().parent
 class Worker:
     """One ``uvicorn fault_app:app`` process; ``pause``/``resume`` are SIGSTOP/SIGCONT, ``kill`` is kill -9."""
 
-    def __init__(self, env: Dict[str, str]) -> None:
+    def __init__(self, env: Dict[str, str], log: str) -> None:
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
+        self.log_path = log
         path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
         full = dict(os.environ, PYTHONPATH=path, **env)
         command = [sys.executable, "-m", "uvicorn", "fault_app:app", "--port", str(self.port)]
         command += ["--log-level", "warning", "--no-access-log", "--lifespan", "off"]
-        self.proc = subprocess.Popen(command, env=full, cwd=TESTS)
+        with open(log, "ab") as out:  # the worker's stderr: uvicorn's error log and any traceback
+            self.proc = subprocess.Popen(command, env=full, cwd=TESTS, stdout=out, stderr=subprocess.STDOUT)
         self.http = httpx.Client(timeout=10)
 
     def up(self) -> bool:
@@ -42,6 +44,20 @@ class Worker:
             return self.http.get(self.url + "/stats", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def log(self) -> str:
+        """What the worker wrote to stderr so far."""
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def tracebacks(self) -> str:
+        """The end of the first traceback in the worker's log (where it raised, and what), or ''."""
+        text = self.log()
+        at = text.find("Traceback")
+        if at < 0:
+            return ""
+        end = text.find("\nERROR:", at)
+        return "..." + text[at : end if end > 0 else len(text)][-600:]
 
     def events_url(self, *topics: str) -> str:
         return self.url + "/events?" + "&".join(f"topic={t}" for t in topics)
@@ -54,7 +70,7 @@ class Worker:
         return self.http.post(self.url + "/publish", params=params)
 
     def burst(self, topic: str, n: int, pad: int = 0, threads: int = 0) -> List[str]:
-        params = {"topic": topic, "n": n, "pad": pad, "threads": threads}
+        params = {"topic": topic, "n": str(n), "pad": str(pad), "threads": str(threads)}
         response = self.http.post(self.url + "/burst", params=params, timeout=60)
         assert response.status_code == 200, f"burst failed: {response.status_code} {response.text}"
         return list(response.json())
@@ -92,12 +108,13 @@ def resume_process(proc: Optional["subprocess.Popen[Any]"]) -> None:
 
 
 @contextlib.contextmanager
-def workers(count: int, env: Dict[str, str]) -> Iterator[List[Worker]]:
-    """``count`` workers started together, each stopped (after a SIGCONT) at the end."""
+def workers(count: int, env: Dict[str, str], directory: str) -> Iterator[List[Worker]]:
+    """``count`` workers started together (logs in ``directory``), each stopped (after a SIGCONT) at the end."""
     started: List[Worker] = []
+    os.makedirs(directory, exist_ok=True)
     try:
-        for _ in range(count):
-            started.append(Worker(env))
+        for n in range(count):
+            started.append(Worker(env, os.path.join(directory, f"worker{n}.log")))
         for worker in started:
             wait_until(worker.up, timeout=60, interval=0.05)
         yield started
@@ -119,7 +136,7 @@ def cluster(
             "SSE_FAST_MAX_BACKOFF": "0.2",
         }
         try:
-            with workers(count, env) as started:
+            with workers(count, env, directory + "-workers") as started:
                 yield redis, started
         finally:
             resume_process(redis.process)

@@ -37,7 +37,8 @@ def recorders(urls: Any, n: int, name: str, **options: Any) -> List[Recorder]:
     return [Recorder(urls, name=f"{name}{i}", **options) for i in range(n)]
 
 
-def client_of(server: RedisServer) -> "redis_py.Redis[bytes]":
+def client_of(server: RedisServer) -> redis_py.Redis:
+    """A Redis client of the test's own (close it: ``with client_of(server) as r``)."""
     return redis_py.Redis.from_url(server.url, socket_timeout=5)
 
 
@@ -45,13 +46,15 @@ def client_of(server: RedisServer) -> "redis_py.Redis[bytes]":
 
 
 @pytest.fixture
-def memory_worker(request: pytest.FixtureRequest) -> Iterator[Worker]:
+def memory_worker(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Worker]:
     history = getattr(request, "param", {}).get("history", 5000)
-    with workers(1, {"SSE_FAST_HISTORY": str(history)}) as (worker,):
+    with workers(1, {"SSE_FAST_HISTORY": str(history)}, str(tmp_path / "workers")) as (worker,):
         yield worker
 
 
-@pytest.mark.parametrize("threads, readers", [(0, 100), (8, 20)], ids=["await-publish-100-readers", "8-threads-20-readers"])
+@pytest.mark.parametrize(
+    "threads, readers", [(0, 100), (8, 20)], ids=["await-publish-100-readers", "8-threads-20-readers"]
+)
 def test_memory_burst_reaches_every_reader_and_drops_none(memory_worker: Worker, threads: int, readers: int) -> None:
     """1000 publishes of 300 bytes in a tight loop (or from 8 threads): every reader that keeps up gets all."""
     worker, truth = memory_worker, Truth()
@@ -157,8 +160,12 @@ def check_bad_ids(workers_: List[Worker], key: Any, boot: str) -> None:
         sentinel = truth.must_publish(workers_[0], TOPIC, "end")
         settle(clients, sentinel, key, timeout=10)
     failed = [f"{r.name}: {c.end}" for r in clients for c in r.connections if c.end not in ("stopped", "clean")]
-    verify(truth, clients, key, TOPIC, sentinel, context="connections that failed: " + "; ".join(failed[:12]))
+    raised = "".join(w.tracebacks() for w in workers_)[:800]
+    context = "connections that failed: " + "; ".join(failed[:12]) + (f"\nworker log: {raised}" if raised else "")
+    verify(truth, clients, key, TOPIC, sentinel, context=context)
     assert not failed, "a bad Last-Event-ID broke the response: " + "; ".join(failed[:12])
+    for worker in workers_:
+        assert not worker.tracebacks(), f"a bad Last-Event-ID raised in the worker:\n{worker.tracebacks()}"
 
 
 def test_memory_bad_last_event_ids_get_the_reset_frame_then_live_events(memory_worker: Worker) -> None:
@@ -241,7 +248,8 @@ def test_redis_worker_stopped_past_history_its_clients_get_a_reset_at_the_gap(re
         try:
             truth.add(b.burst(TOPIC, n=150), TOPIC)
             settle(on_b, truth.events[-1].id, redis_key)
-            length = client_of(server).xlen(STREAM)
+            with client_of(server) as r:
+                length = r.xlen(STREAM)
         finally:
             a.resume()
         assert length < 150, f"the stream kept {length} entries: no trimming, the scenario proves nothing"
@@ -350,7 +358,8 @@ def test_redis_flushall_a_client_back_with_a_flushed_id_gets_a_reset(redis_clust
         for n in range(10):
             truth.must_publish((a, b)[n % 2], TOPIC, f"flushed {n}")
         settle(on_a + on_b, truth.events[-1].id, redis_key)
-        client_of(server).flushall()
+        with client_of(server) as r:
+            r.flushall()
         for n in range(10):
             truth.must_publish((a, b)[n % 2], TOPIC, f"after {n}")
         back = [Recorder(a.events_url(TOPIC), initial=first, name=f"back{i}") for i in range(3)]
@@ -371,7 +380,8 @@ def test_redis_xtrim_while_a_client_is_away_gets_it_a_reset(redis_cluster: Clust
         first = truth.must_publish(b, TOPIC, "ready")
         settle(away, first, redis_key)
     truth.add(b.burst(TOPIC, n=200), TOPIC)
-    client_of(server).xtrim(STREAM, maxlen=5, approximate=False)
+    with client_of(server) as r:
+        r.xtrim(STREAM, maxlen=5, approximate=False)
     back = [Recorder((a, b)[i % 2].events_url(TOPIC), initial=first, name=f"back{i}") for i in range(4)]
     with Clients(back):
         wait_subscribers([(a, 2), (b, 2)])
@@ -385,7 +395,11 @@ def test_redis_caller_ids_in_the_past_or_ahead_are_refused_and_accepted_ones_rea
     redis_cluster: Cluster,
 ) -> None:
     server, (a, b) = redis_cluster
-    redis = client_of(server)
+    with client_of(server) as redis:
+        caller_ids(redis, a, b)
+
+
+def caller_ids(redis: redis_py.Redis, a: Worker, b: Worker) -> None:
     seconds, micros = redis.time()
     now = seconds * 1000 + micros // 1000
     refused = {
@@ -397,7 +411,9 @@ def test_redis_caller_ids_in_the_past_or_ahead_are_refused_and_accepted_ones_rea
         "superscript": "1-\u00b2",
     }
     answers = {why: a.publish(TOPIC, "refused", id=id) for why, id in refused.items()}
-    wrong = {why: f"{r.status_code} {r.text[:100]}" for why, r in answers.items() if not r.text.startswith("InvalidEventId")}
+    wrong = {
+        why: f"{r.status_code} {r.text[:100]}" for why, r in answers.items() if not r.text.startswith("InvalidEventId")
+    }
     assert not wrong, f"caller ids that must be refused with InvalidEventId were not: {wrong}"
     truth = Truth()
     on_a, on_b = recorders(a.events_url(TOPIC), 3, "a"), recorders(b.events_url(TOPIC), 3, "b")
@@ -405,7 +421,8 @@ def test_redis_caller_ids_in_the_past_or_ahead_are_refused_and_accepted_ones_rea
         wait_subscribers([(a, 3), (b, 3)])
         first = truth.must_publish(a, TOPIC, "ready")
         settle(on_a + on_b, first, redis_key)
-        last = redis_key(redis.get("sse_fast:last").decode())
+        stored = redis.get("sse_fast:last") or b"0-1"
+        last = redis_key(stored.decode() if isinstance(stored, bytes) else stored)
         seconds, micros = redis.time()
         mine = max((seconds * 1000 + micros // 1000, 0), (last[0], last[1] + 1))
         caller = "%d-%d" % mine

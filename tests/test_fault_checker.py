@@ -67,6 +67,11 @@ def test_events_missing_after_the_reset_id_are_still_a_gap() -> None:
     assert len(found) == 1 and "SILENT GAP" in found[0] and mid(4) in found[0] and mid(5) in found[0], found
 
 
+def test_events_at_or_before_the_reset_id_are_reported() -> None:
+    found = check(truth(1, 2, 3, 4), record(events(1) + [reset(3)] + events(2, 3, 4)), KEY, "room")
+    assert len(found) == 2 and all("not after the reset frame's id" in v for v in found), found
+
+
 def test_a_duplicate_is_reported() -> None:
     found = check(truth(1, 2, 3), record(events(1, 2, 2, 3), conns=2), KEY, "room")
     assert len(found) == 1 and "duplicate" in found[0] and mid(2) in found[0], found
