@@ -89,7 +89,10 @@ def test_memory_client_away_past_history_gets_a_reset(memory_worker: Worker) -> 
         wait_subscribers([(worker, 3)])
         sentinel = truth.must_publish(worker, TOPIC, "end")
         settle(back, sentinel, key)
+        stats = worker.stats()
     verify(truth, back, key, TOPIC, sentinel, context=summary(back))
+    if "resets_trimmed" in stats:
+        assert stats["resets_trimmed"] >= 3, f"three resets for trimmed ids, counted: {stats}"
 
 
 def test_memory_a_stalled_reader_is_dropped_cleanly_and_resumes_exactly(memory_worker: Worker) -> None:
@@ -345,7 +348,11 @@ def test_redis_stopped_publishes_fail_within_the_timeout_and_nothing_is_lost(red
 
 
 @needs_redis
-def test_redis_flushall_a_client_back_with_a_flushed_id_gets_a_reset(redis_cluster: Cluster) -> None:
+def test_redis_flushall_a_client_back_with_a_flushed_id_and_a_stopped_worker_get_a_reset(
+    redis_cluster: Cluster,
+) -> None:
+    """FLUSHALL: a client back with a flushed id, and the live clients of a worker stopped while events it
+    never delivered were flushed, each get a reset frame at the gap; B's live clients miss nothing."""
     server, (a, b) = redis_cluster
     truth = Truth()
     on_a, on_b = recorders(a.events_url(TOPIC), 5, "a"), recorders(b.events_url(TOPIC), 5, "b")
@@ -355,11 +362,15 @@ def test_redis_flushall_a_client_back_with_a_flushed_id_gets_a_reset(redis_clust
             wait_subscribers([(a, 8), (b, 5)])
             first = truth.must_publish(b, TOPIC, "ready")
             settle(on_a + on_b + away, first, redis_key)
-        for n in range(10):
-            truth.must_publish((a, b)[n % 2], TOPIC, f"flushed {n}")
-        settle(on_a + on_b, truth.events[-1].id, redis_key)
-        with client_of(server) as r:
-            r.flushall()
+        a.pause()
+        try:
+            for n in range(10):
+                truth.must_publish(b, TOPIC, f"flushed {n}")
+            settle(on_b, truth.events[-1].id, redis_key)
+            with client_of(server) as r:
+                r.flushall()
+        finally:
+            a.resume()
         for n in range(10):
             truth.must_publish((a, b)[n % 2], TOPIC, f"after {n}")
         back = [Recorder(a.events_url(TOPIC), initial=first, name=f"back{i}") for i in range(3)]
