@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
 from typing import Any, Iterator, List, Tuple
 
@@ -208,6 +209,47 @@ def test_publish_while_redis_is_down_raises_within_the_timeout_and_recovers(redi
         assert "unreachable" in str(outcome.join(timeout=5).value)  # returns, never hangs
         redis.start()
         assert broker.publish_sync("room", "up again")
+    finally:
+        close(broker)
+
+
+def test_publish_while_redis_is_frozen_fails_on_the_logs_own_bound(redis: RedisServer) -> None:
+    """SIGSTOP: the connection stays open and nothing answers; every call is cut at ``timeout`` by the log
+    itself (its message says so), whether async, from a thread, or a replay."""
+    broker = sse_fast.Broker(redis.url, timeout=0.3)
+    try:
+        first = broker.publish_sync("room", "up")
+        assert redis.process is not None
+        redis.process.send_signal(signal.SIGSTOP)
+        try:
+            for call in (
+                lambda: broker.publish_sync("room", "frozen"),
+                lambda: asyncio.run(broker.publish("room", "frozen")),
+                lambda: broker.log.history_after_sync(["room"], first),
+            ):
+                with pytest.raises(BrokerUnavailable) as info:
+                    call()
+                assert "did not answer within 0.3 s" in str(info.value)
+        finally:
+            redis.process.send_signal(signal.SIGCONT)
+        assert broker.publish_sync("room", "thawed")
+    finally:
+        close(broker)
+
+
+def test_a_failed_log_thread_fails_every_call_with_its_cause() -> None:
+    """The log's thread cannot build its connection pool (a bad option in the URL): each publish, async or
+    not, and each subscribe raises BrokerUnavailable with the cause attached; none hangs."""
+    broker = sse_fast.Broker("redis://127.0.0.1:1/0?socket_timeout=oops", timeout=0.5)
+    try:
+        for _ in range(2):
+            with pytest.raises(BrokerUnavailable) as info:
+                broker.publish_sync("room", "x")
+            assert isinstance(info.value.__cause__, ValueError) and "socket_timeout" in str(info.value)
+            with pytest.raises(BrokerUnavailable):
+                asyncio.run(broker.publish("room", "x"))
+            with pytest.raises(BrokerUnavailable):
+                broker.log.watch("room")
     finally:
         close(broker)
 
