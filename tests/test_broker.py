@@ -217,3 +217,31 @@ def test_a_frozen_subscriber_is_dropped_as_slow_and_100_healthy_ones_get_everyth
     assert stats["dropped_slow"] == 1, f"the frozen client was not dropped after {published} events"
     assert stats["subscribers"] == healthy_count
     assert all(ids == expected for ids in seen)
+
+
+@pytest.mark.parametrize("serve", ["uvicorn", "waitress"])
+def test_a_burst_from_eight_threads_reaches_every_reader_in_full(serve: str) -> None:
+    """Eight threads publish 1,000 frames of ~330 B as fast as they can (more than ``queue_bytes`` in all):
+    the publishers wait for the readers, so every reader keeps up and gets every event, none is dropped."""
+    broker = sse_fast.Broker(queue_bytes=128 * 1024)
+    app, server_of = (asgi_app(broker), uvicorn_server) if serve == "uvicorn" else (wsgi_app(broker), waitress_server)
+    threads, per_thread, readers = 8, 125, 6  # waitress serves each stream on one of its 8 threads
+    with server_of(app, **({"threads": readers + 2} if serve == "waitress" else {})) as server:
+        url = server.url + "/?topic=room"
+        clients = in_thread(lambda: run_clients(*(read_events(url, threads * per_thread, timeout=60) for _ in range(readers))))
+        subscribers(broker, readers)
+        ids: List[List[str]] = [[] for _ in range(threads)]
+
+        def publish(mine: List[str], n: int) -> None:
+            for i in range(per_thread):
+                mine.append(broker.publish_sync("room", {"thread": n, "i": i, "pad": "x" * 300}))
+
+        workers = [threading.Thread(target=publish, args=(ids[n], n)) for n in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        results = clients.join(timeout=60)
+    published = sorted((id for mine in ids for id in mine), key=lambda id: int(id.rpartition("-")[2]))
+    assert all([id for id, _, _ in got] == published for got in results)
+    assert broker.stats()["dropped_slow"] == 0
