@@ -3,6 +3,7 @@
     python bench/broker.py            # 1,000 subscribers x 100 events; 10,000 idle; replay of 1,000
     python bench/broker.py --quick    # 200 x 20; 1,000 idle; replay of 1,000 (CI)
     python bench/broker.py --only broker handrolled --subs 500
+    python bench/broker.py --burst 100 1000   # only the burst run, for 100 then 1,000 subscribers
 
 Contenders (each its own uvicorn process, reusing bench/e2e.py's Server): ``broker`` (sse_fast.Broker),
 ``handrolled`` (an asyncio.Queue per client on sse_fast's writer), ``sse-starlette`` (a queue per client on
@@ -14,7 +15,10 @@ encoder calls (must equal the events published).
 Idle: N subscribers connect and wait; the server's RSS added per subscriber (connection included), then the
 cost of one publish to all of them (server CPU, and time until the last client has it). Replay: 1,001 events
 are published with nobody listening, then one client resumes from the first id; time to its 1,000th event
-and the server CPU spent. Report only; fails only when an output is wrong, never on time.
+and the server CPU spent. Burst: 1,000 events of ~330 B published in a tight ``await broker.publish`` loop
+(no pause) to N subscribers: every one must get all of them, none dropped as slow (the publisher waits for
+readers that are behind); server CPU per delivered event and how long the loop took. Report only; fails
+only when an output is wrong (an incomplete subscriber, a drop), never on time.
 """
 
 from __future__ import annotations
@@ -43,16 +47,19 @@ TOPIC = "chat"
 PAUSE = 0.002  # seconds between two published chunks, as a model streams them
 
 
-def chunk(i: int) -> Dict[str, Any]:
-    return {"choices": [{"delta": {"content": f" token{i}"}, "index": 0}]}
+def chunk(i: int, pad: int = 0) -> Dict[str, Any]:
+    data: Dict[str, Any] = {"choices": [{"delta": {"content": f" token{i}"}, "index": 0}]}
+    if pad:
+        data["pad"] = "x" * pad
+    return data
 
 
 # ---- the servers (imported by uvicorn in its own process) --------------------------------------------
 
 
 def _app(subscribe: Any, publish: Any, count: Any, extra: Any = None) -> Any:
-    """``/sub`` subscribes; ``/pub?n=N&pause=S`` publishes N chunks S seconds apart and answers with the first
-    id and ``extra()``; ``/count`` answers with the number of subscribers."""
+    """``/sub`` subscribes; ``/pub?n=N&pause=S&pad=P`` publishes N chunks (P bytes of padding each) S seconds
+    apart and answers with the first id and ``extra()``; ``/count`` answers with the number of subscribers."""
 
     async def app(scope: dict, receive: Any, send: Any) -> None:
         path = scope["path"]
@@ -62,9 +69,10 @@ def _app(subscribe: Any, publish: Any, count: Any, extra: Any = None) -> Any:
         if path == "/pub":
             query = parse_qs(scope["query_string"].decode())
             n, pause = int(query["n"][0]), float(query.get("pause", [PAUSE])[0])
+            pad = int(query.get("pad", [0])[0])
             first = None
             for i in range(n):
-                id = await publish(str(i + 1), chunk(i))
+                id = await publish(str(i + 1), chunk(i, pad))
                 first = first or id
                 if pause:
                     await asyncio.sleep(pause)
@@ -334,6 +342,32 @@ def replay_run(missed: int, clients: int) -> Dict[str, Any]:
             "cpu_ms_per_client": cpu * 1e3 / clients}  # fmt: skip
 
 
+def burst_run(subs: int, events: int = 1000, pad: int = 300) -> Dict[str, Any]:
+    """``events`` chunks padded to ~330 B, published with no pause to ``subs`` subscribers: all must get all."""
+    server = _server("broker")
+    try:
+        children = _spawn_clients(server.port, subs, events)
+        _wait_subscribers(server.port, subs, children)
+        cpu0, start = _cpu_seconds(server.proc.pid), time.time()
+        stats = json.loads(_get(server.port, f"/pub?n={events}&pause=0&pad={pad}"))
+        published = time.time()
+        end = _collect(children, subs, "burst")["end"]
+        cpu = _cpu_seconds(server.proc.pid) - cpu0
+        _reap(children)
+    finally:
+        server.stop()
+    if stats["dropped_slow"]:
+        raise RuntimeError(f"burst: {stats['dropped_slow']} of {subs} subscribers were dropped as slow")
+    return {"subs": subs, "events": events, "us_per_delivered": cpu / (subs * events) * 1e6,
+            "loop_s": published - start, "seconds": end - start}  # fmt: skip
+
+
+def print_burst(r: Dict[str, Any]) -> None:
+    print(f"\nburst: {r['events']:,} events of ~330 B in a tight publish loop to {r['subs']:,} subscribers: all got"
+          f" all, none dropped; {r['us_per_delivered']:.2f} us server CPU per delivered event; the loop took"
+          f" {r['loop_s']:.2f} s, the last event arrived after {r['seconds']:.2f} s")  # fmt: skip
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "client":
         client_main(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])
@@ -344,11 +378,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, help="fan-out events (default 100)")
     parser.add_argument("--idle", type=int, help="idle subscribers (default 10,000)")
     parser.add_argument("--only", nargs="*", default=list(APPS), choices=list(APPS), help="fan-out contenders")
+    parser.add_argument("--burst", nargs="+", type=int, metavar="SUBS", help="only the burst run, for these counts")
     args = parser.parse_args()
+    _raise_nofile()
+    if args.burst:
+        print(json.dumps(versions()))
+        for count in args.burst:
+            print_burst(burst_run(count))
+        return
     subs = args.subs or (200 if args.quick else 1000)
     events = args.events or (20 if args.quick else 100)
     idle = args.idle or (1000 if args.quick else 10_000)
-    _raise_nofile()
     print(json.dumps(versions()))
     rows = [fanout_run(name, subs, events) for name in args.only]
     print(f"\nfan-out: {subs:,} subscribers x {events} chat chunks, server CPU per delivered event (one run)")
@@ -368,6 +408,7 @@ def main() -> None:
     print(f"\nidle: {r['subs']:,} subscribers, {r['kib_per_sub']:.1f} KiB of server RSS each (connection included);"
           f" one publish to all: {r['publish_cpu_ms']:.0f} ms server CPU, {r['publish_to_last_ms']:.0f} ms until"
           " the last client had it")  # fmt: skip
+    print_burst(burst_run(100 if args.quick else 1000))
     r = replay_run(1000, 20)
     print(f"\nreplay: {r['clients']} clients reconnect at once, each missed {r['missed']:,} events: all replayed in"
           f" {r['ms']:.0f} ms; {r['cpu_ms_per_client']:.1f} ms server CPU per client")  # fmt: skip
