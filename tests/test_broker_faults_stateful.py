@@ -184,5 +184,6 @@ def test_every_gap_is_filled_or_marked_whatever_the_interleaving(engine: Tuple[A
     with uvicorn_server(asgi_app(broker)) as running:
         Faults.url, Faults.broker, Faults.redis = running.url, broker, server
         runner = Faults.TestCase()
-        runner.settings = settings(max_examples=20, stateful_step_count=12, deadline=None)
+        examples = 400 if os.environ.get("HYPOTHESIS_PROFILE") == "thorough" else 20  # the long run: thorough
+        runner.settings = settings(max_examples=examples, stateful_step_count=12, deadline=None)
         runner.runTest()
