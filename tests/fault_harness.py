@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -218,10 +219,41 @@ def verify(
     sentinel: Optional[str] = None,
     unacknowledged_ok: bool = False,
     context: str = "",
+    workers: Sequence[Worker] = (),
 ) -> None:
-    """The checker finds no violation, or the test fails with its messages."""
+    """The checker finds no violation, or the test fails with its messages (and what ``workers`` say)."""
     found = check(truth.events, recorders, key, topics, sentinel=sentinel, unacknowledged_ok=unacknowledged_ok)
-    assert not found, (context + "\n" if context else "") + violations_text(found)
+    if found:
+        text = (context + "\n" if context else "") + violations_text(found) + around(found[0], recorders, truth)
+        raise AssertionError(text + "".join(worker_report(w) for w in workers))
+
+
+def worker_report(worker: Worker) -> str:
+    """A worker's stats (when it answers) and the end of its log, for a failure message."""
+    try:
+        stats: Any = worker.stats() if worker.proc.poll() is None else f"exited {worker.proc.returncode}"
+    except httpx.HTTPError as error:
+        stats = f"no answer ({type(error).__name__})"
+    tail = "\n      ".join(worker.log().strip().splitlines()[-6:])
+    return f"\nworker {worker.port}: {stats}\n      {tail}"
+
+
+def around(violation: str, recorders: Sequence[Recorder], truth: Truth) -> str:
+    """The frames of the first violation's recorder around it, each with its topic, for the message."""
+    name = violation.split(" ", 1)[0]
+    match = re.search(r"frame (\d+) on", violation)
+    recorder = next((r for r in recorders if r.name == name), None)
+    if recorder is None:
+        return ""
+    at = int(match.group(1)) if match else len(recorder.frames)
+    topics = {e.id: e.topic for e in truth.events}
+    lines = [
+        f"  {'>' if i == at else ' '} {i}: conn {f.conn} {f.event} {f.id} ({topics.get(f.id or '', '?')})"
+        for i, f in enumerate(recorder.frames)
+        if at - 4 <= i <= at + 2
+    ]
+    resets = [f"{f.id} (frame {i})" for i, f in enumerate(recorder.frames) if f.event == "reset"]
+    return f"\nframes of {name} around it (its resets: {resets or 'none'}):\n" + "\n".join(lines)
 
 
 def summary(recorders: Sequence[Recorder]) -> str:

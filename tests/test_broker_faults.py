@@ -68,7 +68,10 @@ def test_memory_burst_reaches_every_reader_and_drops_none(memory_worker: Worker,
         sentinel = truth.must_publish(worker, TOPIC, "end")
         settle(clients, sentinel, key, timeout=60)
         stats = worker.stats()
-    verify(truth, clients, key, TOPIC, sentinel, context=f"connections: {summary(clients)}; stats {stats}")
+    verify(
+        truth, clients, key, TOPIC, sentinel,
+        context=f"connections: {summary(clients)}; stats {stats}", workers=(worker,),
+    )
     assert stats["dropped_slow"] == 0, f"readers that keep up were dropped as slow: {stats}; {summary(clients)}"
     assert all(len(r.connections) == 1 for r in clients), f"readers reconnected: {summary(clients)}"
 
@@ -90,7 +93,7 @@ def test_memory_client_away_past_history_gets_a_reset(memory_worker: Worker) -> 
         sentinel = truth.must_publish(worker, TOPIC, "end")
         settle(back, sentinel, key)
         stats = worker.stats()
-    verify(truth, back, key, TOPIC, sentinel, context=summary(back))
+    verify(truth, back, key, TOPIC, sentinel, context=summary(back), workers=(worker,))
     if "resets_trimmed" in stats:
         assert stats["resets_trimmed"] >= 3, f"three resets for trimmed ids, counted: {stats}"
 
@@ -117,7 +120,10 @@ def test_memory_a_stalled_reader_is_dropped_cleanly_and_resumes_exactly(memory_w
         sentinel = truth.must_publish(worker, TOPIC, "end")
         settle([stalled] + healthy, sentinel, key, timeout=30)
         stats = worker.stats()
-    verify(truth, [stalled] + healthy, key, TOPIC, sentinel, context=f"{summary([stalled] + healthy)}; {stats}")
+    verify(
+        truth, [stalled] + healthy, key, TOPIC, sentinel,
+        context=f"{summary([stalled] + healthy)}; {stats}", workers=(worker,),
+    )
     assert stats["dropped_slow"] >= 1, f"the stalled reader was never dropped after {n} events of 4 KB: {stats}"
     ends = [c.end for c in stalled.connections[:-1]]
     assert ends and all(e == "clean" for e in ends), f"the slow reader's response did not end properly: {ends}"
@@ -165,7 +171,7 @@ def check_bad_ids(workers_: List[Worker], key: Any, boot: str) -> None:
     failed = [f"{r.name}: {c.end}" for r in clients for c in r.connections if c.end not in ("stopped", "clean")]
     raised = "".join(w.tracebacks() for w in workers_)[:800]
     context = "connections that failed: " + "; ".join(failed[:12]) + (f"\nworker log: {raised}" if raised else "")
-    verify(truth, clients, key, TOPIC, sentinel, context=context)
+    verify(truth, clients, key, TOPIC, sentinel, context=context, workers=workers_)
     assert not failed, "a bad Last-Event-ID broke the response: " + "; ".join(failed[:12])
     for worker in workers_:
         assert not worker.tracebacks(), f"a bad Last-Event-ID raised in the worker:\n{worker.tracebacks()}"
@@ -211,7 +217,9 @@ def test_redis_worker_killed_mid_stream_clients_fail_over_with_their_last_id(red
         sentinel = truth.must_publish(b, TOPIC, "end")
         settle(on_a + on_b, sentinel, redis_key)
     assert not truth.failed, f"publishes through the live worker failed: {truth.failed[:5]}"
-    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, context=f"connections: {summary(on_a + on_b)}")
+    verify(
+        truth, on_a + on_b, redis_key, TOPIC, sentinel, context=f"connections: {summary(on_a + on_b)}", workers=(a, b),
+    )
     assert all(len(r.connections) >= 2 for r in on_a), f"A's clients did not fail over: {summary(on_a)}"
 
 
@@ -232,7 +240,9 @@ def test_redis_worker_stopped_within_history_its_clients_get_every_event(redis_c
             a.resume()
         sentinel = truth.must_publish(b, TOPIC, "end")
         settle(on_a + on_b, sentinel, redis_key)
-    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, context=f"connections: {summary(on_a + on_b)}")
+    verify(
+        truth, on_a + on_b, redis_key, TOPIC, sentinel, context=f"connections: {summary(on_a + on_b)}", workers=(a, b),
+    )
     resets = [(r.name, f.id) for r in on_a + on_b for f in r.resets()]
     assert not resets, f"the history held every event, yet clients got reset frames: {resets[:5]}"
 
@@ -258,7 +268,10 @@ def test_redis_worker_stopped_past_history_its_clients_get_a_reset_at_the_gap(re
         assert length < 150, f"the stream kept {length} entries: no trimming, the scenario proves nothing"
         sentinel = truth.must_publish(b, TOPIC, "end")
         settle(on_a + on_b, sentinel, redis_key)
-    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, context=f"stream kept {length}; {summary(on_a + on_b)}")
+    verify(
+        truth, on_a + on_b, redis_key, TOPIC, sentinel,
+        context=f"stream kept {length}; {summary(on_a + on_b)}", workers=(a, b),
+    )
 
 
 @needs_redis
@@ -279,7 +292,10 @@ def test_redis_killed_with_aof_everything_resumes_exactly(redis_cluster: Cluster
             truth.must_publish((a, b)[n % 2], TOPIC, f"after {n}")
         sentinel = truth.must_publish(a, TOPIC, "end")
         settle(on_a + on_b, sentinel, redis_key)
-    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True, context=summary(on_a + on_b))
+    verify(
+        truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True,
+        context=summary(on_a + on_b), workers=(a, b),
+    )
     resets = [(r.name, f.id) for r in on_a + on_b for f in r.resets()]
     assert not resets, f"Redis kept everything (AOF), yet clients got reset frames: {resets[:5]}"
 
@@ -316,7 +332,10 @@ def test_redis_restarted_empty_old_ids_and_live_gaps_get_a_reset(redis_cluster: 
             wait_subscribers([(b, 8)], timeout=10)
             sentinel = truth.must_publish(a, TOPIC, "end")
             settle(on_a + on_b + back, sentinel, redis_key)
-    verify(truth, on_a + on_b + back, redis_key, TOPIC, sentinel, unacknowledged_ok=True, context=summary(on_a + back))
+    verify(
+        truth, on_a + on_b + back, redis_key, TOPIC, sentinel, unacknowledged_ok=True,
+        context=summary(on_a + back), workers=(a, b),
+    )
 
 
 @needs_redis
@@ -344,7 +363,10 @@ def test_redis_stopped_publishes_fail_within_the_timeout_and_nothing_is_lost(red
         settle(on_a + on_b, sentinel, redis_key)
     bad = [f"{r.status_code} {r.text[:120]}" for r in answers if not r.text.startswith("BrokerUnavailable")]
     assert not bad, f"a publish while Redis was stopped did not fail with BrokerUnavailable: {bad}"
-    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True, context=summary(on_a + on_b))
+    verify(
+        truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True,
+        context=summary(on_a + on_b), workers=(a, b),
+    )
 
 
 @needs_redis
@@ -378,7 +400,7 @@ def test_redis_flushall_a_client_back_with_a_flushed_id_and_a_stopped_worker_get
             wait_subscribers([(a, 8)], timeout=10)
             sentinel = truth.must_publish(b, TOPIC, "end")
             settle(on_a + on_b + back, sentinel, redis_key)
-    verify(truth, on_a + on_b + back, redis_key, TOPIC, sentinel, context=summary(on_a + on_b + back))
+    verify(truth, on_a + on_b + back, redis_key, TOPIC, sentinel, context=summary(on_a + on_b + back), workers=(a, b))
 
 
 @needs_redis
@@ -398,7 +420,7 @@ def test_redis_xtrim_while_a_client_is_away_gets_it_a_reset(redis_cluster: Clust
         wait_subscribers([(a, 2), (b, 2)])
         sentinel = truth.must_publish(a, TOPIC, "end")
         settle(back, sentinel, redis_key)
-    verify(truth, back, redis_key, TOPIC, sentinel, context=summary(back))
+    verify(truth, back, redis_key, TOPIC, sentinel, context=summary(back), workers=(a, b))
 
 
 @needs_redis
@@ -442,10 +464,129 @@ def caller_ids(redis: redis_py.Redis, a: Worker, b: Worker) -> None:
         truth.add([caller], TOPIC, "caller")
         sentinel = truth.must_publish(a, TOPIC, "end")
         settle(on_a + on_b, sentinel, redis_key)
-    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, context=summary(on_a + on_b))
+    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, context=summary(on_a + on_b), workers=(a, b))
 
 
 @needs_redis
 def test_redis_bad_last_event_ids_get_the_reset_frame_then_live_events(redis_cluster: Cluster) -> None:
     _, (a, b) = redis_cluster
     check_bad_ids([a, b], redis_key, "ffffffffffff")
+
+
+# -- more than one topic, and a watcher that just came -------------------------------------------------------
+
+SIDE = "side"
+
+
+@pytest.mark.parametrize("memory_worker", [{"history": 50}], indirect=True)
+def test_memory_two_topics_away_while_one_is_trimmed_gets_a_reset(memory_worker: Worker) -> None:
+    worker, truth = memory_worker, Truth()
+    away = recorders(worker.events_url(TOPIC, SIDE), 2, "away")
+    with Clients(away):
+        wait_subscribers([(worker, 2)])
+        first = truth.must_publish(worker, TOPIC, "ready")
+        key = memory_key(boot_of(first))
+        settle(away, first, key)
+    truth.add(worker.burst(SIDE, n=100), SIDE, "")
+    for n in range(3):
+        truth.must_publish(worker, TOPIC, f"room {n}")
+    back = [Recorder(worker.events_url(TOPIC, SIDE), initial=first, name=f"back{i}") for i in range(2)]
+    room_only = [Recorder(worker.events_url(TOPIC), initial=first, name=f"room-only{i}") for i in range(2)]
+    with Clients(back + room_only):
+        wait_subscribers([(worker, 4)])
+        sentinel = truth.must_publish(worker, TOPIC, "end")
+        settle(back + room_only, sentinel, key)
+    verify(truth, back, key, [TOPIC, SIDE], sentinel, context=summary(back), workers=(worker,))
+    verify(truth, room_only, key, TOPIC, sentinel, context=summary(room_only), workers=(worker,))
+
+
+@needs_redis
+@pytest.mark.parametrize("redis_cluster", [{"history": 50}], indirect=True)
+def test_redis_two_topics_worker_stopped_while_one_is_trimmed_under_live_publishing(redis_cluster: Cluster) -> None:
+    """Clients follow two topics; their worker is stopped while one topic loses more than its history and
+    the other goes on being published, before, during and after the stop."""
+    _, (a, b) = redis_cluster
+    truth = Truth()
+    on_a = recorders(a.events_url(TOPIC, SIDE), 5, "a")
+    on_b = recorders(b.events_url(TOPIC, SIDE), 3, "b")
+    with Clients(on_a + on_b):
+        wait_subscribers([(a, 5), (b, 3)])
+        first = truth.must_publish(b, TOPIC, "ready")
+        settle(on_a + on_b, first, redis_key)
+        done = threading.Event()
+
+        def publish_room() -> None:
+            n = 0
+            while not done.is_set():
+                truth.publish(b, TOPIC, f"room {n}")
+                n += 1
+                time.sleep(0.004)
+
+        publisher = threading.Thread(target=publish_room)
+        publisher.start()
+        try:
+            time.sleep(0.1)
+            a.pause()
+            try:
+                truth.add(b.burst(SIDE, n=150), SIDE, "")
+                time.sleep(0.2)
+            finally:
+                a.resume()
+            time.sleep(0.3)
+        finally:
+            done.set()
+            publisher.join(30)
+        sentinel = truth.must_publish(b, TOPIC, "end")
+        settle(on_a + on_b, sentinel, redis_key)
+    assert not truth.failed, f"publishes failed: {truth.failed[:3]}"
+    verify(truth, on_a + on_b, redis_key, [TOPIC, SIDE], sentinel, context=summary(on_a + on_b), workers=(a, b))
+
+
+@needs_redis
+def test_redis_two_topics_away_while_one_is_trimmed_gets_a_reset(redis_cluster: Cluster) -> None:
+    server, (a, b) = redis_cluster
+    truth = Truth()
+    away = recorders(a.events_url(TOPIC, SIDE), 2, "away")
+    with Clients(away):
+        wait_subscribers([(a, 2)])
+        first = truth.must_publish(b, TOPIC, "ready")
+        settle(away, first, redis_key)
+    truth.add(b.burst(SIDE, n=20), SIDE, "")
+    for n in range(3):
+        truth.must_publish(a, TOPIC, f"room {n}")
+    with client_of(server) as r:
+        r.xtrim("sse_fast:t:" + SIDE, maxlen=2, approximate=False)
+    back = [Recorder((a, b)[i % 2].events_url(TOPIC, SIDE), initial=first, name=f"back{i}") for i in range(2)]
+    room_only = [Recorder((a, b)[i % 2].events_url(TOPIC), initial=first, name=f"room-only{i}") for i in range(2)]
+    with Clients(back + room_only):
+        wait_subscribers([(a, 2), (b, 2)])
+        sentinel = truth.must_publish(a, TOPIC, "end")
+        settle(back + room_only, sentinel, redis_key)
+    verify(truth, back, redis_key, [TOPIC, SIDE], sentinel, context=summary(back), workers=(a, b))
+    verify(truth, room_only, redis_key, TOPIC, sentinel, context=summary(room_only), workers=(a, b))
+
+
+@needs_redis
+def test_redis_a_caller_id_from_the_last_second_reaches_a_subscriber_that_just_came(redis_cluster: Cluster) -> None:
+    """A caller id up to a second behind Redis's clock, published after a client subscribed, reaches it
+    (its worker started reading the topic only when the client came)."""
+    server, (a, b) = redis_cluster
+    truth = Truth()
+    clients = recorders(b.events_url("late"), 2, "b") + recorders(a.events_url("late"), 2, "a")
+    with client_of(server) as redis:
+        begun = redis_key(truth.must_publish(a, "other", "the data set begins"))
+        seconds, micros = redis.time()  # a caller id must come after the last id: let a second pass
+        time.sleep(max(0.0, (begun[0] + 1100 - (seconds * 1000 + micros // 1000)) / 1000))
+    with Clients(clients), client_of(server) as redis:
+        wait_subscribers([(a, 2), (b, 2)])
+        time.sleep(0.2)  # the watchers have been reading for a while when the old-looking id comes
+        seconds, micros = redis.time()
+        caller = "%d-0" % (seconds * 1000 + micros // 1000 - 900)
+        response = a.publish("late", "caller", id=caller)
+        assert response.status_code == 200 and response.text == caller, f"{caller} refused: {response.text}"
+        truth.add([caller], "late", "caller")
+        sentinel = truth.must_publish(b, "late", "end")
+        settle(clients, sentinel, redis_key)
+    missed = [r.name for r in clients if not r.got(caller)]
+    assert not missed, f"subscribers that came before it never got the caller id {caller}: {missed}"
+    verify(truth, clients, redis_key, "late", sentinel, context=summary(clients), workers=(a, b))
