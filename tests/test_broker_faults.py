@@ -98,9 +98,11 @@ def test_memory_client_away_past_history_gets_a_reset(memory_worker: Worker) -> 
         assert stats["resets_trimmed"] >= 3, f"three resets for trimmed ids, counted: {stats}"
 
 
-def test_memory_a_stalled_reader_is_dropped_cleanly_and_resumes_exactly(memory_worker: Worker) -> None:
+@pytest.mark.parametrize("threads", [0, 4], ids=["await-publish", "4-threads-publish-sync"])
+def test_memory_a_stalled_reader_is_dropped_cleanly_and_resumes_exactly(memory_worker: Worker, threads: int) -> None:
     """A reader that stops reading is dropped as slow with its response ended properly (the chunked body
-    ends); it reconnects with its Last-Event-ID and gets exactly what it missed; the others miss nothing."""
+    ends); it reconnects with its Last-Event-ID and gets exactly what it missed; the others miss nothing,
+    and publishers (on the loop or in threads) are slowed, never stuck."""
     worker, truth = memory_worker, Truth()
     stalled, healthy = Recorder(worker.events_url(TOPIC), name="stalled"), recorders(worker.events_url(TOPIC), 5, "ok")
     with Clients([stalled] + healthy):
@@ -113,7 +115,7 @@ def test_memory_a_stalled_reader_is_dropped_cleanly_and_resumes_exactly(memory_w
             deadline = time.monotonic() + 30  # a guard against a hang: the drop must come long before
             n = 0
             while worker.stats()["dropped_slow"] == 0 and time.monotonic() < deadline:
-                truth.add(worker.burst(TOPIC, n=20, pad=4000), TOPIC, "x" * 4000)
+                truth.add(worker.burst(TOPIC, n=20, pad=4000, threads=threads), TOPIC, "x" * 4000)
                 n += 20
         finally:
             stalled.stalled = False
@@ -590,3 +592,112 @@ def test_redis_a_caller_id_from_the_last_second_reaches_a_subscriber_that_just_c
     missed = [r.name for r in clients if not r.got(caller)]
     assert not missed, f"subscribers that came before it never got the caller id {caller}: {missed}"
     verify(truth, clients, redis_key, "late", sentinel, context=summary(clients), workers=(a, b))
+
+
+# -- resuming while it all goes on -----------------------------------------------------------------------------
+
+
+def test_memory_clients_resume_a_long_history_while_a_burst_is_published(memory_worker: Worker) -> None:
+    """Clients come back with an old id (1500 events to replay) while another 1000 are being published."""
+    worker, truth = memory_worker, Truth()
+    first = truth.must_publish(worker, TOPIC, "ready")
+    key = memory_key(boot_of(first))
+    truth.add(worker.burst(TOPIC, n=1500, pad=300), TOPIC, "x" * 300)
+    burst: List[str] = []
+    publisher = threading.Thread(target=lambda: burst.extend(worker.burst(TOPIC, n=1000, pad=300, threads=2)))
+    back = [Recorder(worker.events_url(TOPIC), initial=first, name=f"back{i}") for i in range(10)]
+    publisher.start()
+    try:
+        with Clients(back):
+            publisher.join(60)
+            truth.add(burst, TOPIC, "x" * 300)
+            sentinel = truth.must_publish(worker, TOPIC, "end")
+            settle(back, sentinel, key, timeout=60)
+    finally:
+        publisher.join(60)
+    verify(truth, back, key, TOPIC, sentinel, context=summary(back), workers=(worker,))
+
+
+@needs_redis
+@pytest.mark.parametrize("redis_cluster", [{"history": 3000}], indirect=True)
+def test_redis_worker_killed_while_its_clients_replay_they_fail_over_mid_replay(redis_cluster: Cluster) -> None:
+    """Clients come back to A with an old id (1500 events to replay) while B publishes; A is killed while
+    they replay: they go on at B from the last id they got."""
+    _, (a, b) = redis_cluster
+    truth = Truth()
+    first = truth.must_publish(b, TOPIC, "ready")
+    truth.add(b.burst(TOPIC, n=1500, pad=300), TOPIC, "x" * 300)
+    back = [Recorder([a.events_url(TOPIC), b.events_url(TOPIC)], initial=first, name=f"back{i}") for i in range(10)]
+    done = threading.Event()
+
+    def publish_more() -> None:
+        n = 0
+        while not done.is_set():
+            truth.publish(b, TOPIC, f"live {n}")
+            n += 1
+            time.sleep(0.003)
+
+    publisher = threading.Thread(target=publish_more)
+    publisher.start()
+    try:
+        with Clients(back):
+            wait_until_any(lambda: sum(len(r.frames) for r in back) >= 2000)
+            a.kill()
+            time.sleep(0.3)
+            done.set()
+            publisher.join(30)
+            sentinel = truth.must_publish(b, TOPIC, "end")
+            settle(back, sentinel, redis_key, timeout=60)
+    finally:
+        done.set()
+        publisher.join(30)
+    assert not truth.failed, f"publishes through B failed: {truth.failed[:3]}"
+    verify(truth, back, redis_key, TOPIC, sentinel, context=summary(back), workers=(b,))
+    assert all(len(r.connections) >= 2 for r in back), f"clients did not fail over: {summary(back)}"
+
+
+@needs_redis
+def test_redis_every_connection_of_the_workers_killed_under_publishing(redis_cluster: Cluster) -> None:
+    """CLIENT KILL of every normal connection (the readers', the publishers') while events are published:
+    the readers reconnect and resume from their positions; nothing acknowledged is lost."""
+    server, (a, b) = redis_cluster
+    truth = Truth()
+    on_a, on_b = recorders(a.events_url(TOPIC), 5, "a"), recorders(b.events_url(TOPIC), 5, "b")
+    done = threading.Event()
+
+    def publish_more() -> None:
+        n = 0
+        while not done.is_set():
+            truth.publish((a, b)[n % 2], TOPIC, f"live {n}")
+            n += 1
+            time.sleep(0.003)
+
+    with Clients(on_a + on_b), client_of(server) as redis:
+        wait_subscribers([(a, 5), (b, 5)])
+        first = truth.must_publish(b, TOPIC, "ready")
+        settle(on_a + on_b, first, redis_key)
+        publisher = threading.Thread(target=publish_more)
+        publisher.start()
+        killed = 0
+        try:
+            for _ in range(5):
+                time.sleep(0.1)
+                killed += int(redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"))
+            time.sleep(0.2)
+        finally:
+            done.set()
+            publisher.join(30)
+        sentinel = truth.must_publish(a, TOPIC, "end")
+        settle(on_a + on_b, sentinel, redis_key)
+    verify(
+        truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True,
+        context=summary(on_a + on_b), workers=(a, b),
+    )
+    assert killed >= 5, f"CLIENT KILL found only {killed} connections to cut"
+
+
+def wait_until_any(check: Any, timeout: float = 30) -> None:
+    """Wait for ``check()``, at most ``timeout`` s (a guard: the scenario goes on either way)."""
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.01)
