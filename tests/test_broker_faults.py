@@ -701,3 +701,67 @@ def wait_until_any(check: Any, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not check() and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+@needs_redis
+def test_redis_burst_reaches_every_reader_of_both_workers_and_drops_none(redis_cluster: Cluster) -> None:
+    """1000 publishes of 300 bytes in a tight loop on B: the 25 readers of each worker get them all (on A
+    they come through its Redis reader)."""
+    _, (a, b) = redis_cluster
+    truth = Truth()
+    on_a, on_b = recorders(a.events_url(TOPIC), 25, "a"), recorders(b.events_url(TOPIC), 25, "b")
+    with Clients(on_a + on_b):
+        wait_subscribers([(a, 25), (b, 25)])
+        first = truth.must_publish(b, TOPIC, "ready")
+        settle(on_a + on_b, first, redis_key)
+        truth.add(b.burst(TOPIC, n=1000, pad=300), TOPIC, "x" * 300)
+        sentinel = truth.must_publish(b, TOPIC, "end")
+        settle(on_a + on_b, sentinel, redis_key, timeout=60)
+        stats = [a.stats(), b.stats()]
+    verify(truth, on_a + on_b, redis_key, TOPIC, sentinel, context=summary(on_a + on_b), workers=(a, b))
+    assert all(s["dropped_slow"] == 0 for s in stats), f"readers that keep up were dropped as slow: {stats}"
+    assert all(len(r.connections) == 1 for r in on_a + on_b), f"readers reconnected: {summary(on_a + on_b)}"
+
+
+@needs_redis
+def test_redis_stopped_under_a_publish_sync_burst_from_threads_fails_it_and_loses_nothing(
+    redis_cluster: Cluster,
+) -> None:
+    """Redis is stopped for 1.5 s under 4 threads of ``publish_sync``: the burst fails (no thread hangs)
+    and every event a publisher was told about reaches every reader."""
+    server, (a, b) = redis_cluster
+    assert server.process is not None
+    truth = Truth()
+    on_a, on_b = recorders(a.events_url(TOPIC), 3, "a"), recorders(b.events_url(TOPIC), 3, "b")
+    answer: List[Any] = []
+    with Clients(on_a + on_b):
+        wait_subscribers([(a, 3), (b, 3)])
+        first = truth.must_publish(b, TOPIC, "ready")
+        settle(on_a + on_b, first, redis_key)
+
+        def burst() -> None:
+            params = {"topic": TOPIC, "n": "4000", "threads": "4"}
+            answer.append(b.http.post(b.url + "/burst", params=params, timeout=60))
+
+        publisher = threading.Thread(target=burst)
+        publisher.start()
+        time.sleep(0.2)
+        server.process.send_signal(19)  # SIGSTOP
+        try:
+            time.sleep(1.5)
+        finally:
+            server.process.send_signal(18)  # SIGCONT
+        publisher.join(60)
+        assert not publisher.is_alive(), "the publish_sync burst hung after Redis came back"
+        for n in range(5):
+            truth.must_publish((a, b)[n % 2], TOPIC, f"after {n}")
+        sentinel = truth.must_publish(a, TOPIC, "end")
+        settle(on_a + on_b, sentinel, redis_key, timeout=30)
+    response = answer[0]
+    assert response.status_code == 400 and response.text.startswith("BrokerUnavailable"), (
+        f"a burst under a stopped Redis answered {response.status_code} {response.text[:200]}"
+    )
+    verify(
+        truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True,
+        context=summary(on_a + on_b), workers=(a, b),
+    )
