@@ -292,6 +292,7 @@ def check(
     topics: Union[str, Iterable[str]],
     sentinel: Optional[str] = None,
     unacknowledged_ok: bool = False,
+    since: Optional[str] = None,
 ) -> List[str]:
     """Violations of "exactly what it missed, or a reset frame, never a silent gap" for each recorder.
 
@@ -301,7 +302,8 @@ def check(
     silent gap, unless a reset frame moved P past them. After the last frame, every truth event after P up
     to ``sentinel`` (default: the last one of ``topics``) is a missing tail. An event that is in no
     acknowledgment is reported unless ``unacknowledged_ok`` (a publish that failed may still be stored).
-    An empty list: the promise held."""
+    ``since``: a client without a Last-Event-ID is owed every event from that one on (it was connected
+    before it was published). An empty list: the promise held."""
     followed = (topics,) if isinstance(topics, str) else tuple(topics)
     known: Dict[str, Published] = {}
     for event in truth:
@@ -316,10 +318,13 @@ def check(
         end_key = key(sentinel)
         if end_key is None:
             raise ValueError(f"the sentinel {sentinel!r} is no id of the engine")
+    since_key = None if since is None else key(since)
+    if since is not None and since_key is None:
+        raise ValueError(f"since {since!r} is no id of the engine")
     violations: List[str] = []
     for recorder in [records] if isinstance(records, Recorder) else records:
         walk = _Walk(recorder.name, followed)
-        _walk(walk, recorder, ordered, keys, known, key, end_key, unacknowledged_ok)
+        _walk(walk, recorder, ordered, keys, known, key, end_key, unacknowledged_ok, since_key)
         violations += walk.violations
     return violations
 
@@ -344,6 +349,7 @@ def _walk(
     key: KeyFn,
     end_key: Key,
     unacknowledged_ok: bool,
+    since_key: Key = None,
 ) -> None:
     initial = recorder.initial
     anchored = initial is None  # no Last-Event-ID: the first event sets the position
@@ -391,6 +397,9 @@ def _walk(
             )
             position, unusable = k, False
         elif anchored and position is None:
+            owed = [e for e, ek in zip(ordered, keys) if since_key is not None and since_key <= ek < k]
+            if owed:
+                walk.report(f"SILENT GAP before its first event {frame.id} ({where}): missing {_ids(owed)}")
             position = k
         elif k in seen:
             walk.report(f"duplicate: event {frame.id} again (first at frame {seen[k]}) ({where})")
@@ -412,7 +421,7 @@ def _walk(
         walk.report(f"its Last-Event-ID {_short(initial)} cannot be served, and it got no reset frame at all")
         return
     if position is None and anchored:
-        tail = _between(ordered, keys, None, end_key, inclusive=True)
+        tail = [e for e, ek in zip(ordered, keys) if (since_key is None or ek >= since_key) and ek <= end_key]
         if tail:
             walk.report(f"received no event at all: missing {_ids(tail)}")
         return

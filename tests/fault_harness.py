@@ -221,8 +221,14 @@ def verify(
     context: str = "",
     workers: Sequence[Worker] = (),
 ) -> None:
-    """The checker finds no violation, or the test fails with its messages (and what ``workers`` say)."""
-    found = check(truth.events, recorders, key, topics, sentinel=sentinel, unacknowledged_ok=unacknowledged_ok)
+    """The checker finds no violation, or the test fails with its messages (and what ``workers`` say).
+    A client without a Last-Event-ID is owed every event of its topics: each scenario connects them first."""
+    followed = (topics,) if isinstance(topics, str) else tuple(topics)
+    mine = sorted((e.id for e in truth.events if e.topic in followed), key=key)
+    found = check(
+        truth.events, recorders, key, topics, sentinel=sentinel, unacknowledged_ok=unacknowledged_ok,
+        since=mine[0] if mine else None,
+    )
     if found:
         text = (context + "\n" if context else "") + violations_text(found) + around(found[0], recorders, truth)
         raise AssertionError(text + "".join(worker_report(w) for w in workers))

@@ -82,6 +82,15 @@ def test_an_out_of_order_event_is_reported() -> None:
     assert any("out of order" in v and mid(2) in v for v in found), found
 
 
+def test_a_fresh_client_is_owed_everything_from_since() -> None:
+    assert check(truth(1, 2, 3), record(events(2, 3)), KEY, "room") == []  # anchored at its first event
+    found = check(truth(1, 2, 3), record(events(2, 3)), KEY, "room", since=mid(1))
+    assert len(found) == 1 and "before its first event" in found[0] and mid(1) in found[0], found
+    assert check(truth(1, 2, 3), record(events(1, 2, 3)), KEY, "room", since=mid(1)) == []
+    found = check(truth(1, 2, 3), record([]), KEY, "room", since=mid(2))
+    assert len(found) == 1 and "no event at all" in found[0] and mid(1) not in found[0], found
+
+
 def test_a_missing_tail_is_reported_up_to_the_sentinel() -> None:
     found = check(truth(1, 2, 3, 4, 5), record(events(1, 2, 3)), KEY, "room", sentinel=mid(5))
     assert len(found) == 1 and "MISSING TAIL" in found[0] and mid(4) in found[0] and mid(5) in found[0], found
