@@ -288,7 +288,7 @@ def test_redis_killed_with_aof_everything_resumes_exactly(redis_cluster: Cluster
         for n in range(20):
             truth.publish((a, b)[n % 2], TOPIC, f"before {n}")
         server.kill()
-        truth.publish(a, TOPIC, "while down")  # fails (not counted): Redis is gone
+        down = a.publish(TOPIC, "while down")
         server.start()
         for n in range(20):
             truth.must_publish((a, b)[n % 2], TOPIC, f"after {n}")
@@ -300,6 +300,7 @@ def test_redis_killed_with_aof_everything_resumes_exactly(redis_cluster: Cluster
     )
     resets = [(r.name, f.id) for r in on_a + on_b for f in r.resets()]
     assert not resets, f"Redis kept everything (AOF), yet clients got reset frames: {resets[:5]}"
+    assert down.status_code == 400 and down.text.startswith("BrokerUnavailable"), f"while down: {down.text[:200]}"
 
 
 @needs_redis
