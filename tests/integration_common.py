@@ -130,6 +130,14 @@ def check_resumed(url: str, data: Callable[[int], Any] = lambda i: {"i": i}) -> 
     assert got[3].data == "[DONE]"
 
 
+def first_after(last_event_id: Optional[str]) -> int:
+    """The number to count on from after ``last_event_id``: 1 for none, or for an id that is not a number
+    (``sse_fast.resume.UNREADABLE`` included: a bad id starts over, as an unknown one does)."""
+    if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
+        return int(last_event_id) + 1
+    return 1
+
+
 def check_first_ids(url: str, first: int, headers: Optional[Dict[str, str]] = None) -> None:
     """The first three events read from ``url`` have the ids ``first``, ``first + 1``, ``first + 2``."""
     _, got = read_sse(url, headers=headers)

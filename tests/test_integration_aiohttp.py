@@ -8,6 +8,7 @@ from typing import Any, Iterator
 
 import pytest
 from integration_common import (
+    first_after,
     SEEN,
     TOO_LONG_ID,
     async_items,
@@ -28,7 +29,7 @@ from sse_fast.integrations.aiohttp import last_event_id, sse_response, sse_write
 
 
 async def events(request: Any) -> Any:
-    start = int(last_event_id(request) or 0) + 1
+    start = first_after(last_event_id(request))
     async with sse_writer(request, headers={"X-Extra": "1"}) as writer:
         for i in range(start, start + 3):
             await writer.write_event_with_id(str(i), {"i": i})

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from integration_common import (
+    first_after,
     SEEN,
     async_items,
     check_client_leaving,
@@ -48,7 +49,7 @@ ASYNC_DISCONNECT = django.VERSION >= (5, 0)  # older Django does not watch for h
 
 
 def sync_events(request: Any) -> Any:
-    start = int(last_event_id(request) or 0) + 1
+    start = first_after(last_event_id(request))
 
     def handler(writer: Writer) -> None:
         SEEN.put("ran", True)
@@ -60,7 +61,7 @@ def sync_events(request: Any) -> Any:
 
 
 async def async_events(request: Any) -> Any:
-    start = int(last_event_id(request) or 0) + 1
+    start = first_after(last_event_id(request))
 
     async def handler(writer: AsyncWriter) -> None:
         SEEN.put("ran", True)

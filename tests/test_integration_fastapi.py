@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from integration_common import (
+    first_after,
     SEEN,
     TOO_LONG_ID,
     async_items,
@@ -19,6 +20,7 @@ from integration_common import (
 from servers import uvicorn_server
 
 from sse_fast import AsyncWriter
+from sse_fast.resume import UNREADABLE
 from sse_fast.testing import read_events
 
 fastapi = pytest.importorskip("fastapi")
@@ -30,7 +32,7 @@ app = fastapi.FastAPI()
 @app.get("/events")
 async def events(stream: EventStream) -> Any:
     async def handler(writer: AsyncWriter) -> None:
-        start = int(stream.last_event_id or 0) + 1
+        start = first_after(stream.last_event_id)
         for i in range(start, start + 3):
             await writer.write_event_with_id(str(i), {"i": i})
         await writer.write_done()
@@ -71,7 +73,8 @@ def test_query_fallback_and_invalid_id(server: Any) -> None:
 def test_last_event_id_dependency(server: Any) -> None:
     import httpx
 
-    assert httpx.get(server.url + "/id?lastEventId=a%00").json() == {"last_event_id": None}
+    assert httpx.get(server.url + "/id?lastEventId=a%00").json() == {"last_event_id": UNREADABLE}
+    assert httpx.get(server.url + "/id").json() == {"last_event_id": None}
     assert httpx.get(server.url + "/id", headers={"Last-Event-ID": "e-7"}).json() == {"last_event_id": "e-7"}
 
 

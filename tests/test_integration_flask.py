@@ -9,6 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 from integration_common import (
+    first_after,
     SEEN,
     TOO_LONG_ID,
     check_client_leaving,
@@ -31,7 +32,7 @@ app = flask.Flask(__name__)
 
 @app.get("/events")
 def events() -> Any:
-    start = int(last_event_id() or 0) + 1
+    start = first_after(last_event_id())
 
     def handler(writer: Writer) -> None:
         for i in range(start, start + 3):

@@ -262,8 +262,8 @@ class RedisLog:
             self._failed = error
             log.error("the Redis log's thread failed: %r", error)
         finally:
-            ready.set()
             loop.close()
+            ready.set()  # after the close: a caller that saw the failure finds the loop closed
 
     async def _call(self, command: Callable[[], Any]) -> Any:
         """``await command()`` on the log's loop from any other loop, within ``timeout``."""
@@ -372,13 +372,13 @@ class RedisLog:
         self._closed = True
         loop, thread = self._loop, self._thread
         if loop is not None and thread is not None and self._pid == os.getpid() and not loop.is_closed():
+            shutdown = self._shutdown()
             try:
-                await asyncio.wait_for(
-                    asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._shutdown(), loop)), self.timeout
-                )
+                done = asyncio.run_coroutine_threadsafe(shutdown, loop)
+                await asyncio.wait({asyncio.wrap_future(done)}, timeout=self.timeout)
                 loop.call_soon_threadsafe(loop.stop)
-            except (RuntimeError, asyncio.TimeoutError):  # the loop stopped or closed meanwhile
-                pass
+            except RuntimeError:  # the loop closed meanwhile: its thread has ended
+                shutdown.close()
             await asyncio.get_running_loop().run_in_executor(None, thread.join, 5)
 
     # -- reading ----------------------------------------------------------------------------------
