@@ -18,6 +18,7 @@ bursts sent in few writes, ``sse_fast.shutdown``. Differences: docs/fastapi-nati
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json
@@ -36,6 +37,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..encoder import encode, encode_comment, encode_retry
+from ..errors import ClientDisconnected
 from ..transports.asgi import run_handler
 from ..transports.options import Options
 from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter
@@ -155,6 +157,11 @@ class FastAPIEventStream(Response):
         try:
             async for item in items:
                 await writer.write_frame(frame(item, scope))
+        except Exception:  # the generator failed, or an item is not of the declared type
+            with contextlib.suppress(ClientDisconnected):
+                await writer.flush()  # what came before it goes out
+            writer.abort()  # the body is not ended: the client can tell the stream broke, as under FastAPI
+            raise
         finally:  # at once, also when the client left: the generator's own finally runs now
             if items is not content:
                 await items.aclose()  # type: ignore[attr-defined]
