@@ -22,13 +22,13 @@ import contextlib
 import functools
 import inspect
 import json
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, Optional, Union
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Dict, Iterator, Optional, Union, cast
 
-import fastapi.routing as _routing
+import fastapi.exceptions
+import fastapi.routing
 from fastapi._compat import lenient_issubclass
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
@@ -41,6 +41,11 @@ from ..errors import ClientDisconnected
 from ..transports.asgi import run_handler
 from ..transports.options import Options
 from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter
+
+# FastAPI's router internals this module calls as FastAPI does (its keepalive, its serialization helpers, its
+# error with endpoint context): read per use, untyped, as they are not public (and older FastAPI has none).
+_routing: Any = fastapi.routing
+_exceptions: Any = fastapi.exceptions
 
 RouteHandler = Callable[..., Any]
 Content = Union[AsyncIterator[Any], Iterator[Any]]
@@ -74,7 +79,7 @@ class Items:
             return encode(plain_json(item))
         value, errors = field.validate(item, {}, loc=("response",))
         if errors:
-            raise ResponseValidationError(errors=errors, body=item, endpoint_ctx=self.context(scope))
+            raise _exceptions.ResponseValidationError(errors=errors, body=item, endpoint_ctx=self.context(scope))
         return encode(field.serialize_json(value, **self.dump))
 
     def context(self, scope: Scope) -> Dict[str, Any]:
@@ -164,7 +169,7 @@ class FastAPIEventStream(Response):
             raise
         finally:  # at once, also when the client left: the generator's own finally runs now
             if items is not content:
-                await items.aclose()  # type: ignore[attr-defined]
+                await cast("AsyncGenerator[Any, None]", items).aclose()  # starlette's, an async generator
             await _close(content)
 
 
@@ -234,8 +239,9 @@ _original_get_route_handler = APIRoute.get_route_handler
 
 
 def install(send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT) -> None:
-    """Stream every SSE path operation declared from now on (in any app, router or included router of this
-    process) through sse_fast. Call it before the routes are declared; a second call changes ``send_timeout``."""
+    """Stream every SSE path operation whose handler FastAPI builds from now on (any app, router or included
+    router of this process) through sse_fast: call it before the routes are declared and leave it on (FastAPI
+    builds an included router's handlers at their first request). A second call changes ``send_timeout``."""
 
     def get_route_handler(self: APIRoute) -> RouteHandler:
         return route_handler(self, functools.partial(_original_get_route_handler, self), send_timeout)
@@ -244,7 +250,7 @@ def install(send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT) -> None:
 
 
 def uninstall() -> None:
-    """Undo ``install()`` for the routes declared from now on."""
+    """Undo ``install()`` for the handlers FastAPI builds from now on."""
     APIRoute.get_route_handler = _original_get_route_handler  # type: ignore[method-assign]
 
 
