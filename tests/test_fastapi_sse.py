@@ -22,8 +22,10 @@ from fastapi import APIRouter, Depends, FastAPI  # noqa: E402
 from fastapi.sse import EventSourceResponse, ServerSentEvent  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
+from sse_fast import Broker  # noqa: E402
 from sse_fast.integrations import fastapi_sse  # noqa: E402
-from sse_fast.integrations.fastapi_sse import FastAPIEventStream, SSERoute  # noqa: E402
+from sse_fast.integrations.fastapi import LastEventID  # noqa: E402
+from sse_fast.integrations.fastapi_sse import FastAPIEventStream, SSERoute, current_writer  # noqa: E402
 
 
 class Prompt(BaseModel):
@@ -109,6 +111,21 @@ async def quiet() -> AsyncIterable[Dict[str, int]]:
     yield {"n": 2}
 
 
+broker = Broker()
+
+
+@router.get("/rooms/{room}", response_class=EventSourceResponse)
+async def room(room: str, last_event_id: LastEventID) -> AsyncIterable[ServerSentEvent]:
+    await broker.stream(current_writer(), room, last_event_id)  # until the client leaves
+    return
+    yield  # pragma: no cover  (a generator: FastAPI streams it as SSE)
+
+
+@router.get("/writer-in-thread", response_class=EventSourceResponse)
+def writer_in_thread() -> Iterable[Dict[str, bool]]:
+    yield {"open": not current_writer().closed}
+
+
 app = FastAPI()
 app.include_router(router)
 
@@ -185,6 +202,24 @@ def test_keepalive_is_fastapis_comment_at_its_interval(server: Any, monkeypatch:
     first, second = b'data: {"n":1}\n\n', b'data: {"n":2}\n\n'
     assert body.startswith(first + b": ping\n\n") and body.endswith(second)
     assert set(body[len(first) : -len(second)].split(b"\n\n")) == {b": ping", b""}  # pings only, between
+
+
+def test_a_generator_follows_broker_topics_on_its_writer_with_last_event_id(server: Any) -> None:
+    first = broker.publish_sync("lobby", {"n": 1})
+    broker.publish_sync("lobby", {"n": 2})
+    with httpx.Client(timeout=10) as client, connect_sse(
+        client, "GET", server.url + "/rooms/lobby", headers={"Last-Event-ID": first}
+    ) as source:
+        events = source.iter_sse()
+        assert json.loads(next(events).data) == {"n": 2}  # resumed after the first
+        broker.publish_sync("lobby", {"n": 3})
+        assert json.loads(next(events).data) == {"n": 3}  # live
+
+
+def test_current_writer_in_a_sync_generator_and_outside(server: Any) -> None:
+    assert httpx.get(server.url + "/writer-in-thread", timeout=10).text == 'data: {"open":true}\n\n'
+    with pytest.raises(LookupError, match="outside a FastAPI SSE generator"):
+        current_writer()
 
 
 def test_install_switches_routes_declared_after_it_and_uninstall_undoes_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import inspect
 import json
+from contextvars import ContextVar
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Dict, Iterator, Optional, Union, cast
 
 import fastapi.exceptions
@@ -48,6 +49,7 @@ _routing: Any = fastapi.routing
 _exceptions: Any = fastapi.exceptions
 
 RouteHandler = Callable[..., Any]
+_writer: ContextVar[AsyncWriter] = ContextVar("sse_fast_fastapi_writer")
 Content = Union[AsyncIterator[Any], Iterator[Any]]
 
 
@@ -157,6 +159,7 @@ class FastAPIEventStream(Response):
         interval = _routing._PING_INTERVAL  # read per stream, as FastAPI does (its tests patch it)
         if interval > 0:
             writer.start_heartbeat(interval, _routing.KEEPALIVE_COMMENT)
+        token = _writer.set(writer)  # seen by the generator, in this task or (copied by anyio) in its worker thread
         frame = self.items.frame
         items = content if isinstance(content, AsyncIterator) else iterate_in_threadpool(content)
         try:
@@ -171,6 +174,20 @@ class FastAPIEventStream(Response):
             if items is not content:
                 await cast("AsyncGenerator[Any, None]", items).aclose()  # starlette's, an async generator
             await _close(content)
+            _writer.reset(token)
+
+
+def current_writer() -> AsyncWriter:
+    """The sse_fast writer of the stream the calling generator feeds (under the switch): its ``context`` says
+    when the client left or the server shuts down (``reason``), ``Broker.stream`` can follow topics on it.
+    ``LookupError`` outside such a generator."""
+    try:
+        return _writer.get()
+    except LookupError:
+        raise LookupError(
+            "current_writer() is called outside a FastAPI SSE generator streamed by sse_fast; expected a call "
+            "from a path operation with response_class=EventSourceResponse, under install() or SSERoute"
+        ) from None
 
 
 def _unwrapped(content: Content) -> Content:
@@ -258,6 +275,7 @@ __all__ = [
     "FastAPIEventStream",
     "Items",
     "SSERoute",
+    "current_writer",
     "event_frame",
     "install",
     "plain_json",
