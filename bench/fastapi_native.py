@@ -7,6 +7,7 @@
 One FastAPI app, the same code on both sides: ``-> AsyncIterable[Chunk]`` path operations with
 ``response_class=EventSourceResponse`` yielding pydantic models (an OpenAI-style chat chunk, ~240 B of JSON),
 as FastAPI's tutorial writes them. ``native`` serves it as FastAPI does; ``switched`` calls ``install()`` first.
+``floor`` is no framework at all: the same pydantic items, one ASGI send each.
 Each runs in its own uvicorn process (bench/e2e.py's ``Server``, clients and /proc measures): server CPU per
 event of a burst (``/stream``) and of a paced stream (``/paced``: the generator awaits a loop turn after each
 item, as when relaying a model), and RSS per idle stream (``/idle``: one item, then silence; a fresh server).
@@ -28,7 +29,11 @@ sys.path.insert(0, HERE)
 
 import e2e  # noqa: E402
 
-SERVERS = {"native": "fastapi_native:native_app", "switched": "fastapi_native:switched_app"}
+SERVERS = {
+    "native": "fastapi_native:native_app",
+    "switched": "fastapi_native:switched_app",
+    "floor": "fastapi_native:floor_app",
+}
 
 
 # No ``from __future__ import annotations``: FastAPI reads the item type from the return annotation.
@@ -83,6 +88,26 @@ def make_app() -> Any:
     return app
 
 
+async def floor_app(scope: dict, receive: Any, send: Any) -> None:
+    """No framework: the same items built and serialized by pydantic, one ASGI send each (no disconnect watch,
+    no keepalive, no send bound): what neither side can go below."""
+    from sse_fast import encode
+    from sse_fast._bench import chat_chunk, token
+
+    path, n = e2e._query(scope)
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+    for i in range(n):
+        body = encode(Chunk(**chat_chunk(token(i), i)).model_dump_json())
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+        if path == "/paced":
+            await asyncio.sleep(0)
+    if path == "/idle":
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        return
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
 def __getattr__(name: str) -> Any:
     """``native_app`` and ``switched_app``, made when uvicorn imports one (each server process makes one)."""
     if name == "switched_app":
@@ -134,7 +159,11 @@ def main() -> None:
         "paced": native["paced"]["cpu_per_100k"] / switched["paced"]["cpu_per_100k"],
         "idle": switched["idle"]["kib_per_conn"] / native["idle"]["kib_per_conn"],
     }
+    floor = results["floor"]
     print("\nratios (one run):")
+    print(f"  switched over the floor: {switched['burst']['cpu_per_100k'] / floor['burst']['cpu_per_100k']:.2f}x "
+          f"CPU per burst event, {switched['paced']['cpu_per_100k'] / floor['paced']['cpu_per_100k']:.2f}x per "
+          f"paced event; best paced ratio any switch could reach: {native['paced']['cpu_per_100k'] / floor['paced']['cpu_per_100k']:.2f}x")
     print(f"  {_verdict(ratios['burst'] >= 5)} server CPU per burst event: {ratios['burst']:.2f}x less (want >= 5)")
     print(f"  {_verdict(ratios['paced'] >= 5)} server CPU per paced event: {ratios['paced']:.2f}x less (want >= 5)")
     print(f"  {_verdict(ratios['idle'] <= 0.5)} RSS per idle stream: {ratios['idle']:.2f}x (want <= 0.5)")

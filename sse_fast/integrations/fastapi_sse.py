@@ -145,8 +145,10 @@ class FastAPIEventStream(Response):
         self.headers["X-Accel-Buffering"] = "no"  # for Nginx proxies not to buffer the stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers]
-        options = Options(self.status_code, headers, self.send_timeout, heartbeat=None, keep_alive=False)
+        headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers)
+        options = Options.shared(  # one for every stream with these headers: an idle stream holds none of its own
+            status=self.status_code, headers=headers, send_timeout=self.send_timeout, heartbeat=None, keep_alive=False
+        )
         content = self.body_iterator
         try:  # HEAD: the headers alone, the generator never runs
             await run_handler(functools.partial(self._stream, content=content, scope=scope), scope, receive, send, options)
@@ -165,6 +167,7 @@ class FastAPIEventStream(Response):
         try:
             async for item in items:
                 await writer.write_frame(frame(item, scope))
+                del item  # not held while the generator prepares the next one (an idle stream waits there)
         except Exception:  # the generator failed, or an item is not of the declared type
             with contextlib.suppress(ClientDisconnected):
                 await writer.flush()  # what came before it goes out
