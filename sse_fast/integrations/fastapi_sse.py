@@ -48,6 +48,11 @@ from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter
 _routing: Any = fastapi.routing
 _exceptions: Any = fastapi.exceptions
 
+# As the installed FastAPI does it: non-finite floats become null since FastAPI 0.15x (before, json.dumps's NaN),
+# and routes of included routers are built for a context of their own since 0.14x (before, copied routes).
+_normalize: Callable[[Any], Any] = getattr(_routing, "_normalize_non_finite_floats", lambda data: data)
+_route_context: Optional[ContextVar[Any]] = getattr(_routing, "_effective_route_context_var", None)
+
 RouteHandler = Callable[..., Any]
 _writer: ContextVar[AsyncWriter] = ContextVar("sse_fast_fastapi_writer")
 Content = Union[AsyncIterator[Any], Iterator[Any]]
@@ -94,8 +99,8 @@ class Items:
 
 def plain_json(data: Any) -> bytes:
     """An item with no declared type, serialized as FastAPI does: ``jsonable_encoder``, then ``json.dumps``
-    with non-finite floats as null."""
-    return json.dumps(_routing._normalize_non_finite_floats(jsonable_encoder(data))).encode("utf-8")
+    (with non-finite floats as null, where FastAPI does that)."""
+    return json.dumps(_normalize(jsonable_encoder(data))).encode("utf-8")
 
 
 def event_frame(event: ServerSentEvent) -> bytes:
@@ -215,9 +220,9 @@ async def _close(content: Content) -> None:
 
 
 def _target(route: APIRoute) -> Any:
-    """What ``APIRoute.get_route_handler`` reads its settings from: the route, or (FastAPI 0.165+, a route of
-    an included router) the context FastAPI builds it for."""
-    context = _routing._effective_route_context_var.get()
+    """What ``APIRoute.get_route_handler`` reads its settings from: the route, or (a route of an included router,
+    in a FastAPI that has such contexts) the context FastAPI builds it for."""
+    context = None if _route_context is None else _route_context.get()
     return context if context is not None and context.original_route is route else route
 
 
