@@ -1,6 +1,6 @@
 """FastAPI's native SSE with and without sse_fast's switch (``sse_fast.integrations.fastapi_sse.install()``).
 
-    python bench/fastapi_native.py            # 20,000 chunks to 1 client (burst), 5,000 paced, 1,000 idle streams
+    python bench/fastapi_native.py            # 50,000 chunks to 1 client (burst), 20,000 paced, 1,000 idle streams
     python bench/fastapi_native.py --quick    # 10x smaller (well under a minute)
     python bench/fastapi_native.py --http httptools --loop uvloop
 
@@ -129,7 +129,7 @@ def main() -> None:
     args = parser.parse_args()
     e2e._raise_nofile()
     scale = 10 if args.quick else 1
-    burst, paced, idle = 20_000 // scale, 5_000 // scale, 1_000 // scale
+    burst, paced, idle = 50_000 // scale, 20_000 // scale, 1_000 // scale
     print(json.dumps({**e2e.versions(), "fastapi": _version("fastapi"), "pydantic": _version("pydantic")}))
     print(f"{time.strftime('%Y-%m-%d', time.gmtime())}; uvicorn --http {args.http} --loop {args.loop}; 1 client x "
           f"{burst:,} chunks (burst), 1 client x {paced:,} paced chunks, {idle:,} idle streams (fresh server)")
