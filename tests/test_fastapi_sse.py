@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI  # noqa: E402
 from fastapi.sse import EventSourceResponse, ServerSentEvent  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
+import sse_fast  # noqa: E402
 from sse_fast import Broker  # noqa: E402
 from sse_fast.integrations import fastapi_sse  # noqa: E402
 from sse_fast.integrations.fastapi import LastEventID  # noqa: E402
@@ -126,6 +127,14 @@ def writer_in_thread() -> Iterable[Dict[str, bool]]:
     yield {"open": not current_writer().closed}
 
 
+@router.get("/farewell", response_class=EventSourceResponse)
+async def farewell() -> AsyncIterable[ServerSentEvent]:
+    context = current_writer().context
+    yield ServerSentEvent(raw_data="hello")
+    if await context.wait() == "shutdown":
+        yield ServerSentEvent(event="bye", raw_data="see you", retry=2000)
+
+
 app = FastAPI()
 app.include_router(router)
 
@@ -220,6 +229,20 @@ def test_current_writer_in_a_sync_generator_and_outside(server: Any) -> None:
     assert httpx.get(server.url + "/writer-in-thread", timeout=10).text == 'data: {"open":true}\n\n'
     with pytest.raises(LookupError, match="outside a FastAPI SSE generator"):
         current_writer()
+
+
+def test_a_generator_says_goodbye_on_shutdown(server: Any) -> None:
+    shutting: List[int] = []
+    with httpx.Client(timeout=10) as client, connect_sse(client, "GET", server.url + "/farewell") as source:
+        events = source.iter_sse()
+        assert next(events).data == "hello"
+        stopper = threading.Thread(target=lambda: shutting.append(sse_fast.shutdown_sync(grace=5)))
+        stopper.start()
+        bye = next(events)
+        assert (bye.event, bye.data, bye.retry) == ("bye", "see you", 2000)
+        assert list(events) == []  # then the body ends
+    stopper.join(10)
+    assert shutting and shutting[0] >= 1
 
 
 def test_install_switches_routes_declared_after_it_and_uninstall_undoes_it(monkeypatch: pytest.MonkeyPatch) -> None:
