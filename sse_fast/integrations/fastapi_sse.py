@@ -48,8 +48,8 @@ from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter
 _routing: Any = fastapi.routing
 _exceptions: Any = fastapi.exceptions
 
-# As the installed FastAPI does it: non-finite floats become null since FastAPI 0.15x (before, json.dumps's NaN),
-# and routes of included routers are built for a context of their own since 0.14x (before, copied routes).
+# As the installed FastAPI does it: non-finite floats become null in 0.152 (0.141 and before: json.dumps's NaN),
+# routes of included routers are built for a context of their own in 0.141 (0.135: copied routes).
 _normalize: Callable[[Any], Any] = getattr(_routing, "_normalize_non_finite_floats", lambda data: data)
 _route_context: Optional[ContextVar[Any]] = getattr(_routing, "_effective_route_context_var", None)
 
