@@ -188,6 +188,7 @@ class FastAPIEventStream(Response):
 def current_writer() -> AsyncWriter:
     """The sse_fast writer of the stream the calling generator feeds (under the switch): its ``context`` says
     when the client left or the server shuts down (``reason``), ``Broker.stream`` can follow topics on it.
+    A sync generator (in a worker thread) may read it; writes belong to the event loop's thread.
     ``LookupError`` outside such a generator."""
     try:
         return _writer.get()
