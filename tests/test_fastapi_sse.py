@@ -135,6 +135,14 @@ async def farewell() -> AsyncIterable[ServerSentEvent]:
         yield ServerSentEvent(event="bye", raw_data="see you", retry=2000)
 
 
+@router.get("/busy", response_class=EventSourceResponse)
+async def busy() -> AsyncIterable[int]:
+    i = 0
+    while True:  # never awaits: FastAPI's own path adds a loop turn per item so that it can be cancelled
+        yield i
+        i += 1
+
+
 app = FastAPI()
 app.include_router(router)
 
@@ -243,6 +251,36 @@ def test_a_generator_says_goodbye_on_shutdown(server: Any) -> None:
         assert list(events) == []  # then the body ends
     stopper.join(10)
     assert shutting and shutting[0] >= 1
+
+
+def test_a_generator_that_never_awaits_can_still_be_cancelled() -> None:
+    """FastAPI's tests/test_stream_cancellation.py for an SSE path operation: a server's cancellation (here
+    ``wait_for``'s) reaches a stream whose generator never awaits and whose sends never block, since the writer
+    waits for its sender once 64 KiB are queued."""
+    sends: List[int] = []
+
+    async def send(message: Dict[str, Any]) -> None:
+        sends.append(len(message.get("body", b"")))
+
+    async def receive() -> Dict[str, Any]:
+        await asyncio.Event().wait()  # a client that never leaves
+        return {}  # pragma: no cover
+
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.0"}, "http_version": "1.1",
+             "method": "GET", "path": "/busy", "raw_path": b"/busy", "query_string": b"", "root_path": "",
+             "headers": [], "server": ("test", 80), "client": ("test", 1), "scheme": "http"}  # fmt: skip
+    outcome: List[str] = []
+
+    async def main() -> None:
+        try:
+            await asyncio.wait_for(app(scope, receive, send), 0.2)
+        except asyncio.TimeoutError:
+            outcome.append("cancelled")
+
+    runner = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    runner.start()
+    runner.join(30)  # a guard against a hang, not a measure
+    assert outcome == ["cancelled"] and len(sends) > 1
 
 
 def test_install_switches_routes_declared_after_it_and_uninstall_undoes_it(monkeypatch: pytest.MonkeyPatch) -> None:
