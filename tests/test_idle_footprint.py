@@ -4,6 +4,7 @@ every duty of the two (a heartbeat on silence, a frozen client dropped at ``send
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any, Awaitable, Callable
 
 import pytest
@@ -74,6 +75,30 @@ def test_a_heartbeat_goes_out_on_silence_whatever_the_send_bound(send_timeout: A
         assert writer.state is State.ENDED
 
     run(body)
+
+
+def test_a_heartbeat_writes_the_frame_it_is_given_on_both_writers() -> None:
+    ping = sse_fast.encode_comment("ping")  # FastAPI's keepalive (sse_fast.integrations.fastapi_sse)
+
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink, send_timeout=None)
+        writer.start_heartbeat(0.02, ping)
+        await _until(lambda: ping in sink.data)
+        await writer.close()
+        assert HEARTBEAT not in sink.data
+
+    run(body)
+    sink = ThreadSink()
+    writer = sse_fast.Writer(sink)
+    stop = writer.start_heartbeat(0.02, ping)
+    for _ in range(500):  # the heartbeat thread writes: poll, as _until does on a loop
+        if ping in sink.data:
+            break
+        threading.Event().wait(0.01)
+    stop()
+    assert ping in sink.data and HEARTBEAT not in sink.data
+    writer.close()
 
 
 def test_a_stopped_heartbeat_sends_nothing_more_and_leaves_no_timer() -> None:

@@ -96,3 +96,16 @@ def test_headers_are_merged_once_and_connection_only_on_http1() -> None:
     assert Options().raw_headers("2") is Options(status=204).raw_headers("2")
     unhashable = Options(headers=[("X-App", "1"), ["cache-control", "no-store"]])  # type: ignore[list-item]
     assert unhashable.raw_headers("1.1") == options.raw_headers("1.1")
+
+
+def test_keep_alive_false_sends_the_sse_headers_and_the_given_ones_alone() -> None:
+    """What FastAPI's native SSE sends (sse_fast.integrations.fastapi_sse): no ``Connection`` header on HTTP/1.1."""
+    given = [("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"), ("x-a", "1")]
+    assert Options(headers=given, keep_alive=False).raw_headers("1.1") == [
+        (b"x-accel-buffering", b"no"),  # the default not given, then the given ones in their order
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"no-cache"),
+        (b"x-a", b"1"),
+    ]
+    assert (b"connection", b"keep-alive") in Options(headers=given).raw_headers("1.1")
+

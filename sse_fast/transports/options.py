@@ -25,7 +25,9 @@ RawPairs = List[Tuple[bytes, bytes]]
 class Options:
     """``status``, ``headers`` (merged over the SSE headers), ``send_timeout`` (seconds one transport write may
     take; None: no bound), ``heartbeat`` (seconds of silence before ``: heartbeat``; None or 0: none),
-    ``default`` (orjson's fallback for other types), ``max_buffered`` (bytes a WSGI / Django body holds)."""
+    ``default`` (orjson's fallback for other types), ``max_buffered`` (bytes a WSGI / Django body holds),
+    ``keep_alive`` (False: no ``Connection: keep-alive`` on HTTP/1.x, the headers are the SSE ones and ``headers``
+    alone)."""
 
     status: int = 200
     headers: Headers = None
@@ -33,6 +35,7 @@ class Options:
     heartbeat: Optional[float] = DEFAULT_HEARTBEAT
     default: Default = None
     max_buffered: int = DEFAULT_MAX_BUFFERED
+    keep_alive: bool = True
     _pairs: Dict[bool, Pairs] = field(init=False, repr=False, compare=False)
     _raw: Dict[bool, RawPairs] = field(init=False, repr=False, compare=False)
 
@@ -49,9 +52,9 @@ class Options:
             raise InvalidType(f"default must be None or a callable, got {type(self.default).__name__}")
         extra = tuple(self.headers.items() if isinstance(self.headers, Mapping) else self.headers or ())
         try:
-            pairs, raw = _tables(extra)
+            pairs, raw = _tables(extra, self.keep_alive)
         except TypeError:  # a header that cannot be a cache key: built for this response alone
-            pairs, raw = _tables.__wrapped__(extra)
+            pairs, raw = _tables.__wrapped__(extra, self.keep_alive)
         object.__setattr__(self, "_pairs", pairs)
         object.__setattr__(self, "_raw", raw)
 
@@ -89,10 +92,10 @@ def _shared(**given: Any) -> Options:
 
 
 @lru_cache(maxsize=64)
-def _tables(extra: Tuple[Tuple[str, str], ...]) -> Tuple[Dict[bool, Pairs], Dict[bool, RawPairs]]:
+def _tables(extra: Tuple[Tuple[str, str], ...], keep_alive: bool) -> Tuple[Dict[bool, Pairs], Dict[bool, RawPairs]]:
     """The merged headers for HTTP/2 (False) and HTTP/1.x (True), as strings and as ASGI bytes: shared by every
     ``Options`` with the same ``headers`` (a response made per request then costs no header lists of its own)."""
-    pairs = {http1: sse_headers("1.1" if http1 else "2", extra) for http1 in (False, True)}
+    pairs = {http1: sse_headers("1.1" if http1 else "2", extra, keep_alive) for http1 in (False, True)}
     raw = {http1: [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in p] for http1, p in pairs.items()}
     return pairs, raw
 

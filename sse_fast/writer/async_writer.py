@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Optio
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
-from .base import DEFAULT_SEND_TIMEOUT, BaseWriter, Default, State, is_iterable, write_item
+from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
 from .sender import Sender, compiled_write_event, uncancel
 
 _OPEN = State.OPEN
@@ -179,9 +179,10 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
             left = uncancel(self._owner)
         return count > 0 and left == 0
 
-    def start_heartbeat(self, interval: float = 15.0) -> Callable[[], None]:
-        """Write ``: heartbeat`` after ``interval`` seconds without a write; returns an idempotent stop
-        (callable from any thread). A writer has one heartbeat: a second call changes its interval.
+    def start_heartbeat(self, interval: float = 15.0, frame: bytes = HEARTBEAT) -> Callable[[], None]:
+        """Write ``: heartbeat`` (or ``frame``, an encoded frame) after ``interval`` seconds without a write;
+        returns an idempotent stop (callable from any thread). A writer has one heartbeat: a second call changes
+        its interval and frame.
 
         The sender's timer writes it (the one that bounds each send by ``send_timeout``), no task. A heartbeat
         never waits: when 64 KiB are still queued the client is behind and gets none (``send_timeout`` watches
@@ -189,7 +190,7 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         """
         if self.closed:
             return _nothing
-        self._sender.beat(interval)
+        self._sender.beat(interval, frame)
         return self._stop_heartbeat
 
     def _stop_heartbeat(self) -> None:

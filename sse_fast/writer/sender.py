@@ -44,7 +44,7 @@ _OPEN = State.OPEN
 class Sender(SenderCore):
     """The queue of frames not yet handed to the sink, and the one task that hands them over."""
 
-    __slots__ = ("_room", "_beat_every")
+    __slots__ = ("_room", "_beat_every", "_beat_frame")
 
     def __init__(
         self, writer: BaseWriter[Any], loop: asyncio.AbstractEventLoop, sink: Any, send_timeout: Optional[float]
@@ -52,6 +52,7 @@ class Sender(SenderCore):
         super().__init__(writer, loop, sink, send_timeout)
         self._room: Optional[List[asyncio.Future[None]]] = None  # writes waiting for room (made at the first)
         self._beat_every = 0.0  # seconds of silence before a heartbeat; 0: none
+        self._beat_frame = HEARTBEAT  # what a heartbeat writes
 
     def queue(self, frame: bytes, start: bool = True) -> None:
         """Add ``frame``; the sender starts once the loop has run what is ready (so a ``flush()`` in this turn
@@ -178,10 +179,11 @@ class Sender(SenderCore):
             return False
         return True
 
-    def beat(self, interval: float) -> None:
-        """Queue a heartbeat after ``interval`` seconds without a write, again and again (0: stop), while the
-        writer is open; the first check comes ``interval`` seconds from now. Call on the writer's loop."""
+    def beat(self, interval: float, frame: bytes = HEARTBEAT) -> None:
+        """Queue ``frame`` (a heartbeat) after ``interval`` seconds without a write, again and again (0: stop),
+        while the writer is open; the first check comes ``interval`` seconds from now. Call on the writer's loop."""
         self._beat_every = interval
+        self._beat_frame = frame
         self._arm(interval)
 
     def _arm(self, beat_in: Optional[float] = None) -> None:
@@ -226,7 +228,7 @@ class Sender(SenderCore):
         if self._beat_every and writer.state is _OPEN:
             if writer._idle_for() >= self._beat_every:
                 if self.size < HIGH_WATER:
-                    self.queue(HEARTBEAT)
+                    self.queue(self._beat_frame)
                     writer._last_write = time.monotonic()
                 self._arm(self._beat_every)
                 return

@@ -106,8 +106,9 @@ class Writer(BaseWriter[None]):
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def start_heartbeat(self, interval: float = 15.0) -> Callable[[], None]:
-        """Write ``: heartbeat`` after ``interval`` seconds without a write (from a daemon thread).
+    def start_heartbeat(self, interval: float = 15.0, frame: bytes = HEARTBEAT) -> Callable[[], None]:
+        """Write ``: heartbeat`` (or ``frame``, an encoded frame) after ``interval`` seconds without a write (from
+        a daemon thread).
 
         Returns an idempotent stop.
         """
@@ -120,7 +121,7 @@ class Writer(BaseWriter[None]):
                     stopped.wait(wait)
                     continue
                 try:
-                    self._send(HEARTBEAT)
+                    self._send(frame)
                 except SSEError:
                     return
 
