@@ -5,6 +5,7 @@ gap is filled or marked by a reset frame."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import os
@@ -170,13 +171,18 @@ def admin(server: RedisServer) -> Iterator[Any]:
 @pytest.fixture(params=["memory", "redis"])
 def engine(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Tuple[Any, Optional[RedisServer]]]:
     if request.param == "memory":
-        yield sse_fast.Broker(history=HISTORY), None
+        broker = sse_fast.Broker(history=HISTORY)
+        yield broker, None
+        asyncio.run(broker.close())
         return
     if missing_reason() is not None:
         pytest.skip(str(missing_reason()))
     with redis_server(str(tmp_path / "redis")) as server:
         broker = sse_fast.Broker(server.url, history=HISTORY, timeout=2.0, max_backoff=0.2)
-        yield broker, server
+        try:
+            yield broker, server
+        finally:
+            asyncio.run(broker.close())  # ends the log's thread and its connections
 
 
 def test_every_gap_is_filled_or_marked_whatever_the_interleaving(engine: Tuple[Any, Optional[RedisServer]]) -> None:
