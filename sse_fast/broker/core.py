@@ -81,20 +81,27 @@ class _Subscriber:
     def __init__(self, topics: Tuple[str, ...], limit: int, pressure: Pressure) -> None:
         self.topics, self.limit, self.high, self.pressure = topics, limit, limit // 2, pressure
         self.last: Optional[Key] = None  # key of the last replayed event (or reset): live ones up to it are skipped
-        self.held: Optional[List[Tuple[Key, bytes]]] = []  # live events during the replay; None once live
+        self.held: Optional[List[Tuple[Key, bytes, bool]]] = []  # live frames during the replay; None once live
         self.held_size = 0
         self.slow = False
 
-    def hold(self, key: Key, frame: bytes) -> bool:
-        """Keep a live event until the replay is sent; False if that passes the bound."""
+    def hold(self, key: Key, frame: bytes, marks: bool) -> bool:
+        """Keep a live frame until the replay is sent; False if that passes the bound."""
         assert self.held is not None
         self.held_size += len(frame)
-        self.held.append((key, frame))
+        self.held.append((key, frame, marks))
         return self.held_size <= self.limit
 
     def take_held(self) -> List[bytes]:
+        """The held frames the replay did not cover; a reset among them skips what follows up to its key."""
         held, self.held = self.held or [], None
-        return [frame for key, frame in held if self.last is None or key > self.last]
+        frames = []
+        for key, frame, marks in held:
+            if self.last is None or key > self.last:
+                frames.append(frame)
+                if marks:
+                    self.last = key
+        return frames
 
 
 class _AsyncSubscriber(_Subscriber):
@@ -106,18 +113,21 @@ class _AsyncSubscriber(_Subscriber):
         self.loop = asyncio.get_running_loop()
         self.flusher = flusher_for(self.loop)
 
-    def push(self, key: Key, frame: bytes) -> bool:
-        """Called on the writer's loop; False if not delivered (closed, or now dropped as slow)."""
+    def push(self, key: Key, frame: bytes, marks: bool = False) -> bool:
+        """Called on the writer's loop; False if not delivered (closed, or now dropped as slow). ``marks``:
+        ``frame`` is a reset, after which events up to ``key`` are skipped."""
         if self.slow or self.writer.closed:
             return False
         if self.held is not None:
-            ok = self.hold(key, frame)
+            ok = self.hold(key, frame, marks)
         else:
             ok = self.writer.offer(frame, self.limit, start=False)
             if ok:
                 self.flusher.add(self.writer)
                 if self.writer.buffered >= self.high:
                     self.pressure.fell_behind(self)
+                if marks:
+                    self.last = key
         if not ok:
             self.drop()
         return ok
@@ -147,17 +157,19 @@ class _SyncSubscriber(_Subscriber):
         self.cond = threading.Condition()
         self.queue = bytearray()
 
-    def push(self, key: Key, frame: bytes) -> bool:
+    def push(self, key: Key, frame: bytes, marks: bool = False) -> bool:
         with self.cond:
             if self.slow:
                 return False
             if self.held is not None:
-                ok = self.hold(key, frame)
+                ok = self.hold(key, frame, marks)
             elif len(self.queue) + len(frame) <= self.limit:
                 self.queue += frame
                 ok = True
                 if len(self.queue) >= self.high:
                     self.pressure.fell_behind(self)
+                if marks:
+                    self.last = key
             else:
                 ok = False
             self.slow = not ok
@@ -296,11 +308,12 @@ class Broker:
 
     def _fan_out(self, subs: Set[Any], key: Key, frame: bytes, counter: str, scheduled: int = 0) -> None:
         reached = dropped = 0
+        marks = counter != DELIVERED  # a reset: its subscribers then skip events up to its key
         for sub in list(subs):
             if sub.last is not None and sub.held is None and key <= sub.last:
                 continue
             was_slow = sub.slow
-            if sub.push(key, frame):
+            if sub.push(key, frame, marks):
                 reached += 1
             elif sub.slow and not was_slow:
                 dropped += 1

@@ -481,19 +481,25 @@ class RedisLog:
         return True
 
     def _dispatch(self, reply: List[Any]) -> None:
-        """Deliver one XREAD batch in id order (ids are ordered across topics), advancing positions, with a
-        reset wherever an entry's predecessor is not the last id delivered for its topic."""
+        """Deliver one XREAD batch in id order (ids are ordered across topics), advancing positions.
+
+        An entry whose predecessor is not the last id read for its topic opens a gap: the entries between
+        were trimmed or deleted before this process read them. XREAD reads all its streams at one instant,
+        so the gap begins right after the entry read before it; its reset goes out at that point, ahead of
+        every later entry of any topic (a subscriber of several topics skips what falls inside the gap)."""
         batch = []
         for stream, entries in reply:
             topic = stream[len(self.prefix) + 2 :].decode("utf-8", "surrogatepass")
             for entry_id, fields in entries:
+                since = fields.get(b"s")
+                if since is not None and self._new_data_set(since):
+                    return  # read again from the new data set's start
                 batch.append((parse_key(entry_id), topic, entry_id, fields))
         batch.sort(key=lambda item: item[0])
-        for key, topic, entry_id, fields in batch:
-            since = fields.get(b"s")
-            if since is not None and self._new_data_set(since):
-                return  # read again from the new data set's start
-            with self._lock:
+        gaps: List[Tuple[Key, str, Reset]] = []  # (key after which it opens, topic, reset), in key order
+        wanted = []
+        with self._lock:
+            for key, topic, entry_id, fields in batch:
                 position = self._watched.get(topic)
                 if position is None:
                     continue
@@ -503,9 +509,15 @@ class RedisLog:
                     if int(fields.get(b"t") or key[0]) < fresh:
                         continue  # appended before the topic's first subscriber came
                     del self._fresh[topic]
-            previous = fields.get(b"p")
-            if previous and parse_key(previous) > parse_key(position.encode()):
-                self._report(topic, Reset(_just_before(key), _key_before(key), GAP, position))
+                previous = fields.get(b"p")
+                opened = parse_key(position.encode())
+                if previous and parse_key(previous) > opened:
+                    gaps.append((opened, topic, Reset(_just_before(key), _key_before(key), GAP, position)))
+                wanted.append((key, topic, entry_id, fields))
+        gaps.sort(key=lambda gap: gap[0])
+        for key, topic, entry_id, fields in wanted:
+            while gaps and gaps[0][0] < key:
+                self._report(gaps[0][1], gaps.pop(0)[2])
             self._seen(key)
             if self._deliver is not None:
                 self._deliver(topic, key, b"id: " + entry_id + b"\n" + fields[b"b"])
