@@ -226,6 +226,7 @@ _simd_init()
 
 
 cdef object _dumps = orjson.dumps
+cdef long long MAX_RETRY = _refusals.MAX_RETRY
 
 cdef const char* DATA = b"data: "
 cdef const char* COMMENT = b": "
@@ -361,15 +362,14 @@ cdef object _set_retry(Frame* f, object value):
     cdef long long v
     if PyLong_CheckExact(value):
         v = PyLong_AsLongLongAndOverflow(value, &overflow)
-        if overflow == 0 and v >= 0:
+        if overflow == 0 and 0 <= v <= MAX_RETRY:
             f.retry_len = _digits(f.retry_digits, <unsigned long long>v)
             f.retry = f.retry_digits
             return None
-        if overflow <= 0:
-            _refusals.bad_retry(value)
-    elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
         _refusals.bad_retry(value)
-    # A huge int or an int subclass: formatted by Python, exactly as the twin does.
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_RETRY:
+        _refusals.bad_retry(value)
+    # An int subclass: formatted by Python, exactly as the twin does.
     cdef bytes text = b"%d" % value
     f.retry = PyBytes_AS_STRING(text)
     f.retry_len = PyBytes_GET_SIZE(text)

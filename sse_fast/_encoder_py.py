@@ -35,7 +35,7 @@ def _field(what: str, value: Any) -> bytes:
 
 
 def _retry(value: Any) -> bytes:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _refusals.MAX_RETRY:
         _refusals.bad_retry(value)
     return b"%d" % value
 

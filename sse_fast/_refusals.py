@@ -12,6 +12,7 @@ from typing import Any, List, NoReturn
 from .errors import EventTooLarge, InvalidType, InvalidValue, LineTooLong, NotJSONSerializable, StreamTooLarge
 
 TEXT_TYPES = "str, bytes, bytearray or memoryview"
+MAX_RETRY = 2**31 - 1  # the largest retry clients' timers take; past it node's eventsource reconnects every 1 ms
 
 
 def shown(value: Any) -> str:
@@ -46,6 +47,11 @@ def not_utf8(what: str, value: str, exc: UnicodeEncodeError) -> NoReturn:
 
 def bad_retry(value: Any) -> NoReturn:
     if isinstance(value, int) and not isinstance(value, bool):
+        if value > MAX_RETRY:
+            raise InvalidValue(
+                f"retry must be at most {MAX_RETRY} ms (2**31 - 1): clients' timers overflow past it and "
+                f"reconnect at once; got {value}"
+            )
         raise InvalidValue(f"retry must be a non-negative int (milliseconds), got {value}")
     raise InvalidValue(
         f"retry must be a non-negative int (milliseconds), got {type(value).__name__}: {shown(value)}"

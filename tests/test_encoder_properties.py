@@ -34,7 +34,7 @@ event_names = st.lists(
     max_size=4,
 ).map("".join)
 ids = event_names.filter(lambda s: "\x00" not in s)
-retries = st.one_of(st.integers(min_value=0, max_value=2**40), st.integers(min_value=0))
+retries = st.one_of(st.integers(min_value=0, max_value=2**31 - 1), st.integers(2**31 - 4, 2**31 - 1))
 json_values = st.recursive(
     st.one_of(
         st.none(),
@@ -183,6 +183,7 @@ anything = st.deferred(
         texts.map(Text),
         st.binary(max_size=8).map(Raw),
         st.integers(0, 10**6).map(Millis),
+        st.integers(2**31 - 2, 2**31 + 2).map(Millis),
         st.just(Level.LOW),
         st.binary(max_size=16).map(orjson.Fragment),
         texts.map(orjson.Fragment),
@@ -203,7 +204,8 @@ def weighted(*choices: tuple) -> st.SearchStrategy:
 
 
 fields = weighted((4, st.none()), (4, ids), (1, event_names), (1, texts), (1, bad_texts), (1, anything))
-retry_values = weighted((5, st.none()), (3, retries), (1, st.integers()), (1, anything))
+too_long = st.one_of(st.integers(min_value=2**31), st.integers(2**31, 2**31 + 4), st.integers(2**63 - 2, 2**64 + 2))
+retry_values = weighted((5, st.none()), (3, retries), (1, too_long), (1, st.integers()), (1, anything))
 payloads = weighted((4, texts), (1, bad_texts), (1, st.binary(max_size=16)), (1, st.none()), (2, anything))
 json_payloads = weighted((4, json_values), (2, anything))
 defaults = st.sampled_from([None, None, None, str, repr, give_up, 5])

@@ -15,6 +15,7 @@ ADD = {
 }
 HINT = "; pass default= to convert values orjson does not know"
 RETRY = "retry must be a non-negative int (milliseconds), got "
+TOO_LONG = "retry must be at most 2147483647 ms (2**31 - 1): clients' timers overflow past it and reconnect at once; got "
 
 
 def line_break(what: str, shown: str) -> str:
@@ -36,6 +37,10 @@ def give_up(obj):
 
 
 class Opaque:
+    pass
+
+
+class Millis(int):
     pass
 
 
@@ -65,6 +70,11 @@ CASES = [
     ("negative-retry", "encode_retry", (-1,), {}, InvalidValue, RETRY + "-1"),
     ("negative-retry-field", "encode", ("x",), {"retry": -5}, InvalidValue, RETRY + "-5"),
     ("huge-negative-retry", "encode_retry", (-(2**70),), {}, InvalidValue, RETRY + str(-(2**70))),
+    ("retry-2**31", "encode_retry", (2**31,), {}, InvalidValue, TOO_LONG + "2147483648"),
+    ("retry-2**31-field", "encode", ("x",), {"retry": 2**31}, InvalidValue, TOO_LONG + "2147483648"),
+    ("retry-2**32-json-field", "encode_json", (1,), {"retry": 2**32}, InvalidValue, TOO_LONG + "4294967296"),
+    ("retry-over-64-bits", "encode_retry", (2**70,), {}, InvalidValue, TOO_LONG + str(2**70)),
+    ("retry-int-subclass-2**31", "encode_retry", (Millis(2**31),), {}, InvalidValue, TOO_LONG + "2147483648"),
     ("bool-retry", "encode_retry", (True,), {}, InvalidValue, RETRY + "bool: True"),
     ("bool-retry-field", "encode_json", (1,), {"retry": False}, InvalidValue, RETRY + "bool: False"),
     ("float-retry", "encode_retry", (1.5,), {}, InvalidValue, RETRY + "float: 1.5"),

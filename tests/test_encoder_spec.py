@@ -114,7 +114,7 @@ def test_comment_with_several_lines(encoder):
     assert parse(encoder.encode_comment("one\ntwo")) == ([], "", None)
 
 
-@pytest.mark.parametrize("ms", [0, 1, 3000, 2**31, 2**63 - 1, 2**64 + 1, 10**30])
+@pytest.mark.parametrize("ms", [0, 1, 3000, 2**31 - 1])  # 2**31 - 1: the largest retry clients take
 def test_retry_values(encoder, ms):
     assert encoder.encode_retry(ms) == b"retry: %d\n\n" % ms
     assert encoder.encode("x", retry=ms) == b"retry: %d\ndata: x\n\n" % ms
