@@ -26,6 +26,11 @@ class InvalidValue(SSEError, ValueError):
     an id, a retry that is not an int from 0 to 2**31 - 1, a str with a lone surrogate, a limit that is not positive."""
 
 
+class InvalidUTF8(InvalidValue):
+    """Bytes that are not valid UTF-8 given as data or a comment, or inside JSON (an ``orjson.Fragment``): an
+    event stream is UTF-8, browsers would show U+FFFD and some clients (sseclient-py) stop reading the stream."""
+
+
 class InvalidType(SSEError, TypeError):
     """An argument of a type sse_fast does not take (data that is not text, an id that is not a str, ...)."""
 

@@ -103,8 +103,10 @@ def test_memoryview_of_an_int_array_is_its_raw_bytes(encoder):
     assert encoder.encode(memoryview(values)) == encoder.encode(raw)
 
 
-def test_invalid_utf8_bytes_pass_through(encoder):
-    assert encoder.encode(b"\xff\xfe\n\x80") == b"data: \xff\xfe\ndata: \x80\n\n"
+def test_utf8_bytes_pass_as_they_are(encoder):
+    text = "é\n\u2028€\U0001f389".encode()
+    assert encoder.encode(text) == b"data: \xc3\xa9\ndata: \xe2\x80\xa8\xe2\x82\xac\xf0\x9f\x8e\x89\n\n"
+    assert encoder.encode_json(orjson.Fragment(text)) == encoder.encode(text)
 
 
 def test_comment_with_several_lines(encoder):
