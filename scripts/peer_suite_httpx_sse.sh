@@ -31,8 +31,8 @@ printf 'pytest-asyncio==%s --hash=sha256:%s\n' "$asyncio_version" "$asyncio_sha2
 tar xzf "$work/httpx_sse-$version.tar.gz" -C "$work"
 src=$work/httpx_sse-$version
 [ -f "$src/tests/test_api.py" ] || { echo "peer suite: httpx-sse $version's sdist has no tests/" >&2; exit 1; }
-sed -i -E 's/^from httpx_sse([. ])/from sse_fast.compat.httpx_sse\1/; s/^import httpx_sse$/from sse_fast.compat import httpx_sse/' \
-    "$src"/tests/*.py
+sed -i -E -e 's/^from httpx_sse([. ])/from sse_fast.compat.httpx_sse\1/' \
+    -e 's/^import httpx_sse$/from sse_fast.compat import httpx_sse/' "$src"/tests/*.py
 if grep -nE '^\s*(from|import) httpx_sse' "$src"/tests/*.py; then
     echo "peer suite: an import of httpx_sse was left unchanged (above)" >&2
     exit 1
@@ -51,8 +51,8 @@ sys.modules["httpx_sse"] = None  # the real httpx-sse: any import of it now fail
 
 KNOWN = {
     "tests/test_event_source.py::test_iter_sse_id_retry": (
-        "a frame with a retry: line and no data dispatches no event (WHATWG: an event without data is not "
-        "dispatched; the retry time is kept in EventSource.retry and on the next events)"
+        "a frame with a retry: line and no data dispatches no event (WHATWG: an event without data is "
+        "not dispatched; the retry time is kept in EventSource.retry and on the next events)"
     ),
 }
 
