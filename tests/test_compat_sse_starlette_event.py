@@ -225,11 +225,12 @@ def test_negative_bool_or_too_long_retry_is_refused(retry: Any) -> None:
 
 @pytest.mark.parametrize("retry", [1.5, "100"])
 def test_non_int_retry_is_a_type_error_like_sse_starlette(retry: Any) -> None:
-    with pytest.raises(TypeError, match="retry argument must be int"):
+    with pytest.raises(TypeError) as theirs:
         reference.ServerSentEvent(retry=retry).encode()
-    with pytest.raises(TypeError, match="retry argument must be int") as info:
+    with pytest.raises(TypeError) as info:
         ServerSentEvent(retry=retry).encode()
     assert type(info.value) is InvalidType
+    assert str(info.value) == str(theirs.value) == "retry argument must be int"  # sse-starlette's tests compare it
 
 
 @pytest.mark.parametrize("field", ["id", "event"])
