@@ -14,7 +14,7 @@ cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_CheckExact, PyByteArray_GET_SIZE
 from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
-from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize, PyUnicode_DecodeUTF8
 from libc.stdlib cimport free, realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
@@ -222,10 +222,114 @@ cdef extern from *:
     char* _put_lf_lines "sse_put_lf_lines"(char* out, const char* prefix, Py_ssize_t plen,
                                            const char* s, Py_ssize_t n) noexcept nogil
 
+cdef extern from *:
+    """
+    /* sse_ascii4x16(a, b, c, d): 1 if the four 16-byte pieces at a, b, c and d are all ASCII. */
+    #if (defined(__SSE2__) || defined(_M_X64)) && !defined(SSE_FAST_NO_SIMD)
+    static inline int sse_ascii4x16(const unsigned char *a, const unsigned char *b, const unsigned char *c,
+                                    const unsigned char *d) {
+        __m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)a), _mm_loadu_si128((const __m128i *)b));
+        __m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)c), _mm_loadu_si128((const __m128i *)d));
+        return _mm_movemask_epi8(_mm_or_si128(x, y)) == 0;
+    }
+    #else
+    static inline int sse_ascii4x16(const unsigned char *a, const unsigned char *b, const unsigned char *c,
+                                    const unsigned char *d) {
+        uint64_t w[8];
+        memcpy(w, a, 16); memcpy(w + 2, b, 16); memcpy(w + 4, c, 16); memcpy(w + 6, d, 16);
+        return ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) & 0x8080808080808080ULL) == 0;
+    }
+    #endif
+
+    /* Where the 64-byte blocks from s stop being all ASCII: the first block that is not, or the last 64 bytes
+       or less before end. The AVX2 twin (x86-64, GCC and Clang, where the CPU has it) reads 32 bytes a load. */
+    static inline const unsigned char *sse_ascii_blocks(const unsigned char *s, const unsigned char *end) {
+        while (end - s > 64 && sse_ascii4x16(s, s + 16, s + 32, s + 48))
+            s += 64;
+        return s;
+    }
+    #if defined(SSE_AVX2)
+    SSE_AVX2 static const unsigned char *sse_ascii_blocks_avx2(const unsigned char *s, const unsigned char *end) {
+        while (end - s > 64) {
+            __m256i v = _mm256_or_si256(_mm256_loadu_si256((const __m256i *)s),
+                                        _mm256_loadu_si256((const __m256i *)(s + 32)));
+            if (_mm256_movemask_epi8(v) != 0)
+                break;
+            s += 64;
+        }
+        return s;
+    }
+    /* short runs stay in the inlined loop: a call to the AVX2 one costs more than it saves there */
+    #define sse_ascii_blocks_any(s, end) \
+        (sse_avx2 && (end) - (s) >= 512 ? sse_ascii_blocks_avx2(s, end) : sse_ascii_blocks(s, end))
+    #else
+    #define sse_ascii_blocks_any sse_ascii_blocks
+    #endif
+
+    /* Where the bytes s[0:n] (n >= 16) stop being all ASCII, to 64 bytes or less (end if they never do):
+       64-byte blocks, then the last 16 to 64 bytes as four 16-byte pieces that may overlap. */
+    static inline const unsigned char *sse_ascii_run(const unsigned char *s, Py_ssize_t n) {
+        const unsigned char *end = s + n, *q;
+        Py_ssize_t step;
+        s = sse_ascii_blocks_any(s, end);
+        if (end - s > 64)
+            return s;
+        q = n < 64 ? s : end - 64;
+        step = (end - q - 16) / 3;
+        return sse_ascii4x16(q, q + step, q + 2 * step, end - 16) ? end : q;
+    }
+
+    /* 1 if s[0:n] is valid UTF-8 (Unicode's Table 3-7: no overlong form, no surrogate, nothing past
+       U+10FFFF), else 0. The ASCII run it starts with (all of it, for JSON from orjson mostly) is skipped
+       by sse_ascii_run; after it ASCII goes 8 bytes at a time, and each multi-byte sequence byte by byte. */
+    static int sse_utf8_valid(const char *str, Py_ssize_t n) {
+        const unsigned char *s = (const unsigned char *)str, *end = s + n;
+        uint64_t w;
+        unsigned char c, d;
+        if (n >= 16)
+            s = sse_ascii_run(s, n);
+        while (s < end) {
+            while (end - s >= 8) {
+                memcpy(&w, s, 8);
+                if ((w & 0x8080808080808080ULL) != 0)
+                    break;
+                s += 8;
+            }
+            while (s < end && *s < 0x80)
+                s++;
+            if (s == end)
+                return 1;
+            c = s[0];
+            if (c >= 0xC2 && c <= 0xDF) {
+                if (end - s < 2 || (s[1] & 0xC0) != 0x80) return 0;
+                s += 2;
+            } else if (c >= 0xE0 && c <= 0xEF) {
+                if (end - s < 3 || (s[2] & 0xC0) != 0x80) return 0;
+                d = s[1];
+                if (c == 0xE0 ? (d < 0xA0 || d > 0xBF) : c == 0xED ? (d < 0x80 || d > 0x9F) : (d & 0xC0) != 0x80)
+                    return 0;
+                s += 3;
+            } else if (c >= 0xF0 && c <= 0xF4) {
+                if (end - s < 4 || (s[2] & 0xC0) != 0x80 || (s[3] & 0xC0) != 0x80) return 0;
+                d = s[1];
+                if (c == 0xF0 ? (d < 0x90 || d > 0xBF) : c == 0xF4 ? (d < 0x80 || d > 0x8F) : (d & 0xC0) != 0x80)
+                    return 0;
+                s += 4;
+            } else {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    """
+    bint _utf8_valid "sse_utf8_valid"(const char* s, Py_ssize_t n) noexcept nogil
+
+
 _simd_init()
 
 
 cdef object _dumps = orjson.dumps
+cdef long long MAX_RETRY = _refusals.MAX_RETRY
 
 cdef const char* DATA = b"data: "
 cdef const char* COMMENT = b": "
@@ -341,6 +445,15 @@ cdef const char* _field(str what, object value, Py_ssize_t* n) except NULL:
     return s
 
 
+cdef int _refuse_utf8(const char* s, Py_ssize_t n, str what, str given) except -1:
+    """Raises the refusal for s[0:n], which ``_utf8_valid`` found invalid, as the twin raises it."""
+    try:
+        PyUnicode_DecodeUTF8(s, n, NULL)
+    except UnicodeDecodeError as exc:
+        _refusals.not_utf8_bytes(what, given, exc)
+    return 0
+
+
 cdef inline Py_ssize_t _digits(char* out, unsigned long long v) noexcept nogil:
     cdef char tmp[24]
     cdef Py_ssize_t i = 24, n
@@ -361,15 +474,14 @@ cdef object _set_retry(Frame* f, object value):
     cdef long long v
     if PyLong_CheckExact(value):
         v = PyLong_AsLongLongAndOverflow(value, &overflow)
-        if overflow == 0 and v >= 0:
+        if overflow == 0 and 0 <= v <= MAX_RETRY:
             f.retry_len = _digits(f.retry_digits, <unsigned long long>v)
             f.retry = f.retry_digits
             return None
-        if overflow <= 0:
-            _refusals.bad_retry(value)
-    elif not isinstance(value, int) or isinstance(value, bool) or value < 0:
         _refusals.bad_retry(value)
-    # A huge int or an int subclass: formatted by Python, exactly as the twin does.
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_RETRY:
+        _refusals.bad_retry(value)
+    # An int subclass: formatted by Python, exactly as the twin does.
     cdef bytes text = b"%d" % value
     f.retry = PyBytes_AS_STRING(text)
     f.retry_len = PyBytes_GET_SIZE(text)
@@ -392,8 +504,9 @@ cdef inline object _set_head(Frame* f, object event, object id, object retry):
 
 cdef object _set_text(Frame* f, str what, object value, const char* prefix):
     """Makes ``value`` the frame's body; returns the object that holds its bytes."""
+    cdef object given = value
     if isinstance(value, str):
-        f.body = _utf8(what, value, &f.body_len)
+        f.body = _utf8(what, value, &f.body_len)  # valid UTF-8 by construction
     else:
         if PyBytes_CheckExact(value) or PyByteArray_CheckExact(value):
             pass
@@ -409,6 +522,8 @@ cdef object _set_text(Frame* f, str what, object value, const char* prefix):
         else:
             f.body = PyBytes_AS_STRING(value)
             f.body_len = PyBytes_GET_SIZE(value)
+        if not _utf8_valid(f.body, f.body_len):
+            _refuse_utf8(f.body, f.body_len, what, type(given).__name__)
     f.prefix = prefix
     f.prefix_len = len(prefix)
     return value
@@ -447,6 +562,9 @@ cdef object _json_frame(FrameBuffer sink, object obj, object event, object id, o
         payload = _dumps(obj) if default is None else _dumps(obj, default=default)
     except TypeError as exc:
         _refusals.not_json(obj, exc)
+    # An orjson.Fragment may hold any bytes: checked like any data (and split like it, below).
+    if not _utf8_valid(PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload)):
+        _refuse_utf8(PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload), "JSON data", _refusals.FRAGMENT)
     cdef PyObject* raw
     cdef int framed
     if sink is None and f.id == NULL and f.event == NULL and f.retry == NULL:
@@ -458,7 +576,6 @@ cdef object _json_frame(FrameBuffer sink, object obj, object event, object id, o
         Py_DECREF(payload)  # raw's reference is payload's now
         if framed:
             return payload
-    # Split like any data: an orjson.Fragment may hold raw line breaks.
     f.prefix = DATA
     f.prefix_len = len(DATA)
     f.body = PyBytes_AS_STRING(payload)

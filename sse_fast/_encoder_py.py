@@ -35,7 +35,7 @@ def _field(what: str, value: Any) -> bytes:
 
 
 def _retry(value: Any) -> bytes:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _refusals.MAX_RETRY:
         _refusals.bad_retry(value)
     return b"%d" % value
 
@@ -51,13 +51,23 @@ def _head(event: Optional[str], id: Optional[str], retry: Optional[int]) -> byte
     return head
 
 
+def _valid(raw: bytes, what: str, given: str) -> bytes:
+    """``raw``, refused unless it is valid UTF-8 (the stream's encoding)."""
+    if not raw.isascii():
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            _refusals.not_utf8_bytes(what, given, exc)
+    return raw
+
+
 def _text(what: str, value: Any) -> bytes:
     if isinstance(value, str):
-        return _utf8(what, value)
+        return _utf8(what, value)  # valid UTF-8 by construction
     if isinstance(value, _TEXT):
-        return bytes(value)
+        return _valid(bytes(value), what, type(value).__name__)
     if isinstance(value, memoryview):
-        return value.tobytes()
+        return _valid(value.tobytes(), what, "memoryview")
     _refusals.not_text(what, value, none_allowed=what == "data")
 
 
@@ -89,8 +99,8 @@ def encode_json(
         payload = orjson.dumps(obj, default=default)
     except TypeError as exc:
         _refusals.not_json(obj, exc)
-    # Split like any data: an orjson.Fragment may hold raw line breaks.
-    return head + _lines(b"data: ", payload) + b"\n"
+    # Checked and split like any data: an orjson.Fragment may hold any bytes, raw line breaks included.
+    return head + _lines(b"data: ", _valid(payload, "JSON data", _refusals.FRAGMENT)) + b"\n"
 
 
 def encode_comment(text: Any) -> bytes:

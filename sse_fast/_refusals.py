@@ -1,6 +1,6 @@
 """The errors both encoder twins and both parser twins raise, built in one place so their types and
-messages never drift: ``InvalidValue`` (a ``ValueError``), ``InvalidType`` and ``NotJSONSerializable``
-(``TypeError``s), ``LineTooLong`` and ``EventTooLarge``.
+messages never drift: ``InvalidValue`` (a ``ValueError``) and ``InvalidUTF8``, ``InvalidType`` and
+``NotJSONSerializable`` (``TypeError``s), ``LineTooLong`` and ``EventTooLarge``.
 
 Each function raises; the twins call them only after they have found the bad input.
 """
@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from typing import Any, List, NoReturn
 
-from .errors import EventTooLarge, InvalidType, InvalidValue, LineTooLong, NotJSONSerializable, StreamTooLarge
+from .errors import (
+    EventTooLarge,
+    InvalidType,
+    InvalidUTF8,
+    InvalidValue,
+    LineTooLong,
+    NotJSONSerializable,
+    StreamTooLarge,
+)
 
 TEXT_TYPES = "str, bytes, bytearray or memoryview"
+FRAGMENT = "orjson output (an orjson.Fragment)"  # only a Fragment puts bytes orjson did not write in its output
+MAX_RETRY = 2**31 - 1  # the largest retry clients' timers take; past it node's eventsource reconnects every 1 ms
 
 
 def shown(value: Any) -> str:
@@ -44,8 +54,21 @@ def not_utf8(what: str, value: str, exc: UnicodeEncodeError) -> NoReturn:
     ) from None
 
 
+def not_utf8_bytes(what: str, given: str, exc: UnicodeDecodeError) -> NoReturn:
+    bad = exc.object[exc.start : exc.end]
+    raise InvalidUTF8(
+        f"{what} must be valid UTF-8 (browsers would show U+FFFD, some clients stop reading the stream), "
+        f"got {given} with {exc.reason} {bytes(bad)!r} at byte {exc.start}"
+    ) from None
+
+
 def bad_retry(value: Any) -> NoReturn:
     if isinstance(value, int) and not isinstance(value, bool):
+        if value > MAX_RETRY:
+            raise InvalidValue(
+                f"retry must be at most {MAX_RETRY} ms (2**31 - 1): clients' timers overflow past it and "
+                f"reconnect at once; got {value}"
+            )
         raise InvalidValue(f"retry must be a non-negative int (milliseconds), got {value}")
     raise InvalidValue(
         f"retry must be a non-negative int (milliseconds), got {type(value).__name__}: {shown(value)}"

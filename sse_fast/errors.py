@@ -23,7 +23,12 @@ class SSEError(Exception):
 
 class InvalidValue(SSEError, ValueError):
     """A value the wire cannot carry or an option out of range: a line break in an event name or id, NUL in
-    an id, a retry that is not a non-negative int, a str with a lone surrogate, a limit that is not positive."""
+    an id, a retry that is not an int from 0 to 2**31 - 1, a str with a lone surrogate, a limit that is not positive."""
+
+
+class InvalidUTF8(InvalidValue):
+    """Bytes that are not valid UTF-8 given as data or a comment, or inside JSON (an ``orjson.Fragment``): an
+    event stream is UTF-8, browsers would show U+FFFD and some clients (sseclient-py) stop reading the stream."""
 
 
 class InvalidType(SSEError, TypeError):

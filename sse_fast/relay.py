@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, List, Optional
 
+from ._refusals import MAX_RETRY
 from .encoder import EventParser, encode
 from .errors import ClientDisconnected
 
@@ -65,7 +66,8 @@ async def _copy(upstream: Any, writer: Any) -> None:
 
 class Reframer:
     """Upstream bytes in, the same events out as one frame blob: an id or retry is written only when it
-    changes, as the upstream sent it; the event name only when it is not ``message``."""
+    changes, as the upstream sent it (a retry over 2**31 - 1 ms, which clients' timers cannot take, is not
+    passed on); the event name only when it is not ``message``."""
 
     def __init__(self) -> None:
         self._parser = EventParser()
@@ -75,12 +77,15 @@ class Reframer:
     def __call__(self, chunk: bytes) -> bytes:
         frames: List[bytes] = []
         for event in self._parser.feed(chunk):
+            retry = event.retry
+            if retry == self._retry or (retry is not None and retry > MAX_RETRY):
+                retry = None
             frames.append(
                 encode(
                     event.data,
                     event=None if event.event == "message" else event.event,
                     id=None if event.id == self._last_id else event.id,
-                    retry=None if event.retry == self._retry else event.retry,
+                    retry=retry,
                 )
             )
             self._last_id, self._retry = event.id, event.retry

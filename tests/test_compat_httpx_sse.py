@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import httpx_sse
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from servers import uvicorn_server
 
 import sse_fast
@@ -84,3 +86,133 @@ def test_reconnecting_resumes_from_last_event_id_after_retry(server):
         assert (first, resume, wait_ms) == (["1", "2", "3", "3"], "3", 50)
         with ours.connect_sse(client, "GET", server.url + "/", last_event_id=resume) as source:
             assert [e.id for e in source.iter_sse()] == ["4", "5", "6", "6"]
+
+
+def test_events_read_are_httpx_sse_events(server):
+    with httpx.Client(timeout=10) as client, ours.connect_sse(client, "GET", server.url + "/") as source:
+        event = next(source.iter_sse())
+    assert type(event) is ours.ServerSentEvent and isinstance(event, sse_fast.ServerSentEvent)
+    assert repr(event) == "ServerSentEvent(event='n', data='{\"i\":1}', id='1', retry=50)"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"event": None, "data": None, "id": None, "retry": None},
+        {"event": ""},
+        {"data": "data", "retry": 3, "id": "id", "event": "event"},
+        {"data": "a\nb", "id": "", "retry": 0},
+        {"event": "x", "data": ""},
+    ],
+)
+def test_server_sent_event_is_httpx_sses(kwargs):
+    theirs, mine = httpx_sse.ServerSentEvent(**kwargs), ours.ServerSentEvent(**kwargs)
+    assert (mine.event, mine.data, mine.id, mine.retry) == (theirs.event, theirs.data, theirs.id, theirs.retry)
+    assert repr(mine) == repr(theirs)
+    positional = [kwargs.get(name) for name in ("event", "data", "id", "retry")]
+    assert ours.ServerSentEvent(*positional) == mine  # httpx-sse's order of arguments
+
+
+def test_the_layout_is_httpx_sses():
+    from sse_fast.compat.httpx_sse import _api, _decoders, _exceptions, _models
+
+    assert ours.__version__ == httpx_sse.__version__ == "0.4.3"
+    assert set(ours.__all__) == set(httpx_sse.__all__)
+    assert _api.EventSource is ours.EventSource and _exceptions.SSEError is ours.SSEError
+    assert _models.ServerSentEvent is ours.ServerSentEvent
+    assert _decoders.SSEDecoder().decode("data: x") is None
+
+
+pieces = st.lists(
+    st.text(st.sampled_from(["\r", "\n", "a", "b", ":", " ", "\u2028", "\x85", "\u00e9"]), max_size=6), max_size=8
+)
+
+
+@given(pieces)
+def test_line_decoder_splits_as_httpx_sses(chunks):
+    from httpx_sse._decoders import SSELineDecoder as Theirs
+    from httpx_sse._decoders import _splitlines_sse as their_split
+
+    from sse_fast.compat.httpx_sse._decoders import SSELineDecoder, _splitlines_sse
+
+    theirs, mine = Theirs(), SSELineDecoder()
+    for chunk in chunks:
+        assert _splitlines_sse(chunk) == their_split(chunk)
+        if chunk:  # httpx never hands its line decoder empty text
+            assert mine.decode(chunk) == theirs.decode(chunk)
+    assert mine.flush() == theirs.flush()
+
+
+lines = st.lists(
+    st.one_of(
+        st.just(""),
+        st.sampled_from(["data", "data:", "data: x", "data:  y", "event: e", "event:", "id: 7", "id: a\x00b", ": hi"]),
+        st.sampled_from(["retry: 10", "retry: 1a", "other: 1", "data: {\"a\":1}", "id"]),
+    ),
+    max_size=20,
+)
+
+
+@given(lines)
+def test_decoder_gives_httpx_sses_events_by_whatwg_rules(stream):
+    """The events with data are httpx-sse's, retry aside (it is the time in force: WHATWG); httpx-sse also
+    dispatches a data-less frame as an event, sse_fast does not."""
+    from httpx_sse._decoders import SSEDecoder as Theirs
+
+    from sse_fast.compat.httpx_sse._decoders import SSEDecoder
+
+    theirs, mine = Theirs(), SSEDecoder()
+    for line in stream:
+        has_data = bool(theirs._data)  # a "data" line since the last dispatch
+        their_event, my_event = theirs.decode(line), mine.decode(line)
+        assert (my_event is not None) == (line == "" and has_data)
+        if my_event is not None:
+            assert type(my_event) is ours.ServerSentEvent
+            assert (my_event.event, my_event.data, my_event.id) == (their_event.event, their_event.data, their_event.id)
+
+
+def decoded(module: Any, lines: list) -> list:
+    """(data, retry) of each event ``module``'s ``SSEDecoder`` makes of ``lines``."""
+    decoder = module._decoders.SSEDecoder()
+    return [(e.data, e.retry) for e in map(decoder.decode, lines) if e is not None]
+
+
+@pytest.mark.parametrize(
+    ("lines", "by_httpx_sse", "by_whatwg"),
+    [
+        (["retry: 5", "data: a", "", "data: b", ""], [("a", 5), ("b", None)], [("a", 5), ("b", 5)]),
+        (["retry: -1", "data: a", ""], [("a", -1)], [("a", None)]),
+        (["retry: 1_000", "data: a", ""], [("a", 1000)], [("a", None)]),
+        (["event: e", "", "id: 1", "", "data: a", ""], [("", None), ("", None), ("a", None)], [("a", None)]),
+        (["data: a\ndata: b", ""], [("a\ndata: b", None)], [("a\nb", None)]),
+    ],
+)
+def test_decoder_differs_where_documented(lines, by_httpx_sse, by_whatwg):
+    assert decoded(httpx_sse, lines) == by_httpx_sse
+    assert decoded(ours, lines) == by_whatwg
+
+
+def read_body(module: Any, body: bytes, content_type: str = "text/event-stream") -> list:
+    response = httpx.Response(200, headers={"content-type": content_type}, content=body)
+    return [e.data for e in module.EventSource(response).iter_sse()]
+
+
+def test_a_stream_is_utf8_whatever_its_charset_and_its_bom_is_dropped():
+    latin = "text/event-stream; charset=latin-1"
+    assert read_body(httpx_sse, "data: é\n\n".encode(), latin) == ["Ã©"]
+    assert read_body(ours, "data: é\n\n".encode(), latin) == ["é"]
+    assert read_body(httpx_sse, b"\xef\xbb\xbfdata: x\n\n") == []
+    assert read_body(ours, b"\xef\xbb\xbfdata: x\n\n") == ["x"]
+
+
+def test_a_line_over_the_bound_is_refused():
+    body = b"data: " + b"x" * (1 << 20) + b"\n\n"
+    assert read_body(httpx_sse, body) == ["x" * (1 << 20)]
+    with pytest.raises(sse_fast.LineTooLong):
+        read_body(ours, body)
+
+
+def test_events_compare_by_value():
+    assert ours.ServerSentEvent(data="x", id="1") == ours.ServerSentEvent("message", "x", "1")
+    assert httpx_sse.ServerSentEvent(data="x") != httpx_sse.ServerSentEvent(data="x")

@@ -11,6 +11,7 @@ import asyncio
 import functools
 import inspect
 import itertools
+import logging
 import os
 import re
 import signal
@@ -519,7 +520,7 @@ def test_an_error_in_the_content_reaches_the_server_and_the_body_is_left_unfinis
 
 
 def test_a_refused_item_fails_the_response_and_a_hanging_cleanup_is_cut_after_cleanup_timeout(
-    server: Server,
+    server: Server, caplog: pytest.LogCaptureFixture
 ) -> None:
     cleanup_started = threading.Event()
 
@@ -532,11 +533,14 @@ def test_a_refused_item_fails_the_response_and_a_hanging_cleanup_is_cut_after_cl
             await asyncio.sleep(3600)
 
     url = route(server, lambda: EventSourceResponse(content(), cleanup_timeout=0.2))
-    with pytest.raises(httpx.RemoteProtocolError):
+    with caplog.at_level(logging.WARNING, logger="sse_starlette.sse"), pytest.raises(httpx.RemoteProtocolError):
         get(url)
     assert cleanup_started.is_set()
     error = ERRORS["/" + url.split("/", 3)[3]]
     assert isinstance(error, ValueError) and "id must be a single line" in str(error)
+    # logged as sse-starlette logs it: its logger, its words
+    logged = [(r.name, r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("sse_")]
+    assert logged == [("sse_starlette.sse", logging.WARNING, "Body iterator cleanup cancelled after 0.2 seconds")]
 
 
 def test_background_runs_after_the_stream(server: Server) -> None:

@@ -34,7 +34,7 @@ event_fields = st.fixed_dictionaries(
     optional={
         "event": st.one_of(st.none(), single_line),
         "id": st.one_of(st.none(), ids),
-        "retry": st.one_of(st.none(), st.integers(min_value=0, max_value=2**70)),
+        "retry": st.one_of(st.none(), st.integers(min_value=0, max_value=2**31 - 1)),
         "comment": st.one_of(st.none(), wire_text),
         "sep": st.one_of(st.none(), st.sampled_from(SEPS)),
     },
@@ -216,20 +216,21 @@ def test_nul_in_id_is_refused() -> None:
         ServerSentEvent("x", id="a\x00b").encode()
 
 
-@pytest.mark.parametrize("retry", [-1, True])
-def test_negative_or_bool_retry_is_refused(retry: Any) -> None:
-    reference.ServerSentEvent(retry=retry).encode()  # writes "retry: -1" / "retry: True"
-    with pytest.raises(ValueError, match="retry must be a non-negative int"):
+@pytest.mark.parametrize("retry", [-1, True, 2**31])
+def test_negative_bool_or_too_long_retry_is_refused(retry: Any) -> None:
+    reference.ServerSentEvent(retry=retry).encode()  # writes "retry: -1" / "retry: True" / "retry: 2147483648"
+    with pytest.raises(ValueError, match="retry must be (a non-negative int|at most 2147483647 ms)"):
         ServerSentEvent(retry=retry).encode()
 
 
 @pytest.mark.parametrize("retry", [1.5, "100"])
 def test_non_int_retry_is_a_type_error_like_sse_starlette(retry: Any) -> None:
-    with pytest.raises(TypeError, match="retry argument must be int"):
+    with pytest.raises(TypeError) as theirs:
         reference.ServerSentEvent(retry=retry).encode()
-    with pytest.raises(TypeError, match="retry argument must be int") as info:
+    with pytest.raises(TypeError) as info:
         ServerSentEvent(retry=retry).encode()
     assert type(info.value) is InvalidType
+    assert str(info.value) == str(theirs.value) == "retry argument must be int"  # sse-starlette's tests compare it
 
 
 @pytest.mark.parametrize("field", ["id", "event"])

@@ -10,12 +10,16 @@ import threading
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from conftest import EXAMPLES, PROFILE
 from httpx_sse import connect_sse
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from servers import uvicorn_server
 from sse_parser import Message, normalise, parse
+
+import sse_fast
 
 HEAD = (
     b"HTTP/1.1 200 OK\r\n"
@@ -149,7 +153,7 @@ def test_httpx_sse_reads_json_and_buffered_frames(encoder, server, client):
 texts = st.text(st.characters(codec="utf-8"), max_size=30)
 names = st.none() | st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=8)
 ids = st.none() | st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=8)
-retries = st.none() | st.integers(min_value=0, max_value=2**53)
+retries = st.none() | st.integers(min_value=0, max_value=2**31 - 1)  # the encoder refuses more
 
 
 @settings(max_examples=max(EXAMPLES.get(PROFILE, 200) // 4, 10))
@@ -159,3 +163,34 @@ def test_httpx_sse_agrees_with_the_spec_parser_on_any_frames(encoder, server, cl
     by_httpx, by_spec = sent([(normalise(d), e, i, r) for d, e, i, r in frames])
     assert read_with_httpx_sse(client, server.serve(body)) == by_httpx
     assert parse(body).events == by_spec
+
+
+def test_a_refused_invalid_utf8_write_leaves_the_stream_whole(writer_encoder, client):
+    """Served by uvicorn through an ``AsyncWriter``: the writes of bytes that are not UTF-8 (data, a comment,
+    an ``orjson.Fragment``) raise ``InvalidUTF8`` and send nothing, the stream goes on, and httpx-sse reads
+    every other event exactly (before, its text decoder turned such bytes into U+FFFD)."""
+    refused = []
+
+    async def handler(writer: sse_fast.AsyncWriter) -> None:
+        await writer.write_event({"n": 1})
+        for write, bad in [
+            (writer.write_raw_event, b"caf\xe9"),
+            (writer.write_comment, b"\xff"),
+            (writer.write_event, {"content": orjson.Fragment(b'"\xc3("')}),
+        ]:
+            try:
+                await write(bad)
+            except sse_fast.InvalidUTF8 as exc:
+                refused.append(str(exc).split(",")[0])
+        await writer.write_raw_event("café".encode())
+        await writer.write_done()
+
+    with uvicorn_server(sse_fast.ASGIResponse(handler)) as running:
+        with client.stream("GET", running.url + "/") as response:
+            body = response.read()
+        with connect_sse(client, "GET", running.url + "/") as source:
+            events = [sse.data for sse in source.iter_sse()]
+    assert body.decode("utf-8") == 'data: {"n":1}\n\ndata: café\n\ndata: [DONE]\n\n'
+    assert events == ['{"n":1}', "café", "[DONE]"]
+    each = ["data", "comment", "JSON data"]  # each of the two requests: the three writes refused, in order
+    assert refused == [f"{what} must be valid UTF-8 (browsers would show U+FFFD" for what in each] * 2

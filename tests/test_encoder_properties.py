@@ -12,10 +12,13 @@ from functools import partial
 from typing import Any, Callable
 
 import orjson
+import pytest
 from conftest import PROFILE, TWIN_EXAMPLES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sse_parser import Message, normalise, parse
+
+from sse_fast import InvalidUTF8
 
 # ---- well-formed input ----
 
@@ -34,7 +37,7 @@ event_names = st.lists(
     max_size=4,
 ).map("".join)
 ids = event_names.filter(lambda s: "\x00" not in s)
-retries = st.one_of(st.integers(min_value=0, max_value=2**40), st.integers(min_value=0))
+retries = st.one_of(st.integers(min_value=0, max_value=2**31 - 1), st.integers(2**31 - 4, 2**31 - 1))
 json_values = st.recursive(
     st.one_of(
         st.none(),
@@ -58,12 +61,34 @@ def test_encode_round_trips(encoder, data, event, id, retry):
     assert stream.events == [expected(normalise(data), event, id, retry)]
 
 
-@given(st.binary(max_size=64), st.none() | ids)
+@given(texts.map(str.encode), st.none() | ids)
 def test_encode_bytes_round_trips(encoder, raw, id):
     frame = encoder.encode(raw, id=id)
     assert frame == encoder.encode(bytearray(raw), id=id) == encoder.encode(memoryview(raw), id=id)
-    received = normalise(raw.decode("utf-8", errors="replace"))
-    assert parse(frame).events == [expected(received, None, id, None)]
+    assert frame == encoder.encode(raw.decode(), id=id)
+    assert parse(frame).events == [expected(normalise(raw.decode()), None, id, None)]
+
+
+# bytes around the 8-, 16- and 64-byte steps of the compiled twin's UTF-8 check (and its AVX2 loop, from 512
+# bytes on): ASCII runs around any bytes
+ascii_runs = st.one_of(st.integers(0, 140), st.sampled_from([511, 512, 575, 576, 577, 1000, 4096]))
+binaries = st.tuples(ascii_runs, st.binary(max_size=8), st.integers(0, 70)).map(
+    lambda t: b"a" * t[0] + t[1] + b"z" * t[2]
+)
+
+
+@given(st.one_of(st.binary(max_size=64), binaries, texts.map(str.encode)))
+def test_bytes_are_refused_exactly_when_they_are_not_utf8(encoder, raw):
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        for call in (encoder.encode, encoder.encode_comment, lambda b: encoder.encode_json(orjson.Fragment(b))):
+            with pytest.raises(InvalidUTF8):
+                call(raw)
+    else:
+        assert encoder.encode(raw) == encoder.encode(raw.decode())
+        assert encoder.encode_comment(raw) == encoder.encode_comment(raw.decode())
+        assert encoder.encode_json(orjson.Fragment(raw)) == encoder.encode(raw)
 
 
 @given(json_values, st.none() | event_names, st.none() | ids, st.none() | retries)
@@ -183,6 +208,7 @@ anything = st.deferred(
         texts.map(Text),
         st.binary(max_size=8).map(Raw),
         st.integers(0, 10**6).map(Millis),
+        st.integers(2**31 - 2, 2**31 + 2).map(Millis),
         st.just(Level.LOW),
         st.binary(max_size=16).map(orjson.Fragment),
         texts.map(orjson.Fragment),
@@ -203,8 +229,11 @@ def weighted(*choices: tuple) -> st.SearchStrategy:
 
 
 fields = weighted((4, st.none()), (4, ids), (1, event_names), (1, texts), (1, bad_texts), (1, anything))
-retry_values = weighted((5, st.none()), (3, retries), (1, st.integers()), (1, anything))
-payloads = weighted((4, texts), (1, bad_texts), (1, st.binary(max_size=16)), (1, st.none()), (2, anything))
+too_long = st.one_of(st.integers(min_value=2**31), st.integers(2**31, 2**31 + 4), st.integers(2**63 - 2, 2**64 + 2))
+retry_values = weighted((5, st.none()), (3, retries), (1, too_long), (1, st.integers()), (1, anything))
+payloads = weighted(
+    (4, texts), (1, bad_texts), (1, st.binary(max_size=16)), (1, binaries), (1, st.none()), (2, anything)
+)
 json_payloads = weighted((4, json_values), (2, anything))
 defaults = st.sampled_from([None, None, None, str, repr, give_up, 5])
 calls = st.one_of(

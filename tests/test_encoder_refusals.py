@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from sse_fast import InvalidType, InvalidValue, NotJSONSerializable, SSEError
+from sse_fast import InvalidType, InvalidUTF8, InvalidValue, NotJSONSerializable, SSEError
 
 ADD = {
     "encode": "add",
@@ -15,10 +15,23 @@ ADD = {
 }
 HINT = "; pass default= to convert values orjson does not know"
 RETRY = "retry must be a non-negative int (milliseconds), got "
+TOO_LONG = (
+    "retry must be at most 2147483647 ms (2**31 - 1): clients' timers overflow past it and reconnect at once; got "
+)
 
 
 def line_break(what: str, shown: str) -> str:
     return f"{what} must be a single line without '\\r' or '\\n', got {shown}"
+
+
+def not_utf8(what: str, given: str, problem: str) -> str:
+    return (
+        f"{what} must be valid UTF-8 (browsers would show U+FFFD, some clients stop reading the stream), "
+        f"got {given} with {problem}"
+    )
+
+
+FRAGMENT = "orjson output (an orjson.Fragment)"
 
 
 def surrogate(what: str, index: int) -> str:
@@ -36,6 +49,14 @@ def give_up(obj):
 
 
 class Opaque:
+    pass
+
+
+class Millis(int):
+    pass
+
+
+class Raw(bytes):
     pass
 
 
@@ -65,12 +86,89 @@ CASES = [
     ("negative-retry", "encode_retry", (-1,), {}, InvalidValue, RETRY + "-1"),
     ("negative-retry-field", "encode", ("x",), {"retry": -5}, InvalidValue, RETRY + "-5"),
     ("huge-negative-retry", "encode_retry", (-(2**70),), {}, InvalidValue, RETRY + str(-(2**70))),
+    ("retry-2**31", "encode_retry", (2**31,), {}, InvalidValue, TOO_LONG + "2147483648"),
+    ("retry-2**31-field", "encode", ("x",), {"retry": 2**31}, InvalidValue, TOO_LONG + "2147483648"),
+    ("retry-2**32-json-field", "encode_json", (1,), {"retry": 2**32}, InvalidValue, TOO_LONG + "4294967296"),
+    ("retry-over-64-bits", "encode_retry", (2**70,), {}, InvalidValue, TOO_LONG + str(2**70)),
+    ("retry-int-subclass-2**31", "encode_retry", (Millis(2**31),), {}, InvalidValue, TOO_LONG + "2147483648"),
     ("bool-retry", "encode_retry", (True,), {}, InvalidValue, RETRY + "bool: True"),
     ("bool-retry-field", "encode_json", (1,), {"retry": False}, InvalidValue, RETRY + "bool: False"),
     ("float-retry", "encode_retry", (1.5,), {}, InvalidValue, RETRY + "float: 1.5"),
     ("integral-float-retry", "encode", ("x",), {"retry": 3000.0}, InvalidValue, RETRY + "float: 3000.0"),
     ("str-retry", "encode_retry", ("3000",), {}, InvalidValue, RETRY + "str: '3000'"),
     ("none-retry", "encode_retry", (None,), {}, InvalidValue, RETRY + "NoneType: None"),
+    (
+        "invalid-utf8-bytes",
+        "encode",
+        (b"ok\n\xff",),
+        {},
+        InvalidUTF8,
+        not_utf8("data", "bytes", "invalid start byte b'\\xff' at byte 3"),
+    ),
+    (
+        "invalid-utf8-after-64-ascii-bytes",
+        "encode",
+        (b"a" * 64 + b"\xe9t\xe9",),
+        {"id": "1"},
+        InvalidUTF8,
+        not_utf8("data", "bytes", "invalid continuation byte b'\\xe9' at byte 64"),
+    ),
+    (
+        "invalid-utf8-after-1000-ascii-bytes",
+        "encode",
+        (b"a" * 1000 + b"\xff" + b"b" * 100,),
+        {},
+        InvalidUTF8,
+        not_utf8("data", "bytes", "invalid start byte b'\\xff' at byte 1000"),
+    ),
+    (
+        "truncated-utf8-bytearray",
+        "encode",
+        (bytearray(b"caf\xc3"),),
+        {},
+        InvalidUTF8,
+        not_utf8("data", "bytearray", "unexpected end of data b'\\xc3' at byte 3"),
+    ),
+    (
+        "surrogate-in-utf8-memoryview",
+        "encode",
+        (memoryview(b"\xed\xa0\x80"),),
+        {},
+        InvalidUTF8,
+        not_utf8("data", "memoryview", "invalid continuation byte b'\\xed' at byte 0"),
+    ),
+    (
+        "overlong-utf8-subclass",
+        "encode",
+        (Raw(b"\xc0\xaf"),),
+        {},
+        InvalidUTF8,
+        not_utf8("data", "Raw", "invalid start byte b'\\xc0' at byte 0"),
+    ),
+    (
+        "past-u10ffff-comment",
+        "encode_comment",
+        (b"\xf4\x90\x80\x80",),
+        {},
+        InvalidUTF8,
+        not_utf8("comment", "bytes", "invalid continuation byte b'\\xf4' at byte 0"),
+    ),
+    (
+        "invalid-utf8-fragment",
+        "encode_json",
+        ({"content": orjson.Fragment(b'"caf\xe9"')},),
+        {"id": "7"},
+        InvalidUTF8,
+        not_utf8("JSON data", FRAGMENT, "invalid continuation byte b'\\xe9' at byte 15"),
+    ),
+    (
+        "invalid-utf8-fragment-alone",
+        "encode_json",
+        (orjson.Fragment(b"\x80"),),
+        {},
+        InvalidUTF8,
+        not_utf8("JSON data", FRAGMENT, "invalid start byte b'\\x80' at byte 0"),
+    ),
     (
         "int-data",
         "encode",
@@ -206,7 +304,7 @@ def test_refused_with_exact_error(encoder, function, args, kwargs, error, messag
     assert str(info.value) == message
 
 
-BUILTIN = {InvalidValue: ValueError, InvalidType: TypeError, NotJSONSerializable: TypeError}
+BUILTIN = {InvalidValue: ValueError, InvalidUTF8: ValueError, InvalidType: TypeError, NotJSONSerializable: TypeError}
 
 
 @pytest.mark.parametrize(("function", "args", "kwargs", "error"), [c[1:5] for c in CASES], ids=IDS)

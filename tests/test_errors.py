@@ -12,6 +12,7 @@ from sse_fast.integrations._source import handler_for
 
 ALL = [
     sse_fast.InvalidValue,
+    sse_fast.InvalidUTF8,
     sse_fast.InvalidType,
     sse_fast.NotJSONSerializable,
     sse_fast.TransportNotFound,
@@ -66,6 +67,7 @@ def test_not_http_is_a_value_error():
 # `except ClientDisconnected` written before it keep catching it
 BUILTIN = [
     (sse_fast.InvalidValue, ValueError),
+    (sse_fast.InvalidUTF8, sse_fast.InvalidValue),
     (sse_fast.InvalidTopic, sse_fast.InvalidValue),
     (sse_fast.InvalidEventId, sse_fast.InvalidValue),
     (sse_fast.InvalidBrokerURL, sse_fast.InvalidValue),

@@ -11,7 +11,7 @@ from servers import uvicorn_server, wait_until, waitress_server
 
 import sse_fast
 from sse_fast.client import iter_events
-from sse_fast.relay import relay, relay_sync
+from sse_fast.relay import Reframer, relay, relay_sync
 
 TEXT = "two\nlines"
 ENDED: Dict[str, str] = {}  # path -> how the handler's stream ended
@@ -118,3 +118,10 @@ def test_client_leaving_the_gateway_closes_the_upstream_request():
         assert [e.id for e in events] == ["0", "1", "2"]
         assert wait_until(lambda: RELAYED.get("/endless")) == "client_disconnected"
         assert wait_until(lambda: ENDED.get("endless")) == "client_disconnected"
+
+
+def test_a_retry_clients_cannot_take_is_not_passed_on():
+    """The encoder refuses a retry over 2**31 - 1 ms; the relay drops it instead of failing the stream."""
+    reframe = Reframer()
+    upstream = b"retry: 2147483648\ndata: a\n\nretry: 2147483647\ndata: b\n\n"
+    assert reframe(upstream) == b"data: a\n\nretry: 2147483647\ndata: b\n\n"

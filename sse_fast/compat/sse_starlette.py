@@ -29,7 +29,8 @@ from ..writer import AsyncWriter
 from ._sse_starlette_event import JSONServerSentEvent, ServerSentEvent, check_sep, ensure_bytes
 from ._sse_starlette_status import AppStatus, chain_shutdown_on_signals, served
 
-logger = logging.getLogger(__name__)
+# sse-starlette's own logger, so an app's logging configuration for sse-starlette applies unchanged
+logger = logging.getLogger("sse_starlette.sse")
 
 Content = Union[AsyncIterable[Any], Iterable[Any]]
 DISCONNECT = {"type": "http.disconnect"}

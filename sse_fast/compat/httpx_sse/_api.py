@@ -1,11 +1,6 @@
-"""A drop-in for httpx-sse: ``connect_sse`` / ``aconnect_sse`` and ``EventSource.iter_sse`` / ``aiter_sse``
-with the same names and behaviour, reading through sse_fast's parser.
-
-Change ``from httpx_sse import connect_sse`` to ``from sse_fast.compat.httpx_sse import connect_sse``.
-Beyond httpx-sse: ``connect_sse(..., last_event_id="41")`` sends ``Last-Event-ID`` to resume a stream, and
-``EventSource.last_event_id`` / ``EventSource.retry`` say what to resume from and how long the server
-asked to wait before reconnecting. Needs httpx (``pip install "sse-fast[client]"``).
-"""
+"""httpx-sse's ``EventSource``, ``connect_sse`` and ``aconnect_sse``, as ``httpx_sse._api`` has them, reading
+the response's bytes with sse_fast's parser; plus ``last_event_id=`` and ``EventSource.last_event_id`` /
+``retry`` for resuming a stream."""
 
 from __future__ import annotations
 
@@ -14,12 +9,10 @@ from typing import Any, AsyncIterator, Iterator, Optional
 
 import httpx
 
-from .._received import ServerSentEvent
-from ..encoder import EventParser
-
-
-class SSEError(httpx.TransportError):
-    """The response is not an event stream (httpx-sse's error, an ``httpx.TransportError``)."""
+from ...encoder import EventParser
+from ._decoders import SSELineDecoder
+from ._exceptions import SSEError
+from ._models import ServerSentEvent
 
 
 class EventSource:
@@ -31,6 +24,7 @@ class EventSource:
 
     @property
     def response(self) -> httpx.Response:
+        """The streamed response."""
         return self._response
 
     @property
@@ -51,15 +45,18 @@ class EventSource:
             )
 
     def iter_sse(self) -> Iterator[ServerSentEvent]:
+        """The events of the response, as they arrive."""
         self._check_content_type()
         for chunk in self._response.iter_bytes():
-            yield from self._parser.feed(chunk)
+            for event in self._parser.feed(chunk):
+                yield tuple.__new__(ServerSentEvent, event)
 
     async def aiter_sse(self) -> AsyncIterator[ServerSentEvent]:
+        """``iter_sse`` for a response of ``httpx.AsyncClient``."""
         self._check_content_type()
         async for chunk in self._response.aiter_bytes():
             for event in self._parser.feed(chunk):
-                yield event
+                yield tuple.__new__(ServerSentEvent, event)
 
 
 def _headers(kwargs: Any, last_event_id: Optional[str]) -> Any:
@@ -91,4 +88,19 @@ async def aconnect_sse(
         yield EventSource(response, last_event_id)
 
 
-__all__ = ["EventSource", "SSEError", "ServerSentEvent", "aconnect_sse", "connect_sse"]
+def _iter_sse_lines(response: httpx.Response) -> Iterator[str]:
+    """The lines of a response's text (httpx-sse's private helper, which code and tests import)."""
+    decoder = SSELineDecoder()
+    for text in response.iter_text():
+        yield from decoder.decode(text)
+    yield from decoder.flush()
+
+
+async def _aiter_sse_lines(response: httpx.Response) -> AsyncIterator[str]:
+    """``_iter_sse_lines`` for a response of ``httpx.AsyncClient``."""
+    decoder = SSELineDecoder()
+    async for text in response.aiter_text():
+        for line in decoder.decode(text):
+            yield line
+    for line in decoder.flush():
+        yield line
