@@ -18,6 +18,8 @@ from fastapi.routing import APIRoute  # noqa: E402
 from fastapi.sse import EventSourceResponse, ServerSentEvent, format_sse_event  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
+from sse_fast._refusals import MAX_RETRY  # noqa: E402
+from sse_fast.errors import InvalidValue  # noqa: E402
 from sse_fast.integrations.fastapi_sse import SSERoute, event_frame  # noqa: E402
 
 
@@ -112,7 +114,7 @@ events = st.builds(
     data=st.none() | json_value | items_,
     event=st.none() | line,
     id=st.none() | line.filter(lambda s: "\0" not in s),
-    retry=st.none() | st.integers(min_value=0, max_value=2**40),
+    retry=st.none() | st.integers(min_value=0, max_value=MAX_RETRY),  # beyond it: refused (test below)
     comment=st.none() | st.text(),
 ) | st.builds(ServerSentEvent, raw_data=st.text(), event=st.none() | line, comment=st.none() | st.text())
 
@@ -150,6 +152,14 @@ def test_event_frame_is_format_sse_event(event: ServerSentEvent) -> None:
         data = event_frame(ServerSentEvent(raw_data=None, data=event.data)).decode()[len("data: ") : -2]
     expected = format_sse_event(data_str=data, event=event.event, id=event.id, retry=event.retry, comment=event.comment)
     assert event_frame(event) == expected
+
+
+def test_a_retry_clients_cannot_time_is_refused_where_fastapi_writes_it() -> None:
+    """FastAPI writes ``retry: 2147483648``; browsers' and eventsource's timers overflow on it and reconnect at
+    once, so sse_fast refuses it, with the encoder's own error, and writes nothing."""
+    assert format_sse_event(retry=MAX_RETRY + 1).startswith(b"retry: 2147483648")
+    with pytest.raises(InvalidValue, match="at most 2147483647"):
+        event_frame(ServerSentEvent(data="x", retry=MAX_RETRY + 1))
 
 
 def test_fixed_frames() -> None:

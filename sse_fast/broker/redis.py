@@ -111,7 +111,9 @@ if ARGV[3] ~= '' then
   fields[#fields + 1] = tostring(now)
 else
   local lms, lseq = parse(last)
-  if now > lms then id = string.format('%d-0', now) else id = string.format('%d-%d', lms, lseq + 1) end
+  if now > lms then id = string.format('%d-0', now)
+  elseif lseq >= MAXSEQ then id = string.format('%d-0', lms + 1)  -- a caller's id used up the millisecond
+  else id = string.format('%d-%d', lms, lseq + 1) end
 end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[1], id, unpack(fields))
 redis.call('HSET', KEYS[3], ARGV[4], id)
