@@ -186,6 +186,28 @@ class Truth:
             self.events += [Published(id, topic, data) for id in ids]
 
 
+@contextlib.contextmanager
+def publishing(truth: Truth, through: Sequence[Worker], topic: str, every: float = 0.003) -> Iterator[None]:
+    """Publish ``topic`` events through ``through`` in turn, one every ``every`` seconds, in a thread, until
+    the block ends (each publish acknowledged or failed goes into ``truth``)."""
+    done = threading.Event()
+
+    def run() -> None:
+        n = 0
+        while not done.is_set():
+            truth.publish(through[n % len(through)], topic, f"live {n}")
+            n += 1
+            time.sleep(every)
+
+    publisher = threading.Thread(target=run)
+    publisher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        publisher.join(30)
+
+
 def wait_subscribers(counts: Sequence[Tuple[Worker, int]], timeout: float = 30) -> None:
     """Each worker has its count of subscribers (the recorders are connected)."""
     wait_until(lambda: all(w.stats()["subscribers"] == n for w, n in counts), timeout=timeout, interval=0.05)

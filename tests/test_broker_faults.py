@@ -17,6 +17,7 @@ from fault_harness import (
     Truth,
     Worker,
     cluster,
+    publishing,
     settle,
     summary,
     verify,
@@ -520,18 +521,7 @@ def test_redis_worker_stopped_while_a_topic_is_trimmed_under_live_publishing(
         wait_subscribers([(a, 5), (b, 3)])
         first = truth.must_publish(b, TOPIC, "ready")
         settle(on_a + on_b, first, redis_key)
-        done = threading.Event()
-
-        def publish_room() -> None:
-            n = 0
-            while not done.is_set():
-                truth.publish(b, TOPIC, f"room {n}")
-                n += 1
-                time.sleep(0.004)
-
-        publisher = threading.Thread(target=publish_room)
-        publisher.start()
-        try:
+        with publishing(truth, [b], TOPIC, every=0.004):
             time.sleep(0.1)
             a.pause()
             try:
@@ -540,9 +530,6 @@ def test_redis_worker_stopped_while_a_topic_is_trimmed_under_live_publishing(
             finally:
                 a.resume()
             time.sleep(0.3)
-        finally:
-            done.set()
-            publisher.join(30)
         sentinel = truth.must_publish(b, TOPIC, "end")
         settle(on_a + on_b, sentinel, redis_key)
     assert not truth.failed, f"publishes failed: {truth.failed[:3]}"
@@ -633,29 +620,13 @@ def test_redis_worker_killed_while_its_clients_replay_they_fail_over_mid_replay(
     first = truth.must_publish(b, TOPIC, "ready")
     truth.add(b.burst(TOPIC, n=1500, pad=300), TOPIC, "x" * 300)
     back = [Recorder([a.events_url(TOPIC), b.events_url(TOPIC)], initial=first, name=f"back{i}") for i in range(10)]
-    done = threading.Event()
-
-    def publish_more() -> None:
-        n = 0
-        while not done.is_set():
-            truth.publish(b, TOPIC, f"live {n}")
-            n += 1
-            time.sleep(0.003)
-
-    publisher = threading.Thread(target=publish_more)
-    publisher.start()
-    try:
-        with Clients(back):
+    with Clients(back):
+        with publishing(truth, [b], TOPIC):
             wait_until_any(lambda: sum(len(r.frames) for r in back) >= 2000)
             a.kill()
             time.sleep(0.3)
-            done.set()
-            publisher.join(30)
-            sentinel = truth.must_publish(b, TOPIC, "end")
-            settle(back, sentinel, redis_key, timeout=60)
-    finally:
-        done.set()
-        publisher.join(30)
+        sentinel = truth.must_publish(b, TOPIC, "end")
+        settle(back, sentinel, redis_key, timeout=60)
     assert not truth.failed, f"publishes through B failed: {truth.failed[:3]}"
     verify(truth, back, redis_key, TOPIC, sentinel, context=summary(back), workers=(b,))
     assert all(len(r.connections) >= 2 for r in back), f"clients did not fail over: {summary(back)}"
@@ -668,30 +639,16 @@ def test_redis_every_connection_of_the_workers_killed_under_publishing(redis_clu
     server, (a, b) = redis_cluster
     truth = Truth()
     on_a, on_b = recorders(a.events_url(TOPIC), 5, "a"), recorders(b.events_url(TOPIC), 5, "b")
-    done = threading.Event()
-
-    def publish_more() -> None:
-        n = 0
-        while not done.is_set():
-            truth.publish((a, b)[n % 2], TOPIC, f"live {n}")
-            n += 1
-            time.sleep(0.003)
-
     with Clients(on_a + on_b), client_of(server) as redis:
         wait_subscribers([(a, 5), (b, 5)])
         first = truth.must_publish(b, TOPIC, "ready")
         settle(on_a + on_b, first, redis_key)
-        publisher = threading.Thread(target=publish_more)
-        publisher.start()
         killed = 0
-        try:
+        with publishing(truth, [a, b], TOPIC):
             for _ in range(5):
                 time.sleep(0.1)
                 killed += int(redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"))
             time.sleep(0.2)
-        finally:
-            done.set()
-            publisher.join(30)
         sentinel = truth.must_publish(a, TOPIC, "end")
         settle(on_a + on_b, sentinel, redis_key)
     verify(
