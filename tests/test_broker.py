@@ -245,3 +245,26 @@ def test_a_burst_from_eight_threads_reaches_every_reader_in_full(serve: str) -> 
     published = sorted((id for mine in ids for id in mine), key=lambda id: int(id.rpartition("-")[2]))
     assert all([id for id, _, _ in got] == published for got in results)
     assert broker.stats()["dropped_slow"] == 0
+
+
+def test_an_empty_last_event_id_starts_live_and_an_unreadable_one_gets_the_reset_frame() -> None:
+    """``""`` is no id (``EventSource`` sends none until it has one); ``UNREADABLE`` (a header that was sent
+    but is no id) is answered like an unknown id, with the reset frame."""
+    from sse_fast.resume import UNREADABLE
+
+    broker = sse_fast.Broker()
+    given: List[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await sse_fast.ASGIResponse(broker.subscriber("room", given[-1]))(scope, receive, send)
+
+    with uvicorn_server(app) as server:
+        broker.publish_sync("room", "before")
+        given.append("")
+        client = in_thread(lambda: run_clients(read_events(server.url, 1)))
+        subscribers(broker, 1)
+        live = broker.publish_sync("room", "live")
+        assert client.join() == [[(live, "message", "live")]]  # no replay, no reset: live from here
+        given.append(UNREADABLE)
+        (got,) = run_clients(read_events(server.url, 1))
+    assert got == [(broker.log.head(), "reset", "{}")]

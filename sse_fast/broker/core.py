@@ -362,12 +362,13 @@ class Broker:
 
     async def stream(self, writer: AsyncWriter, topics: Topics, last_event_id: Optional[str] = None) -> None:
         """Follow ``topics`` on ``writer`` until it closes: the history after ``last_event_id`` (or the
-        reset frame), then live events. Await it in an async handler (ASGI, Starlette, aiohttp, streams)."""
+        reset frame), then live events; no id (None or ``""``, as ``EventSource`` sends none) starts live.
+        Await it in an async handler (ASGI, Starlette, aiohttp, streams)."""
         names = check_topics(topics)
         sub = _AsyncSubscriber(writer, names, self.queue_bytes, self._pressure)
         self._add(sub, asyncio.get_running_loop())
         try:
-            replay = None if last_event_id is None else await self.log.history_after(names, _readable(last_event_id))
+            replay = None if not last_event_id else await self.log.history_after(names, _readable(last_event_id))
             frames = self._replay_frames(sub, replay)
             if frames and not writer.closed:
                 await writer.write_frame(b"".join(frames))
@@ -384,7 +385,7 @@ class Broker:
         remove_waker = writer.context.add_callback(lambda reason: sub.wake())
         self._add(sub, None)
         try:
-            replay = None if last_event_id is None else self.log.history_after_sync(names, _readable(last_event_id))
+            replay = None if not last_event_id else self.log.history_after_sync(names, _readable(last_event_id))
             frames = self._replay_frames(sub, replay)
             with sub.cond:
                 held = sub.take_held()
