@@ -1,1 +1,20 @@
 """Thin, optional integrations with web frameworks; each imports its framework itself."""
+
+from __future__ import annotations
+
+from ..errors import MissingExtra
+
+
+def missing_framework(error: ModuleNotFoundError, module: str, framework: str, extra: str) -> ModuleNotFoundError:
+    """``MissingExtra`` naming ``extra`` when ``error`` says ``framework`` itself is not installed (``module``
+    is the integration that needs it); else ``error`` unchanged (a module missing inside the framework)."""
+    if error.name != framework:
+        return error
+    return MissingExtra(
+        f"{module} needs {framework}, which is not installed: pip install \"sse-fast[{extra}]\""
+        f" (from a checkout: pip install \".[{extra}]\")",
+        name=framework,
+    )
+
+
+__all__ = ["missing_framework"]
