@@ -130,3 +130,34 @@ class InvalidBrokerURL(BrokerError, InvalidValue):
 
 class BrokerUnavailable(BrokerError, ConnectionError):
     """The broker's engine (e.g. Redis) could not be reached in time; nothing was published."""
+
+
+__all__ = [
+    "CLIENT_DISCONNECTED",
+    "CLOSED",
+    "SEND_TIMEOUT",
+    "SHUTDOWN",
+    "BrokerClosed",
+    "BrokerError",
+    "BrokerUnavailable",
+    "ClientDisconnected",
+    "EventTooLarge",
+    "HTTPTransportFailed",
+    "InvalidBrokerURL",
+    "InvalidEventId",
+    "InvalidTopic",
+    "InvalidType",
+    "InvalidUTF8",
+    "InvalidValue",
+    "LineTooLong",
+    "MissingExtra",
+    "NotHTTP",
+    "NotJSONSerializable",
+    "SSEError",
+    "SendTimedOut",
+    "StreamClosed",
+    "StreamRefused",
+    "StreamTooLarge",
+    "StreamingNotSupported",
+    "TransportNotFound",
+]

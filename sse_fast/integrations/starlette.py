@@ -65,3 +65,6 @@ class SSEResponse(Response):
         await run_handler(self.handler, scope, receive, send, options)
         if self.background is not None:
             await self.background()
+
+
+__all__ = ["SSEResponse"]
