@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, List, Optional, Tuple
 
-from . import missing_framework
+from ._missing import missing_framework
 
 try:
     from aiohttp import web

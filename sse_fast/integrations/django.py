@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AsyncIterator, Optional
 
-from . import missing_framework
+from ._missing import missing_framework
 
 try:
     from django.http import HttpRequest, StreamingHttpResponse  # type: ignore[import-untyped]  # Django has no types

@@ -19,7 +19,7 @@ than writing before it returns. ``LastEventID`` gives the id alone.
 # resolve string annotations on a class dependency (SSEStream.__init__).
 from typing import Annotated, Any, Optional
 
-from . import missing_framework
+from ._missing import missing_framework
 
 try:
     from fastapi import Depends, Request

@@ -25,7 +25,7 @@ import json
 from contextvars import ContextVar
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Dict, Iterator, Optional, Union, cast
 
-from . import missing_framework
+from ._missing import missing_framework
 
 try:
     import fastapi.exceptions

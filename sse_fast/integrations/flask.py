@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from . import missing_framework
+from ._missing import missing_framework
 
 try:
     import flask

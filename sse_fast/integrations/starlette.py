@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Optional
 
-from . import missing_framework
+from ._missing import missing_framework
 
 try:
     from starlette.background import BackgroundTask
