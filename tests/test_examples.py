@@ -201,3 +201,26 @@ def test_pypi_installs_are_marked_for_after_the_release() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     installs = re.findall(r"^pip install .*", readme, re.MULTILINE)
     assert installs and not PYPI_INSTALL.match(installs[0]), f"the README's first install is {installs[:1]}"
+
+
+def test_the_readme_wheel_install_runs_as_written(tmp_path: Path) -> None:
+    # the install the README offers until the first release: the workflow's wheels, from their folder
+    import sse_fast
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"^(pip install --find-links \. sse-fast)\s", readme, re.MULTILINE)
+    assert found, "the README shows no install from the workflow's wheels"
+    wheels, venv = tmp_path / "wheels", tmp_path / "venv"
+    env = {**os.environ, "SSE_FAST_NO_EXTENSIONS": "1"}  # the pure wheel: quick to build, installed the same way
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
+    build = pip + ["wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)]
+    built = subprocess.run(build, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert built.returncode == 0, built.stderr[-3000:]
+    run([sys.executable, "-m", "venv", str(venv)], tmp_path)
+    command = found.group(1).split()
+    run([str(venv / "bin" / command[0]), "--disable-pip-version-check", *command[1:]], wheels, timeout=300)
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "sse_fast", "--version"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.stdout.startswith(f"sse_fast {sse_fast.__version__} "), done.stdout + done.stderr
