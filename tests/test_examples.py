@@ -13,10 +13,11 @@ The line just above a block may say how to run it, as an HTML comment (invisible
     <!-- example: skip WHY -->             not runnable on its own (a fragment); keep this list short
 
 A ``command`` block's server command lines are the backticked spans that start with a server (``uvicorn``,
-``waitress-serve``, ``python``, ``flask`` ...) in the heading above it and in its own first line; its curl is
-the nearest ``curl ...`` above it (backticked, or a ``$ curl`` line). Each command runs in a temporary
-folder holding FILE, in a network namespace of its own (``unshare -rn``), so its port stays as written:
-the curl must reach the port the command really listens on.
+``waitress-serve``, ``python``, ``flask`` ...) in the heading above it and in its leading comment lines; each
+is read with the backticked ``curl ...`` that follows it there, else with the nearest curl above the block
+(backticked, or a ``$ curl`` line). Each command runs in a temporary folder holding FILE, in a network
+namespace of its own (``unshare -rn``), so its port stays as written: the curl must reach the port the
+command really listens on. Where there is no ``unshare``, these blocks are skipped, saying so.
 
 A block with no such line runs as a script and must exit 0. A served stream must answer 200 with
 ``text/event-stream`` and at least one event, read with sse_fast's parser until it ends or 3 events came
