@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable, List, Tuple
 
@@ -30,7 +31,8 @@ def show_samples() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sse_fast", description=__doc__)
+    """Run ``python -m sse_fast [demo | bench]``; the exit code (a reader that left ends it quietly, with 1)."""
+    parser = argparse.ArgumentParser(prog="python -m sse_fast", description=(__doc__ or "").replace("``", ""))
     parser.add_argument("--version", action="version", version=f"sse_fast {__version__} (encoder: {IMPLEMENTATION})")
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="serve the browser demo (needs uvicorn: pip install sse-fast[demo])")
@@ -48,6 +50,16 @@ def main(argv: list[str] | None = None) -> int:
         "--budget", type=float, default=0.02, help="seconds per round per contender (default 0.02)"
     )
     args = parser.parse_args(argv)
+    try:
+        code = _run(args)
+        sys.stdout.flush()  # inside the try: a pipe's buffered output is written here, not at exit
+        return code
+    except BrokenPipeError:  # the reader left early (python -m sse_fast | head): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit is quiet too
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from .demo import serve
 

@@ -146,3 +146,6 @@ async def afollow(
         if wait is None:
             return
         await asyncio.sleep(wait)
+
+
+__all__ = ["aiter_events", "afollow", "follow", "iter_events"]

@@ -3,7 +3,9 @@
 Routes: ``/`` the page; ``/chat`` a chat-style answer, one JSON token per event with ids ``1..n``, then
 ``data: [DONE]``; ``/fast`` numbered events as fast as the browser takes them; ``/status`` ``retry:``, a
 ``hello`` event and a named ``heartbeat`` event every second. ``/chat`` and ``/status`` resume after the
-``Last-Event-ID`` the browser sends when it reconnects, so restarting the server is seamless. No network,
+``Last-Event-ID`` the browser sends when it reconnects, so restarting the server is seamless. An id the demo
+never gives (``-5``, ``abc``, one ``sse_fast.resume`` finds unreadable) gets the broker's reset frame
+(``id: 0``, ``event: reset``, ``data: {}``) and then the stream from its start. No network,
 no model: the answer comes from the built-in token source below.
 
 ``/room`` is a chat room on a ``Broker``: ``POST /room/messages`` (``{"text": ...}``) publishes, every tab
@@ -16,13 +18,15 @@ serving process's pid, no id): with ``--redis URL --workers N`` several processe
 from __future__ import annotations
 
 import asyncio
+import errno
 import inspect
 import os
 import re
 import socket
+import sys
 import time
 from importlib import resources
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import orjson
 
@@ -45,17 +49,21 @@ FAST_BATCH = 200  # /fast events written between two pauses of the event loop
 FAST_PAUSE = 0.002
 HEARTBEAT = 1.0  # seconds between heartbeat events
 RETRY_MS = 1000
+MAX_ID_DIGITS = 18  # a longer number is no id the demo gave
+RESET = Event(id="0", event="reset", data={})  # the broker's reset frame: resume from the start
 STARTED = time.time()
 
 
-def _last_event_id(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"last-event-id":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+def _resume_after(scope: Scope) -> Tuple[Optional[int], bool]:
+    """The id after which a stream resumes (None: from the start) and whether the client sent an id the demo
+    never gives. The id is read with ``sse_fast.resume`` (the library's validation); the demo's ids are
+    ASCII decimal numbers from 1, so anything else (``-5``, ``abc``, an unreadable id) is unknown."""
+    sent = from_scope(scope)
+    if sent is None:
+        return None, False
+    if sent.isascii() and sent.isdecimal() and len(sent) <= MAX_ID_DIGITS:
+        return int(sent), False
+    return None, True
 
 
 async def chat(writer: Any, last_id: int | None) -> None:
@@ -111,8 +119,14 @@ def make_app(broker: Broker) -> ASGIApp:
             return
         path = scope["path"]
         if path in STREAMS:
-            handler, last_id = STREAMS[path], _last_event_id(scope)
-            await ASGIResponse(lambda writer: handler(writer, last_id))(scope, receive, send)
+            handler, (last_id, unknown) = STREAMS[path], _resume_after(scope)
+
+            async def stream(writer: Any) -> None:
+                if unknown:  # the documented reset, then the stream from its start
+                    await writer.write_full_event(RESET)
+                await handler(writer, last_id)
+
+            await ASGIResponse(stream)(scope, receive, send)
         elif path == "/room/events":
             last = from_scope(scope)
 
@@ -217,7 +231,19 @@ def serve(
         broker = Broker(redis) if workers == 1 else None  # with several, each worker makes its own
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            print(
+                f"port {port} on {host} is busy (another server listens there): choose another with --port,"
+                f" e.g. python -m sse_fast demo --port {port + 1 if port else 8001} (--port 0 picks a free one)",
+                file=sys.stderr,
+            )
+        else:
+            print(f"cannot listen on {host} port {port}: {error.strerror}; choose --host / --port", file=sys.stderr)
+        return 2
     shown = f"[{host}]" if ":" in host else host
     served = app if broker is None else make_app(broker)
     options: Any = dict(lifespan="on", log_level="warning", timeout_graceful_shutdown=3)

@@ -35,6 +35,10 @@ class InvalidType(SSEError, TypeError):
     """An argument of a type sse_fast does not take (data that is not text, an id that is not a str, ...)."""
 
 
+class MissingExtra(SSEError, ModuleNotFoundError):
+    """An integration imported without its framework: the message names the extra that installs it."""
+
+
 class NotJSONSerializable(SSEError, TypeError):
     """Data orjson cannot encode as JSON (a set, an unknown object, an int over 64 bits); pass ``default=``
     to convert such values."""
@@ -126,3 +130,34 @@ class InvalidBrokerURL(BrokerError, InvalidValue):
 
 class BrokerUnavailable(BrokerError, ConnectionError):
     """The broker's engine (e.g. Redis) could not be reached in time; nothing was published."""
+
+
+__all__ = [
+    "CLIENT_DISCONNECTED",
+    "CLOSED",
+    "SEND_TIMEOUT",
+    "SHUTDOWN",
+    "BrokerClosed",
+    "BrokerError",
+    "BrokerUnavailable",
+    "ClientDisconnected",
+    "EventTooLarge",
+    "HTTPTransportFailed",
+    "InvalidBrokerURL",
+    "InvalidEventId",
+    "InvalidTopic",
+    "InvalidType",
+    "InvalidUTF8",
+    "InvalidValue",
+    "LineTooLong",
+    "MissingExtra",
+    "NotHTTP",
+    "NotJSONSerializable",
+    "SSEError",
+    "SendTimedOut",
+    "StreamClosed",
+    "StreamRefused",
+    "StreamTooLarge",
+    "StreamingNotSupported",
+    "TransportNotFound",
+]

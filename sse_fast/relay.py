@@ -90,3 +90,6 @@ class Reframer:
             )
             self._last_id, self._retry = event.id, event.retry
         return b"".join(frames)
+
+
+__all__ = ["UPSTREAM_ENDED", "UPSTREAM_LOST", "Reframer", "relay", "relay_sync"]

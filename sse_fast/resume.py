@@ -114,3 +114,17 @@ def _header_text(value: Any) -> Optional[str]:
         return value  # already real text (code points above U+00FF)
     except UnicodeDecodeError:
         return None
+
+
+__all__ = [
+    "HEADER",
+    "MAX_ID_BYTES",
+    "QUERY",
+    "UNREADABLE",
+    "HeaderSource",
+    "QuerySource",
+    "from_environ",
+    "from_scope",
+    "last_event_id",
+    "valid_id",
+]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 import sse_fast
 from sse_fast import errors
-from sse_fast.broker import MemoryLog
+from sse_fast.broker import Broker, MemoryLog
 from sse_fast.context import ended
 from sse_fast.integrations._source import handler_for
 
@@ -32,6 +35,7 @@ ALL = [
     sse_fast.InvalidEventId,
     sse_fast.InvalidBrokerURL,
     sse_fast.BrokerUnavailable,
+    sse_fast.MissingExtra,
 ]
 
 
@@ -73,6 +77,7 @@ BUILTIN = [
     (sse_fast.InvalidBrokerURL, sse_fast.InvalidValue),
     (sse_fast.InvalidType, TypeError),
     (sse_fast.NotJSONSerializable, TypeError),
+    (sse_fast.MissingExtra, ModuleNotFoundError),
     (sse_fast.SendTimedOut, sse_fast.ClientDisconnected),
     (sse_fast.StreamClosed, sse_fast.ClientDisconnected),
 ]
@@ -137,11 +142,97 @@ def test_every_public_error_is_exported():
             "expected a handler(writer) or an iterable of events, got int: 5",
         ),
         (lambda: MemoryLog(history=-1), sse_fast.InvalidValue, "history must be an int >= 0, got -1"),
+        (
+            lambda: sse_fast.WSGIResponse(lambda writer: None, headers=5),
+            sse_fast.InvalidType,
+            "headers must be None, a mapping or (name, value) pairs, got int",
+        ),
+        (
+            lambda: sse_fast.ASGIResponse(lambda writer: None, headers=[("X-App",)]),
+            sse_fast.InvalidType,
+            "headers must be (name, value) pairs with a str name, got ('X-App',) among them",
+        ),
+        (
+            lambda: sse_fast.ASGIResponse("x"),
+            sse_fast.InvalidType,
+            "ASGIResponse expects a handler, async def handler(writer); got str 'x'",
+        ),
+        (
+            lambda: sse_fast.WSGIResponse(None),
+            sse_fast.InvalidType,
+            "WSGIResponse expects a handler, def handler(writer); got NoneType None",
+        ),
+        (
+            lambda: Broker(queue_bytes="x"),
+            sse_fast.InvalidType,
+            "queue_bytes must be an int of bytes >= 1, got str 'x'",
+        ),
+        (lambda: Broker(queue_bytes=0), sse_fast.InvalidValue, "queue_bytes must be an int of bytes >= 1, got int 0"),
     ],
-    ids=["handler_for", "MemoryLog"],
+    ids=["handler_for", "MemoryLog", "headers-int", "headers-pair", "ASGIResponse", "WSGIResponse",
+         "queue_bytes-str", "queue_bytes-0"],
 )
 def test_option_checks_raise_the_sse_error_for_what_was_wrong(call, error, message):
     with pytest.raises(error) as info:
         call()
     assert type(info.value) is error
     assert str(info.value) == message
+
+
+# A meta-path finder that hides the packages named in argv[1] (comma-separated) as if they were not
+# installed, then imports the module argv[2] and prints how that failed.
+HIDE_AND_IMPORT = """
+import importlib, sys
+hidden = set(sys.argv[1].split(","))
+
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in hidden:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Hide())
+try:
+    importlib.import_module(sys.argv[2])
+except ImportError as error:
+    import sse_fast
+    print(type(error).__name__, isinstance(error, sse_fast.SSEError), error.name)
+    print(error)
+else:
+    print("imported")
+"""
+
+
+@pytest.mark.parametrize(
+    ("integration", "hidden", "extra"),
+    [
+        ("flask", "flask", "flask"),
+        ("django", "django", "django"),
+        ("aiohttp", "aiohttp", "aiohttp"),
+        ("fastapi", "fastapi", "fastapi"),
+        ("fastapi_sse", "fastapi", "fastapi"),
+        ("starlette", "starlette,fastapi", "fastapi"),
+    ],
+)
+def test_an_integration_without_its_framework_names_the_extra(integration: str, hidden: str, extra: str) -> None:
+    module = f"sse_fast.integrations.{integration}"
+    done = subprocess.run(
+        [sys.executable, "-c", HIDE_AND_IMPORT, hidden, module], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    kind, message = done.stdout.splitlines()
+    assert kind == f"MissingExtra True {hidden.split(',')[0]}"
+    assert message == (
+        f"{module} needs {hidden.split(',')[0]}, which is not installed: pip install \"sse-fast[{extra}]\""
+        f" (from a checkout: pip install \".[{extra}]\")"
+    )
+
+
+def test_a_module_missing_inside_the_framework_is_not_called_the_framework_missing() -> None:
+    # flask is there; one of its own imports is not: that is flask's error, not a missing extra
+    done = subprocess.run(
+        [sys.executable, "-c", HIDE_AND_IMPORT, "werkzeug", "sse_fast.integrations.flask"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "ModuleNotFoundError False werkzeug"

@@ -224,6 +224,11 @@ class Broker:
         on_reset: ResetPolicy = reset_frame,
         log: Optional[EventLog] = None,
     ) -> None:
+        if type(queue_bytes) is not int or queue_bytes < 1:  # refused here, not when the first reader falls behind
+            from ..errors import InvalidType, InvalidValue
+
+            refused = InvalidValue if type(queue_bytes) is int else InvalidType
+            raise refused(f"queue_bytes must be an int of bytes >= 1, got {type(queue_bytes).__name__} {queue_bytes!r}")
         self.log: EventLog = log if log is not None else MemoryLog(history, max_age, max_bytes)
         self.queue_bytes = queue_bytes
         self.on_reset = on_reset

@@ -22,7 +22,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, List, Optional, Tuple
 
-from aiohttp import web
+from ._missing import missing_framework
+
+try:
+    from aiohttp import web
+except ModuleNotFoundError as missing:
+    raise missing_framework(missing, "sse_fast.integrations.aiohttp", "aiohttp", "aiohttp") from None
 
 from ..resume import last_event_id as _last_event_id
 from ..transports.base import Lost, Watcher

@@ -26,7 +26,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, AsyncIterator, Optional
 
-from django.http import HttpRequest, StreamingHttpResponse  # type: ignore[import-untyped]  # Django has no types
+from ._missing import missing_framework
+
+try:
+    from django.http import HttpRequest, StreamingHttpResponse  # type: ignore[import-untyped]  # Django has no types
+except ModuleNotFoundError as missing:
+    raise missing_framework(missing, "sse_fast.integrations.django", "django", "django") from None
 
 from ..errors import ClientDisconnected, StreamingNotSupported
 from ..resume import last_event_id as _last_event_id

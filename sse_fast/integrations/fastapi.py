@@ -19,7 +19,12 @@ than writing before it returns. ``LastEventID`` gives the id alone.
 # resolve string annotations on a class dependency (SSEStream.__init__).
 from typing import Annotated, Any, Optional
 
-from fastapi import Depends, Request
+from ._missing import missing_framework
+
+try:
+    from fastapi import Depends, Request
+except ModuleNotFoundError as missing:
+    raise missing_framework(missing, "sse_fast.integrations.fastapi", "fastapi", "fastapi") from None
 
 from ..resume import from_scope
 from ._source import handler_for

@@ -25,17 +25,22 @@ import json
 from contextvars import ContextVar
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Dict, Iterator, Optional, Union, cast
 
-import fastapi.exceptions
-import fastapi.routing
-from fastapi._compat import lenient_issubclass
-from fastapi.datastructures import DefaultPlaceholder
-from fastapi.encoders import jsonable_encoder
-from fastapi.routing import APIRoute
-from fastapi.sse import EventSourceResponse, ServerSentEvent
-from starlette.background import BackgroundTask
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from ._missing import missing_framework
+
+try:
+    import fastapi.exceptions
+    import fastapi.routing
+    from fastapi._compat import lenient_issubclass
+    from fastapi.datastructures import DefaultPlaceholder
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.routing import APIRoute
+    from fastapi.sse import EventSourceResponse, ServerSentEvent
+    from starlette.background import BackgroundTask
+    from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+    from starlette.responses import Response
+    from starlette.types import Receive, Scope, Send
+except ModuleNotFoundError as missing:
+    raise missing_framework(missing, "sse_fast.integrations.fastapi_sse", "fastapi", "fastapi") from None
 
 from ..encoder import encode, encode_comment, encode_retry
 from ..errors import ClientDisconnected

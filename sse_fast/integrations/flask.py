@@ -21,7 +21,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import flask
+from ._missing import missing_framework
+
+try:
+    import flask
+except ModuleNotFoundError as missing:
+    raise missing_framework(missing, "sse_fast.integrations.flask", "flask", "flask") from None
 
 from ..resume import from_environ
 from ..transports.options import Options

@@ -10,9 +10,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Optional
 
-from starlette.background import BackgroundTask
-from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from ._missing import missing_framework
+
+try:
+    from starlette.background import BackgroundTask
+    from starlette.responses import Response
+    from starlette.types import Receive, Scope, Send
+except ModuleNotFoundError as missing:
+    raise missing_framework(missing, "sse_fast.integrations.starlette", "starlette", "fastapi") from None
 
 from ..transports.asgi import Handler, run_handler
 from ..transports.options import DEFAULT_HEARTBEAT, Options
@@ -60,3 +65,6 @@ class SSEResponse(Response):
         await run_handler(self.handler, scope, receive, send, options)
         if self.background is not None:
             await self.background()
+
+
+__all__ = ["SSEResponse"]

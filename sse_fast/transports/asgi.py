@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
-from ..errors import HTTPTransportFailed, NotHTTP, SendTimedOut, StreamingNotSupported
+from ..errors import HTTPTransportFailed, InvalidType, NotHTTP, SendTimedOut, StreamingNotSupported
 from ..types import Receive, Scope, Send
 from ..writer import DEFAULT_SEND_TIMEOUT, HIGH_WATER, AsyncWriter, Default
 from ..writer.sender import body_send
@@ -192,6 +192,8 @@ class ASGIResponse:
         heartbeat: Optional[float] = DEFAULT_HEARTBEAT,
         default: Default = None,
     ) -> None:
+        if not callable(handler):
+            raise InvalidType(f"ASGIResponse expects a handler, async def handler(writer); got {type(handler).__name__} {handler!r:.80}")
         self.handler = handler
         self.options = Options.shared(
             status=status, headers=headers, send_timeout=send_timeout, heartbeat=heartbeat, default=default

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from numbers import Real
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ..errors import InvalidType, InvalidValue
 from ..writer import DEFAULT_SEND_TIMEOUT, Default
@@ -50,7 +50,7 @@ class Options:
             raise InvalidValue(f"max_buffered must be an int of bytes >= 1, got {self.max_buffered!r}")
         if self.default is not None and not callable(self.default):
             raise InvalidType(f"default must be None or a callable, got {type(self.default).__name__}")
-        extra = tuple(self.headers.items() if isinstance(self.headers, Mapping) else self.headers or ())
+        extra = _header_pairs(self.headers)
         try:
             pairs, raw = _tables(extra, self.keep_alive)
         except TypeError:  # a header that cannot be a cache key: built for this response alone
@@ -98,6 +98,20 @@ def _tables(extra: Tuple[Tuple[str, str], ...], keep_alive: bool) -> Tuple[Dict[
     pairs = {http1: sse_headers("1.1" if http1 else "2", extra, keep_alive) for http1 in (False, True)}
     raw = {http1: [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in p] for http1, p in pairs.items()}
     return pairs, raw
+
+
+def _header_pairs(headers: Headers) -> Tuple[Tuple[str, str], ...]:
+    """``headers`` as a tuple of pairs, or ``InvalidType`` naming what was given instead."""
+    if headers is None:
+        return ()
+    items: Any = headers.items() if isinstance(headers, Mapping) else headers
+    if isinstance(headers, (str, bytes, bytearray)) or not isinstance(items, Iterable):
+        raise InvalidType(f"headers must be None, a mapping or (name, value) pairs, got {type(headers).__name__}")
+    pairs = tuple(items)
+    for pair in pairs:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise InvalidType(f"headers must be (name, value) pairs with a str name, got {pair!r} among them")
+    return pairs
 
 
 def _is_http1(http_version: Optional[str]) -> bool:

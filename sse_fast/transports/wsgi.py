@@ -14,7 +14,7 @@ import time
 from http import HTTPStatus
 from typing import Any, Callable, Iterable, Iterator, Optional
 
-from ..errors import ClientDisconnected, HTTPTransportFailed, NotHTTP, StreamingNotSupported
+from ..errors import ClientDisconnected, HTTPTransportFailed, InvalidType, NotHTTP, StreamingNotSupported
 from ..types import Environ, StartResponse
 from ..writer import DEFAULT_SEND_TIMEOUT, Default, Writer
 from .base import BoundedQueue, Lost
@@ -144,6 +144,8 @@ class WSGIResponse:
         max_buffered: int = DEFAULT_MAX_BUFFERED,
         default: Default = None,
     ) -> None:
+        if not callable(handler):
+            raise InvalidType(f"WSGIResponse expects a handler, def handler(writer); got {type(handler).__name__} {handler!r:.80}")
         self.handler = handler
         self.options = Options.shared(
             status=status,

@@ -1,0 +1,18 @@
+"""The error an integration raises when its framework is not installed."""
+
+from __future__ import annotations
+
+from ..errors import MissingExtra
+
+
+def missing_framework(error: ModuleNotFoundError, module: str, framework: str, extra: str) -> ModuleNotFoundError:
+    """``MissingExtra`` naming ``extra`` when ``error`` says ``framework`` itself is not installed (``module``
+    is the integration that needs it); else ``error`` unchanged (a module missing inside the framework)."""
+    if error.name != framework:
+        return error
+    return MissingExtra(
+        f"{module} needs {framework}, which is not installed: pip install \"sse-fast[{extra}]\""
+        f" (from a checkout: pip install \".[{extra}]\")",
+        name=framework,
+    )
+
