@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List
 
+from integration_common import fails, fails_sync
 from servers import read_request
 from wire_table import TABLE
 
@@ -226,6 +227,7 @@ ASYNC: Dict[str, Callable[..., Any]] = {
     "/late": a_late,
     "/closed": a_closed,
     "/aborted": a_aborted,
+    "/fails": fails,
 }
 OPTIONS: Dict[str, Dict[str, Any]] = {"/frozen": {"send_timeout": FROZEN_TIMEOUT}}
 
@@ -423,6 +425,7 @@ SYNC: Dict[str, Callable[..., Any]] = {
     "/late": s_late,
     "/closed": s_closed,
     "/aborted": s_aborted,
+    "/fails": fails_sync,
 }
 
 

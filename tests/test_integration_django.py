@@ -12,12 +12,15 @@ from integration_common import (
     SEEN,
     async_items,
     check_client_leaving,
+    check_cut_off,
     check_first_ids,
     check_head,
     check_items,
     check_resumed,
     endless,
     endless_sync,
+    fails,
+    fails_sync,
     items,
 )
 from servers import uvicorn_server, waitress_server
@@ -99,18 +102,19 @@ async def async_idle(request: Any) -> Any:
     return sse_response(request, handler)
 
 
-async def async_fails(request: Any) -> Any:
-    async def handler(writer: AsyncWriter) -> None:
-        await writer.write_event(1)
-        raise RuntimeError("handler failed")
+def sync_fails(request: Any) -> Any:
+    return sse_response(request, fails_sync, heartbeat=None)
 
-    return sse_response(request, handler)
+
+async def async_fails(request: Any) -> Any:
+    return sse_response(request, fails, heartbeat=None)
 
 
 urlpatterns = [
     path("sync/events", sync_events),
     path("sync/items", sync_items),
     path("sync/endless", sync_endless),
+    path("sync/fails", sync_fails),
     path("async/events", async_events),
     path("async/items", async_items_view),
     path("async/endless", async_endless),
@@ -149,6 +153,11 @@ def test_query_fallback_and_invalid_id(served: Any) -> None:
 def test_generator_body(served: Any) -> None:
     _, base = served
     check_items(base + "/items")
+
+
+def test_a_handler_that_raises_cuts_the_body_off(served: Any) -> None:
+    srv, base = served
+    check_cut_off(srv.port, base[len(srv.url) :] + "/fails")
 
 
 def test_client_leaving_closes_the_writer(served: Any) -> None:

@@ -18,7 +18,9 @@
 Called with an event loop running (an async view) the handler is an asyncio task writing into an async
 body that Django's ASGI handler drains; otherwise it runs on a worker thread of the WSGI transport. When
 the client leaves, the writer is closed and the next write raises ``ClientDisconnected`` (under ASGI
-this needs Django >= 5.0, which watches for the disconnect; the async handler is cancelled then).
+this needs Django >= 5.0, which watches for the disconnect; the async handler is cancelled then). A handler
+that raises leaves the response unfinished after what it wrote, and the error goes on to the server, which
+logs it.
 """
 
 from __future__ import annotations
@@ -98,6 +100,11 @@ class AsyncBody:
     async def end(self) -> None:
         self._queue.over = True
         self._readable.set()
+
+    async def break_off(self, error: BaseException) -> None:
+        """No more data: once Django took what is queued, ``chunks`` raises the handler's ``error`` (from its
+        ``run``), and Django leaves the response unfinished."""
+        await self.end()
 
     def abort(self) -> None:
         self._queue.over = True

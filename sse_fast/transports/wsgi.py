@@ -35,6 +35,7 @@ class WSGIBody:
         self._cond = threading.Condition()
         self._delivered = threading.Event()  # the server has taken everything (or closed the body)
         self._gone = environ.get("waitress.client_disconnected")
+        self._error: Optional[BaseException] = None  # what the handler raised: the body raises it at its end
 
     @property
     def buffered(self) -> int:
@@ -57,20 +58,32 @@ class WSGIBody:
             if self._queue.over:
                 raise ClientDisconnected("the WSGI server closed the response")
             self._queue.put(data)
-            self._cond.notify_all()
+            self._ready()
 
     def end(self, timeout: Optional[float]) -> None:
         """No more data; returns once the server has taken what is queued, or after ``timeout``."""
         with self._cond:
             self._queue.over = True
-            self._cond.notify_all()
+            self._ready()
         self._delivered.wait(timeout)
+
+    def break_off(self, error: BaseException) -> None:
+        """No more data: the server takes what is queued, then the body raises ``error``, and the server cuts
+        the response off (waitress logs it and closes the connection without the last chunk)."""
+        with self._cond:
+            self._error = error
+            self._queue.over = True
+            self._ready()
 
     def abort(self) -> None:
         with self._cond:
             self._queue.over = True
             self._queue.clear()
-            self._cond.notify_all()
+            self._ready()
+
+    def _ready(self) -> None:
+        """(Holding the lock) wake the iterator side: data came, or the body is over."""
+        self._cond.notify_all()
 
     # -- iterator side: the server's thread -----------------------------------------------------------
 
@@ -84,11 +97,22 @@ class WSGIBody:
                 if self._gone is not None and not self._queue and self._gone():
                     break
             if self._queue:
-                data = self._queue.take()
-                self._cond.notify_all()
-                return data
+                return self._take()
         self.close()
+        self._raise_error()
         raise StopIteration
+
+    def _raise_error(self) -> None:
+        """Raise what the handler raised, if it did (once: the body lets go of it, so no cycle holds it)."""
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _take(self) -> bytes:
+        """(Holding the lock) everything queued, as one chunk; writers waiting for room go on."""
+        data = self._queue.take()
+        self._cond.notify_all()
+        return data
 
     def close(self) -> None:
         """Called by the server when the response is over; if the stream was not, the client left."""
@@ -173,12 +197,14 @@ def serve(handler: Handler, environ: Environ, start_response: StartResponse, opt
 
 
 def _run(handler: Handler, writer: Writer) -> None:
+    """Run ``handler(writer)``, then close the writer; if the handler raised, the body is cut off and raises
+    the error in the server's thread instead (which logs it), once the server took what was written."""
     try:
         handler(writer)
-    except ClientDisconnected:
-        pass
+    except Exception as exc:  # (``exc`` is let go at the clause's end: no cycle through this frame holds it)
+        writer._finish(exc if writer._failed_by(exc) else None)
     finally:
-        writer.close()
+        writer.close()  # after a return (or after _finish, where it does nothing)
 
 
 def _status_line(status: int) -> str:
