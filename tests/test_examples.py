@@ -10,6 +10,8 @@ The line just above a block may say how to run it, as an HTML comment (invisible
     <!-- example: module NAME -->          save it as NAME.py for the page's later blocks, and import it
     <!-- example: skip WHY -->             not runnable on its own (a fragment); keep this list short
 
+Several runs of one block are separated by `` | ``: ``<!-- example: wsgi wsgi /events | asgi asgi /events -->``.
+
 A block with no such line runs as a script and must exit 0. A served stream must answer 200 with
 ``text/event-stream`` and at least one event, read with sse_fast's parser until it ends or 3 events came
 (only the status and headers when the comment ends with ``headers``: a broker room with nothing published).
@@ -32,7 +34,7 @@ from ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-MARK = re.compile(r"^<!-- example: (\w+)(.*?) -->$")
+MARK = re.compile(r"^<!-- example: (\w.*?) -->$")
 
 if not (ROOT / "docs").is_dir():  # a copy of tests/ run against a wheel: the pages are not beside it
     pytest.skip("README.md and docs/ are not beside tests/ (a suite copied to test a wheel)", allow_module_level=True)
@@ -44,6 +46,7 @@ class Block(NamedTuple):
     kind: str
     args: List[str]
     code: str
+    run: int = 0  # which of the block's runs (its comment may give several)
 
 
 def blocks(page: Path) -> List[Block]:
@@ -55,8 +58,9 @@ def blocks(page: Path) -> List[Block]:
             start = i
             end = lines.index("```", i + 1)
             mark = MARK.match(lines[i - 1].strip()) if i else None
-            kind, args = (mark.group(1), mark.group(2).split()) if mark else ("run", [])
-            found.append(Block(page, start + 1, kind, args, "\n".join(lines[start + 1 : end]) + "\n"))
+            runs = [part.split() for part in mark.group(1).split(" | ")] if mark else [["run"]]
+            code = "\n".join(lines[start + 1 : end]) + "\n"
+            found += [Block(page, start + 1, kind, args, code, n) for n, (kind, *args) in enumerate(runs)]
             i = end
         i += 1
     return found
@@ -134,7 +138,7 @@ def serve(block: Block, cwd: Path, module: str) -> None:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the servers are stopped with SIGINT")
-@pytest.mark.parametrize("block", ALL, ids=[f"{b.page.name}:{b.line}" for b in ALL])
+@pytest.mark.parametrize("block", ALL, ids=[f"{b.page.name}:{b.line}" + (f"-{b.run}" if b.run else "") for b in ALL])
 def test_example_runs(block: Block, tmp_path: Path) -> None:
     assert block.kind in KINDS, f"unknown example kind {block.kind!r} above line {block.line}"
     if block.kind == "skip":

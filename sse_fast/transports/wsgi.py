@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from http import HTTPStatus
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Type
 
 from ..errors import ClientDisconnected, HTTPTransportFailed, NotHTTP, StreamingNotSupported
 from ..types import Environ, StartResponse
@@ -142,12 +142,14 @@ def _start(start_response: StartResponse, options: Options) -> None:
         ) from exc
 
 
-def open_wsgi(environ: Environ, start_response: StartResponse, options: Options) -> Writer:
-    """Start the response and return its writer; the app must return ``writer.sink`` (the body iterable)
-    and write from another thread. ``WSGIResponse`` does both for you."""
+def open_wsgi(
+    environ: Environ, start_response: StartResponse, options: Options, body: Type[WSGIBody] = WSGIBody
+) -> Writer:
+    """Start the response and return its writer; the app must return ``writer.sink`` (the body iterable, a
+    ``body``) and write from another thread. ``WSGIResponse`` does both for you."""
     check_environ(environ)
     _start(start_response, options)
-    return Writer(WSGIBody(environ, options.max_buffered), send_timeout=options.send_timeout, default=options.default)
+    return Writer(body(environ, options.max_buffered), send_timeout=options.send_timeout, default=options.default)
 
 
 class WSGIResponse:
@@ -183,12 +185,19 @@ class WSGIResponse:
         return serve(self.handler, environ, start_response, self.options)
 
 
-def serve(handler: Handler, environ: Environ, start_response: StartResponse, options: Options) -> Iterable[bytes]:
-    """Start the response and ``handler(writer)`` on a worker thread; returns the body for the server."""
+def serve(
+    handler: Handler,
+    environ: Environ,
+    start_response: StartResponse,
+    options: Options,
+    body: Type[WSGIBody] = WSGIBody,
+) -> Iterable[bytes]:
+    """Start the response and ``handler(writer)`` on a worker thread; returns the body for the server (a
+    ``body``: a subclass drains it otherwise, as Django's ASGI handler does a sync view's)."""
     if environ.get("REQUEST_METHOD") == "HEAD":
         _start(start_response, options)
         return []
-    writer = open_wsgi(environ, start_response, options)
+    writer = open_wsgi(environ, start_response, options, body)
     if options.heartbeat:
         writer.start_heartbeat(options.heartbeat)
     threading.Thread(target=_run, args=(handler, writer), name="sse-wsgi-handler", daemon=True).start()
