@@ -237,9 +237,9 @@ def read_cut_off(port: int, path: str) -> bytes:
 
 @contextlib.contextmanager
 def logged_errors() -> Iterator[List[logging.LogRecord]]:
-    """The log records that carry a ``HandlerFailed`` (or its traceback, in their text), wherever they are logged: the root logger, and uvicorn's
-    loggers (which do not propagate; their level is set to ERROR meanwhile, as the test servers run them
-    at CRITICAL)."""
+    """The log records that carry a ``HandlerFailed`` (or its traceback, in their text), wherever they are
+    logged: the root logger, and uvicorn's loggers (which do not propagate; their level is set to ERROR
+    meanwhile, as the test servers run them at CRITICAL)."""
     records: List[logging.LogRecord] = []
 
     class Keep(logging.Handler):

@@ -69,8 +69,8 @@ def sse_response(request: HttpRequest, source: Any, **options: Any) -> Streaming
         if not hasattr(request, "scope"):  # under WSGI (an ASGIRequest has a scope)
             status, pairs, chunks = wsgi_parts(source, request.META, chosen)
             return StreamingHttpResponse(chunks, status=status, headers=dict(pairs))
-        status, pairs, body = wsgi_parts(source, request.META, chosen, SyncViewBody)
-        drained = cast(SyncViewBody, body).drain()  # an async iterator: Django streams it
+        status, pairs, chunks = wsgi_parts(source, request.META, chosen, SyncViewBody)
+        drained = cast(SyncViewBody, chunks).drain()  # an async iterator: Django streams it
         return StreamingHttpResponse(drained, status=status, headers=dict(pairs))
     body = AsyncBody(chosen.max_buffered)
     writer = AsyncWriter(body, send_timeout=chosen.send_timeout, default=chosen.default)

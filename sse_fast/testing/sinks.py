@@ -1,7 +1,8 @@
 """In-memory sinks: a writer with no server behind it, for unit tests of code that writes events.
 
 ``MemorySink`` serves an ``AsyncWriter``, ``ThreadSink`` a ``Writer``. Each keeps every transport write,
-says how the body ended (``ended``, ``aborted``, or ``broken``: the error its handler raised), and plays the client's part on request: ``leave()`` (the client goes), ``stall()``
+says how the body ended (``ended``, ``aborted``, or ``broken``: the error its handler raised), and plays
+the client's part on request: ``leave()`` (the client goes), ``stall()``
 / ``resume()`` (it stops / starts reading again, so ``send_timeout`` can fire), ``fail(exc)`` (the next send
 raises ``exc``)::
 

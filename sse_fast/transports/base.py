@@ -1,11 +1,11 @@
 """The sink: what a transport gives a writer, and the parts transports share to build one.
 
-A sink is bound to one writer. The writer calls ``watch(lost)`` once, when it is made; from then on the
-sink calls ``lost()`` if it sees the client go. The writer hands it bytes with ``send`` (one call at a
-time), and finishes it exactly one way: ``end()`` for a body that is complete, ``abort()`` to drop a
-connection that broke or stopped reading, ``break_off(error)`` for a body whose handler raised ``error``. ``AsyncSink`` serves ``AsyncWriter`` (asyncio, ASGI);
-``Sink`` serves ``Writer`` (threads, WSGI), whose ``send`` waits at most ``timeout`` seconds and raises
-``TimeoutError`` past it.
+A sink is bound to one writer. The writer calls ``watch(lost)`` once, when it is made; from then on the sink
+calls ``lost()`` if it sees the client go. The writer hands it bytes with ``send`` (one call at a time), and
+finishes it exactly one way: ``end()`` for a body that is complete, ``abort()`` to drop a connection that
+broke or stopped reading, ``break_off(error)`` for a body whose handler raised ``error``. ``AsyncSink`` serves
+``AsyncWriter`` (asyncio, ASGI); ``Sink`` serves ``Writer`` (threads, WSGI), whose ``send`` waits at most
+``timeout`` seconds and raises ``TimeoutError`` past it.
 """
 
 from __future__ import annotations

@@ -201,8 +201,8 @@ def serve(
     if options.heartbeat:
         writer.start_heartbeat(options.heartbeat)
     threading.Thread(target=_run, args=(handler, writer), name="sse-wsgi-handler", daemon=True).start()
-    body: WSGIBody = writer.sink
-    return body
+    started: WSGIBody = writer.sink
+    return started
 
 
 def _run(handler: Handler, writer: Writer) -> None:
