@@ -206,6 +206,26 @@ async def fails(writer: AsyncWriter) -> None:
     raise HandlerFailed("handler failed")
 
 
+def fails_late_sync(writer: Writer) -> None:
+    """Writes until the client leaves, then raises ``HandlerFailed`` (a bug in its cleanup)."""
+    try:
+        while True:
+            writer.write_raw_event("first")
+            time.sleep(0.01)
+    finally:
+        raise HandlerFailed("handler failed")
+
+
+async def fails_late(writer: AsyncWriter) -> None:
+    """``fails_late_sync`` for an ``AsyncWriter`` (cancelled when the client leaves)."""
+    try:
+        while True:
+            await writer.write_raw_event("first")
+            await asyncio.sleep(0.01)
+    finally:
+        raise HandlerFailed("handler failed")
+
+
 def read_cut_off(port: int, path: str) -> bytes:
     """GET ``path`` on a raw socket and read until the server closes (or resets) the connection; checks that
     the chunked body was cut off (every chunk whole, and no last chunk ``0\\r\\n\\r\\n``, so a client can tell
@@ -263,14 +283,20 @@ def logged_errors() -> Iterator[List[logging.LogRecord]]:
         uvicorn_error.setLevel(level)
 
 
+def wait_for_one(records: List[logging.LogRecord]) -> logging.LogRecord:
+    """The one record ``logged_errors`` caught (it waits for it, and a little for a second one)."""
+    deadline = time.monotonic() + 5
+    while not records and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # a second record of the same error would come right after the first
+    assert len(records) == 1, [(r.name, r.getMessage()) for r in records]
+    return records[0]
+
+
 def check_cut_off(port: int, path: str) -> None:
     """A handler that raised after writing ``FAILS_BYTES``: they arrive whole, the body is cut off (no last
     chunk), and the error is logged once, by the server (sse_fast itself logs nothing of it)."""
     with logged_errors() as records:
         assert read_cut_off(port, path) == FAILS_BYTES
-        deadline = time.monotonic() + 5
-        while not records and time.monotonic() < deadline:
-            time.sleep(0.01)
-        time.sleep(0.2)  # a second record of the same error would come right after the first
-    assert len(records) == 1, [(r.name, r.getMessage()) for r in records]
-    assert not records[0].name.startswith("sse_fast"), records[0].name
+        record = wait_for_one(records)
+    assert not record.name.startswith("sse_fast"), record.name

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List
 
-from integration_common import fails, fails_sync
+from integration_common import fails, fails_late, fails_late_sync, fails_sync
 from servers import read_request
 from wire_table import TABLE
 
@@ -228,6 +228,7 @@ ASYNC: Dict[str, Callable[..., Any]] = {
     "/closed": a_closed,
     "/aborted": a_aborted,
     "/fails": fails,
+    "/fails_late": fails_late,
 }
 OPTIONS: Dict[str, Dict[str, Any]] = {"/frozen": {"send_timeout": FROZEN_TIMEOUT}}
 
@@ -426,6 +427,7 @@ SYNC: Dict[str, Callable[..., Any]] = {
     "/closed": s_closed,
     "/aborted": s_aborted,
     "/fails": fails_sync,
+    "/fails_late": fails_late_sync,
 }
 
 

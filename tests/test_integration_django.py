@@ -24,10 +24,14 @@ from integration_common import (
     endless,
     endless_sync,
     fails,
+    fails_late,
+    fails_late_sync,
     fails_sync,
     items,
+    logged_errors,
+    wait_for_one,
 )
-from servers import uvicorn_server, wait_until, waitress_server
+from servers import leave_after_first_event, uvicorn_server, wait_until, waitress_server
 
 from sse_fast import AsyncWriter, Writer
 from sse_fast.testing import read_events, read_response
@@ -132,18 +136,28 @@ async def async_fails(request: Any) -> Any:
     return sse_response(request, fails, heartbeat=None)
 
 
+def sync_fails_late(request: Any) -> Any:
+    return sse_response(request, fails_late_sync)
+
+
+async def async_fails_late(request: Any) -> Any:
+    return sse_response(request, fails_late)
+
+
 urlpatterns = [
     path("sync/events", sync_events),
     path("sync/items", sync_items),
     path("sync/endless", sync_endless),
     path("sync/heartbeat", sync_heartbeat),
     path("sync/fails", sync_fails),
+    path("sync/fails_late", sync_fails_late),
     path("async/events", async_events),
     path("async/items", async_items_view),
     path("async/endless", async_endless),
     path("async/idle", async_idle),
     path("async/heartbeat", async_heartbeat),
     path("async/fails", async_fails),
+    path("async/fails_late", async_fails_late),
 ]
 
 
@@ -218,6 +232,17 @@ def test_async_idle_stream_notices_the_client_leaving() -> None:
 def test_async_handler_error_fails_the_response() -> None:
     with pytest.raises(RuntimeError, match="handler failed"):
         read_events(get_asgi_application(), "/async/fails")
+
+
+def test_a_handler_that_raises_after_its_client_left_is_logged_once(served: Any) -> None:
+    srv, base = served
+    if srv.loop is not None and not ASYNC_DISCONNECT:
+        pytest.skip("Django < 5.0 does not watch an ASGI stream for http.disconnect")
+    with logged_errors() as records, httpx.Client(timeout=10) as client:
+        leave_after_first_event(client, base + "/fails_late")
+        record = wait_for_one(records)
+    views = "async" if base.endswith("/async") else "sync"
+    assert record.name == {"sync": "sse_fast.transports.wsgi", "async": "sse_fast.integrations.django"}[views]
 
 
 def test_the_readmes_sync_view_streams_under_asgi() -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any, AsyncIterator, Callable, Optional, cast
 
 from django.http import HttpRequest, StreamingHttpResponse  # type: ignore[import-untyped]  # Django has no types
@@ -41,6 +42,8 @@ from ..types import Environ
 from ..writer import AsyncWriter
 from ._source import handler_for
 from ._wsgi import wsgi_parts
+
+log = logging.getLogger("sse_fast.integrations.django")
 
 
 def last_event_id(request: HttpRequest) -> Optional[str]:
@@ -136,6 +139,7 @@ class AsyncBody:
             self._writable.set()
             if left:
                 self._queue.lost()
+                run.add_done_callback(_log_error)  # Django takes nothing more: an error would reach nobody
         await asyncio.wait({run})
         error = None if run.cancelled() else run.exception()
         if error is not None:
@@ -191,6 +195,13 @@ class SyncViewBody(WSGIBody):
 async def _nothing() -> AsyncIterator[bytes]:
     return
     yield b""  # an async generator that yields nothing
+
+
+def _log_error(task: "asyncio.Future[None]") -> None:
+    """Log what the handler of a stream whose client had left raised, if it raised (a cleanup's bug, say)."""
+    error = None if task.cancelled() else task.exception()
+    if error is not None:
+        log.error("the handler of a stream whose client had left raised", exc_info=error)
 
 
 def _retrieved(task: "asyncio.Future[None]") -> None:

@@ -9,6 +9,7 @@ and the handler's next write raises ``ClientDisconnected``. Under waitress, with
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from http import HTTPStatus
@@ -24,6 +25,7 @@ from .options import DEFAULT_HEARTBEAT, DEFAULT_MAX_BUFFERED, Options
 Handler = Callable[[Writer], Any]
 
 POLL = 0.2  # how often an idle iterator asks the server whether the client is still there
+log = logging.getLogger("sse_fast.transports.wsgi")
 
 
 class WSGIBody:
@@ -207,11 +209,13 @@ def serve(
 
 def _run(handler: Handler, writer: Writer) -> None:
     """Run ``handler(writer)``, then close the writer; if the handler raised, the body is cut off and raises
-    the error in the server's thread instead (which logs it), once the server took what was written."""
+    the error in the server's thread instead (which logs it), once the server took what was written. An error
+    after the client left reaches no server: it is logged here (``sse_fast.transports.wsgi``)."""
     try:
         handler(writer)
     except Exception as exc:  # (``exc`` is let go at the clause's end: no cycle through this frame holds it)
-        writer._finish(exc if writer._failed_by(exc) else None)
+        if writer._failed_by(exc) and not writer._finish(exc):  # the client had left: the server gets nothing
+            log.error("the handler of a stream whose client had left raised", exc_info=exc)
     finally:
         writer.close()  # after a return (or after _finish, where it does nothing)
 

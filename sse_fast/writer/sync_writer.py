@@ -86,10 +86,11 @@ class Writer(BaseWriter[None]):
         body is ended."""
         self._finish(None)
 
-    def _finish(self, error: Optional[BaseException]) -> None:
+    def _finish(self, error: Optional[BaseException]) -> bool:
         """``close()``; with ``error`` (what the handler raised), the body is cut off instead of ended, after
         what was written: ``sink.break_off``, which the server sees as the body raising ``error``. (After the
-        client left nobody can tell the two apart: the body is ended, to free the server's side.)"""
+        client left nobody can tell the two apart: the body is ended, to free the server's side.) True if
+        the body was cut off, so the server gets ``error``."""
         self._closing(error)
         with self._sending:
             if self.state in (State.CLOSING, State.LOST):
@@ -99,6 +100,8 @@ class Writer(BaseWriter[None]):
                 else:
                     self.sink.break_off(error)
                     self._move(State.DROPPED)
+                    return True
+        return False
 
     def close_threadsafe(self) -> "concurrent.futures.Future[None]":
         """Close from any thread (``close()`` already is thread-safe); returns a finished future."""
