@@ -9,6 +9,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Type, 
 from .errors import (
     CLIENT_DISCONNECTED,
     CLOSED,
+    ERROR,
     SEND_TIMEOUT,
     SHUTDOWN,
     ClientDisconnected,
@@ -18,7 +19,7 @@ from .errors import (
 
 T = TypeVar("T")
 
-__all__ = ["CLIENT_DISCONNECTED", "CLOSED", "SEND_TIMEOUT", "SHUTDOWN", "StreamContext", "ended"]
+__all__ = ["CLIENT_DISCONNECTED", "CLOSED", "ERROR", "SEND_TIMEOUT", "SHUTDOWN", "StreamContext", "ended"]
 
 _ERRORS: Dict[str, Type[ClientDisconnected]] = {CLIENT_DISCONNECTED: ClientDisconnected, SEND_TIMEOUT: SendTimedOut}
 

@@ -15,6 +15,7 @@ CLIENT_DISCONNECTED = "client_disconnected"
 CLOSED = "closed"
 SHUTDOWN = "shutdown"
 SEND_TIMEOUT = "send_timeout"
+ERROR = "error"  # the stream's handler raised: its body was cut off unfinished
 
 
 class SSEError(Exception):
@@ -71,7 +72,8 @@ class ClientDisconnected(SSEError, ConnectionError):
     """Why the stream ended, in ``StreamContext.reason``'s words: ``"client_disconnected"`` (the client left,
     or the transport failed), ``"send_timeout"`` (``SendTimedOut``), or for ``StreamClosed`` ``"closed"``
     (``close()``, ``abort()``), ``"shutdown"`` (``sse_fast.shutdown()``), ``"slow"`` (the broker dropped a
-    subscriber that fell behind) or the reason given to ``abort(reason)``."""
+    subscriber that fell behind), ``"error"`` (the stream's handler raised) or the reason given to
+    ``abort(reason)``."""
 
 
 class SendTimedOut(ClientDisconnected):
@@ -82,7 +84,7 @@ class SendTimedOut(ClientDisconnected):
 
 class StreamClosed(ClientDisconnected):
     """The stream was closed on the server side (``close()``, ``abort()``, a shutdown, a slow subscriber
-    dropped by the broker); ``reason`` says which."""
+    dropped by the broker, a handler that raised); ``reason`` says which."""
 
     reason = CLOSED
 

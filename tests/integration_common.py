@@ -4,6 +4,9 @@ each framework serves, an httpx-sse reader, and the checks of what a client read
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import socket
 import threading
 import time
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional
@@ -12,6 +15,8 @@ import httpx
 from httpx_sse import ServerSentEvent, connect_sse
 
 from sse_fast import AsyncWriter, ClientDisconnected, Event, Writer
+
+HOST = "127.0.0.1"
 
 EXPECTED_HEADERS = {
     "content-type": "text/event-stream; charset=utf-8",
@@ -178,3 +183,120 @@ def check_head(url: str) -> None:
     assert not SEEN.has("ran")
     assert httpx.get(url, timeout=10).status_code == 200
     assert SEEN.wait("ran")
+
+
+FAILS_BYTES = b"data: first\n\ndata: second\n\n"  # what the failing handlers write before they raise
+
+
+class HandlerFailed(RuntimeError):
+    """What the failing handlers raise: its own type, so a test counts the log records of this error only."""
+
+
+def fails_sync(writer: Writer) -> None:
+    """Writes ``FAILS_BYTES``, then raises ``HandlerFailed``."""
+    writer.write_raw_event("first")
+    writer.write_raw_event("second")
+    raise HandlerFailed("handler failed")
+
+
+async def fails(writer: AsyncWriter) -> None:
+    """``fails_sync`` for an ``AsyncWriter``."""
+    await writer.write_raw_event("first")
+    await writer.write_raw_event("second")
+    raise HandlerFailed("handler failed")
+
+
+def fails_late_sync(writer: Writer) -> None:
+    """Writes until the client leaves, then raises ``HandlerFailed`` (a bug in its cleanup)."""
+    try:
+        while True:
+            writer.write_raw_event("first")
+            time.sleep(0.01)
+    finally:
+        raise HandlerFailed("handler failed")
+
+
+async def fails_late(writer: AsyncWriter) -> None:
+    """``fails_late_sync`` for an ``AsyncWriter`` (cancelled when the client leaves)."""
+    try:
+        while True:
+            await writer.write_raw_event("first")
+            await asyncio.sleep(0.01)
+    finally:
+        raise HandlerFailed("handler failed")
+
+
+def read_cut_off(port: int, path: str) -> bytes:
+    """GET ``path`` on a raw socket and read until the server closes (or resets) the connection; checks that
+    the chunked body was cut off (every chunk whole, and no last chunk ``0\\r\\n\\r\\n``, so a client can tell
+    the failure from an end) and returns its data."""
+    with socket.create_connection((HOST, port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n".encode())
+        raw = b""
+        while True:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            raw += chunk
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), raw
+    assert b"\r\ntransfer-encoding: chunked" in head.lower(), head
+    data = b""
+    while body:
+        size_line, _, rest = body.partition(b"\r\n")
+        size = int(size_line, 16)
+        assert size, f"the body was ended (a last chunk): a client cannot tell the error from an end: {raw!r}"
+        assert rest[size : size + 2] == b"\r\n", f"a chunk arrived cut: {raw!r}"
+        data += rest[:size]
+        body = rest[size + 2 :]
+    return data
+
+
+@contextlib.contextmanager
+def logged_errors() -> Iterator[List[logging.LogRecord]]:
+    """The log records that carry a ``HandlerFailed`` (or its traceback, in their text), wherever they are
+    logged: the root logger, and uvicorn's loggers (which do not propagate; their level is set to ERROR
+    meanwhile, as the test servers run them at CRITICAL)."""
+    records: List[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            with_it = record.exc_info and isinstance(record.exc_info[1], HandlerFailed)
+            if with_it or "HandlerFailed: handler failed" in record.getMessage():  # werkzeug formats it in
+                records.append(record)
+
+    keep = Keep()
+    watched = [logging.getLogger(), logging.getLogger("uvicorn")]
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    level = uvicorn_error.level
+    uvicorn_error.setLevel(logging.ERROR)
+    for logger in watched:
+        logger.addHandler(keep)
+    try:
+        yield records
+    finally:
+        for logger in watched:
+            logger.removeHandler(keep)
+        uvicorn_error.setLevel(level)
+
+
+def wait_for_one(records: List[logging.LogRecord]) -> logging.LogRecord:
+    """The one record ``logged_errors`` caught (it waits for it, and a little for a second one)."""
+    deadline = time.monotonic() + 5
+    while not records and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # a second record of the same error would come right after the first
+    assert len(records) == 1, [(r.name, r.getMessage()) for r in records]
+    return records[0]
+
+
+def check_cut_off(port: int, path: str) -> None:
+    """A handler that raised after writing ``FAILS_BYTES``: they arrive whole, the body is cut off (no last
+    chunk), and the error is logged once, by the server (sse_fast itself logs nothing of it)."""
+    with logged_errors() as records:
+        assert read_cut_off(port, path) == FAILS_BYTES
+        record = wait_for_one(records)
+    assert not record.name.startswith("sse_fast"), record.name

@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, List
 
+from integration_common import fails, fails_late, fails_late_sync, fails_sync
 from servers import read_request
 from wire_table import TABLE
 
@@ -226,6 +227,8 @@ ASYNC: Dict[str, Callable[..., Any]] = {
     "/late": a_late,
     "/closed": a_closed,
     "/aborted": a_aborted,
+    "/fails": fails,
+    "/fails_late": fails_late,
 }
 OPTIONS: Dict[str, Dict[str, Any]] = {"/frozen": {"send_timeout": FROZEN_TIMEOUT}}
 
@@ -423,6 +426,8 @@ SYNC: Dict[str, Callable[..., Any]] = {
     "/late": s_late,
     "/closed": s_closed,
     "/aborted": s_aborted,
+    "/fails": fails_sync,
+    "/fails_late": fails_late_sync,
 }
 
 

@@ -19,6 +19,8 @@ is read with the backticked ``curl ...`` that follows it there, else with the ne
 namespace of its own (``unshare -rn``), so its port stays as written: the curl must reach the port the
 command really listens on. Where there is no ``unshare``, these blocks are skipped, saying so.
 
+Several runs of one block are separated by `` | ``: ``<!-- example: wsgi wsgi /events | asgi asgi /events -->``.
+
 A block with no such line runs as a script and must exit 0. A served stream must answer 200 with
 ``text/event-stream`` and at least one event, read with sse_fast's parser until it ends or 3 events came
 (only the status and headers when the comment ends with ``headers``: a broker room with nothing published).
@@ -41,7 +43,7 @@ from ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-MARK = re.compile(r"^<!-- example: (\w+)(.*?) -->$")
+MARK = re.compile(r"^<!-- example: (\w.*?) -->$")
 
 if not (ROOT / "docs").is_dir():  # a copy of tests/ run against a wheel: the pages are not beside it
     pytest.skip("README.md and docs/ are not beside tests/ (a suite copied to test a wheel)", allow_module_level=True)
@@ -53,6 +55,7 @@ class Block(NamedTuple):
     kind: str
     args: List[str]
     code: str
+    run: int = 0  # which of the block's runs (its comment may give several)
 
 
 def blocks(page: Path) -> List[Block]:
@@ -64,8 +67,9 @@ def blocks(page: Path) -> List[Block]:
             start = i
             end = lines.index("```", i + 1)
             mark = MARK.match(lines[i - 1].strip()) if i else None
-            kind, args = (mark.group(1), mark.group(2).split()) if mark else ("run", [])
-            found.append(Block(page, start + 1, kind, args, "\n".join(lines[start + 1 : end]) + "\n"))
+            runs = [part.split() for part in mark.group(1).split(" | ")] if mark else [["run"]]
+            code = "\n".join(lines[start + 1 : end]) + "\n"
+            found += [Block(page, start + 1, kind, args, code, n) for n, (kind, *args) in enumerate(runs)]
             i = end
         i += 1
     return found
@@ -157,7 +161,7 @@ def serve(block: Block, cwd: Path, module: str) -> None:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the servers are stopped with SIGINT")
-@pytest.mark.parametrize("block", ALL, ids=[f"{b.page.name}:{b.line}" for b in ALL])
+@pytest.mark.parametrize("block", ALL, ids=[f"{b.page.name}:{b.line}" + (f"-{b.run}" if b.run else "") for b in ALL])
 def test_example_runs(block: Block, tmp_path: Path) -> None:
     assert block.kind in KINDS, f"unknown example kind {block.kind!r} above line {block.line}"
     if block.kind == "skip":

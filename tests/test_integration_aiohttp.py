@@ -13,11 +13,13 @@ from integration_common import (
     TOO_LONG_ID,
     async_items,
     check_client_leaving,
+    check_cut_off,
     check_first_ids,
     check_head,
     check_items,
     check_resumed,
     endless,
+    fails,
 )
 from servers import Server, run_aiohttp
 
@@ -64,6 +66,16 @@ async def idle(request: Any) -> Any:
     return writer.response
 
 
+async def fails_view(request: Any) -> Any:
+    return await sse_response(request, fails)
+
+
+async def fails_inside(request: Any) -> Any:
+    async with sse_writer(request, heartbeat=None) as writer:
+        await fails(writer)
+    return writer.response
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
     app = web.Application()
@@ -72,6 +84,8 @@ def server() -> Iterator[Server]:
     app.router.add_get("/counted", counted)  # add_get answers HEAD on the same route
     app.router.add_get("/endless", endless_view)
     app.router.add_get("/idle", idle)
+    app.router.add_get("/fails", fails_view)
+    app.router.add_get("/fails_inside", fails_inside)
     with run_aiohttp(app) as server:
         yield server
 
@@ -103,3 +117,8 @@ def test_idle_stream_notices_the_client_leaving(server: Server) -> None:
     assert [e.data for e in read_events(server.url, "/idle", n=1)] == ['"hello"']
     assert SEEN.wait("idle-reason") == "client_disconnected"
     assert isinstance(SEEN.wait("idle-late"), ClientDisconnected)
+
+
+@pytest.mark.parametrize("path", ["/fails", "/fails_inside"])
+def test_a_handler_that_raises_cuts_the_body_off(server: Server, path: str) -> None:
+    check_cut_off(server.port, path)

@@ -1,28 +1,39 @@
-"""Django, read by httpx-sse: a sync view under waitress (WSGI) and an async view under uvicorn (ASGI),
-Last-Event-ID, and a client that leaves closes the writer."""
+"""Django, read by httpx-sse: a sync view under waitress (WSGI) and under uvicorn (ASGI), an async view under
+uvicorn, Last-Event-ID, heartbeats, a client that leaves closes the writer (and ends a sync handler's thread),
+and a handler that raises cuts the body off."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from typing import Any
 
+import httpx
 import pytest
 from integration_common import (
     first_after,
     SEEN,
     async_items,
     check_client_leaving,
+    check_cut_off,
     check_first_ids,
     check_head,
     check_items,
     check_resumed,
     endless,
     endless_sync,
+    fails,
+    fails_late,
+    fails_late_sync,
+    fails_sync,
     items,
+    logged_errors,
+    wait_for_one,
 )
-from servers import uvicorn_server, waitress_server
+from servers import leave_after_first_event, uvicorn_server, wait_until, waitress_server
 
-from sse_fast import AsyncWriter, StreamingNotSupported, Writer
+from sse_fast import AsyncWriter, Writer
 from sse_fast.testing import read_events, read_response
 
 django = pytest.importorskip("django")
@@ -99,35 +110,73 @@ async def async_idle(request: Any) -> Any:
     return sse_response(request, handler)
 
 
-async def async_fails(request: Any) -> Any:
-    async def handler(writer: AsyncWriter) -> None:
-        await writer.write_event(1)
-        raise RuntimeError("handler failed")
+def sync_heartbeat(request: Any) -> Any:
+    def handler(writer: Writer) -> None:
+        writer.write_raw_event("first")
+        time.sleep(0.5)  # ten heartbeat intervals of silence
+        writer.write_raw_event("last")
 
-    return sse_response(request, handler)
+    return sse_response(request, handler, heartbeat=0.05)
+
+
+async def async_heartbeat(request: Any) -> Any:
+    async def handler(writer: AsyncWriter) -> None:
+        await writer.write_raw_event("first")
+        await asyncio.sleep(0.5)
+        await writer.write_raw_event("last")
+
+    return sse_response(request, handler, heartbeat=0.05)
+
+
+def sync_fails(request: Any) -> Any:
+    return sse_response(request, fails_sync, heartbeat=None)
+
+
+async def async_fails(request: Any) -> Any:
+    return sse_response(request, fails, heartbeat=None)
+
+
+def sync_fails_late(request: Any) -> Any:
+    return sse_response(request, fails_late_sync)
+
+
+async def async_fails_late(request: Any) -> Any:
+    return sse_response(request, fails_late)
 
 
 urlpatterns = [
     path("sync/events", sync_events),
     path("sync/items", sync_items),
     path("sync/endless", sync_endless),
+    path("sync/heartbeat", sync_heartbeat),
+    path("sync/fails", sync_fails),
+    path("sync/fails_late", sync_fails_late),
     path("async/events", async_events),
     path("async/items", async_items_view),
     path("async/endless", async_endless),
     path("async/idle", async_idle),
+    path("async/heartbeat", async_heartbeat),
     path("async/fails", async_fails),
-    path("wrong/events", sync_events),  # a sync view served under ASGI
+    path("async/fails_late", async_fails_late),
 ]
 
 
-@pytest.fixture(scope="module", params=["sync", "async"])
+@pytest.fixture(scope="module", params=["sync-wsgi", "sync-asgi", "async-asgi"])
 def served(request: pytest.FixtureRequest) -> Any:
-    if request.param == "sync":
+    """A server and the base URL of the views: sync views under waitress and under uvicorn (Django runs them
+    on a thread there), async views under uvicorn."""
+    views, interface = request.param.split("-")
+    if interface == "wsgi":
         with waitress_server(get_wsgi_application()) as srv:
-            yield srv, srv.url + "/sync"
+            yield srv, srv.url + "/" + views
     else:
         with uvicorn_server(get_asgi_application()) as srv:
-            yield srv, srv.url + "/async"
+            yield srv, srv.url + "/" + views
+
+
+def handler_threads() -> int:
+    """The threads of sync handlers and their heartbeats alive now."""
+    return sum(t.name in ("sse-wsgi-handler", "sse-heartbeat") for t in threading.enumerate())
 
 
 def test_head_gets_the_headers_without_running_the_view_handler(served: Any) -> None:
@@ -152,10 +201,24 @@ def test_generator_body(served: Any) -> None:
 
 
 def test_client_leaving_closes_the_writer(served: Any) -> None:
-    _, base = served
-    if base.endswith("/async") and not ASYNC_DISCONNECT:
+    srv, base = served
+    if srv.loop is not None and not ASYNC_DISCONNECT:
         pytest.skip("Django < 5.0 does not watch an ASGI stream for http.disconnect")
+    before = handler_threads()
     check_client_leaving(base + "/endless")
+    wait_until(lambda: handler_threads() <= before)  # a sync handler's thread ended with its stream
+
+
+def test_heartbeat_while_the_handler_is_silent(served: Any) -> None:
+    _, base = served
+    with httpx.Client(timeout=10) as client:
+        body = client.get(base + "/heartbeat").content
+    assert body.startswith(b"data: first\n\n: heartbeat\n\n") and body.endswith(b": heartbeat\n\ndata: last\n\n")
+
+
+def test_a_handler_that_raises_cuts_the_body_off(served: Any) -> None:
+    srv, base = served
+    check_cut_off(srv.port, base[len(srv.url) :] + "/fails")
 
 
 @pytest.mark.skipif(not ASYNC_DISCONNECT, reason="Django < 5.0 does not watch for http.disconnect")
@@ -171,11 +234,17 @@ def test_async_handler_error_fails_the_response() -> None:
         read_events(get_asgi_application(), "/async/fails")
 
 
-def test_sync_view_under_asgi_is_refused() -> None:
-    from django.test import RequestFactory
+def test_a_handler_that_raises_after_its_client_left_is_logged_once(served: Any) -> None:
+    srv, base = served
+    if srv.loop is not None and not ASYNC_DISCONNECT:
+        pytest.skip("Django < 5.0 does not watch an ASGI stream for http.disconnect")
+    with logged_errors() as records, httpx.Client(timeout=10) as client:
+        leave_after_first_event(client, base + "/fails_late")
+        record = wait_for_one(records)
+    views = "async" if base.endswith("/async") else "sync"
+    assert record.name == {"sync": "sse_fast.transports.wsgi", "async": "sse_fast.integrations.django"}[views]
 
-    assert read_response(get_asgi_application(), "/wrong/events").status == 500
-    request = RequestFactory().get("/")
-    request.scope = {"type": "http"}  # what marks an ASGIRequest
-    with pytest.raises(StreamingNotSupported, match="expected an async view"):
-        sync_events(request)
+
+def test_the_readmes_sync_view_streams_under_asgi() -> None:
+    # a sync view's stream under ASGI was refused (500, StreamingNotSupported): it streams now, as under WSGI
+    assert [e.data for e in read_events(get_asgi_application(), "/sync/items")] == ['{"a":1}', "raw", "[DONE]"]

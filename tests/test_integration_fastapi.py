@@ -12,10 +12,12 @@ from integration_common import (
     TOO_LONG_ID,
     async_items,
     check_client_leaving,
+    check_cut_off,
     check_first_ids,
     check_items,
     check_resumed,
     endless,
+    fails,
 )
 from servers import uvicorn_server
 
@@ -55,6 +57,18 @@ async def endless_view(stream: EventStream) -> Any:
     return stream.response(endless)
 
 
+@app.get("/fails")
+async def fails_view(stream: EventStream) -> Any:
+    return stream.response(fails)
+
+
+@app.get("/starlette/fails")
+async def starlette_fails() -> Any:
+    from sse_fast.integrations.starlette import SSEResponse
+
+    return SSEResponse(fails)
+
+
 @pytest.fixture(scope="module")
 def server() -> Any:
     with uvicorn_server(app) as srv:
@@ -92,3 +106,8 @@ def test_in_process_with_the_testing_client() -> None:
     SEEN.clear()
     assert [e.data for e in read_events(app, "/endless", n=2)] == ["0", "1"]
     assert SEEN.wait("reason") == "client_disconnected"
+
+
+@pytest.mark.parametrize("path", ["/fails", "/starlette/fails"])
+def test_a_handler_that_raises_cuts_the_body_off(server: Any, path: str) -> None:
+    check_cut_off(server.port, path)

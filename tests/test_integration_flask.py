@@ -13,10 +13,12 @@ from integration_common import (
     SEEN,
     TOO_LONG_ID,
     check_client_leaving,
+    check_cut_off,
     check_first_ids,
     check_items,
     check_resumed,
     endless_sync,
+    fails_sync,
     items,
 )
 from servers import HOST, Server, waitress_server
@@ -50,6 +52,11 @@ def generator() -> Any:
 @app.get("/endless")
 def endless() -> Any:
     return sse_response(endless_sync)
+
+
+@app.get("/fails")
+def fails() -> Any:
+    return sse_response(fails_sync)
 
 
 @contextlib.contextmanager
@@ -94,3 +101,7 @@ def test_client_leaving_closes_the_writer(server: Any) -> None:
 def test_testing_client_over_the_socket(server: Any) -> None:
     got = read_events(server.url, "/endless", n=4)
     assert [e.data for e in got] == ["0", "1", "2", "3"]
+
+
+def test_a_handler_that_raises_cuts_the_body_off(server: Any) -> None:
+    check_cut_off(server.port, "/fails")

@@ -195,20 +195,64 @@ def test_run_takes_back_its_own_cancellation_of_the_callers_task_and_passes_on_a
     run(body)
 
 
-def test_run_raises_the_handlers_own_error_after_closing() -> None:
+def test_run_sends_what_was_written_then_breaks_the_body_off_and_raises_the_handlers_error() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink)
+        bug = KeyError("bug")
+
+        async def handler(w: sse_fast.AsyncWriter) -> None:
+            await w.write_event("first")
+            await w.write_event("last")  # queued behind the first (same loop turn): flushed before the break
+            raise bug
+
+        with pytest.raises(KeyError, match="bug"):
+            await writer.run(handler)
+        assert [e.data for e in sink.events()] == ['"first"', '"last"']
+        assert writer.state is State.DROPPED and sink.broken is bug and not sink.ended and not sink.aborted
+        assert writer.context.reason == "error"
+        with pytest.raises(sse_fast.StreamClosed, match="handler raised KeyError") as late:
+            await writer.write_event("late")
+        assert late.value.reason == "error" and late.value.__cause__ is bug
+
+    run(body)
+
+
+def test_a_write_refused_after_the_client_left_is_no_error_of_the_handler() -> None:
     async def body() -> None:
         sink = MemorySink()
         writer = sse_fast.AsyncWriter(sink)
 
         async def handler(w: sse_fast.AsyncWriter) -> None:
-            await w.write_event("last")
-            raise KeyError("bug")
+            sink.leave()
+            try:
+                await w.write_event("late")
+            except sse_fast.ClientDisconnected:
+                raise ConnectionResetError("the handler's own report of it") from None
 
-        with pytest.raises(KeyError, match="bug"):
-            await writer.run(handler)
-        assert writer.state is State.ENDED and [e.data for e in sink.events()] == ['"last"']
+        await writer.run(handler)
+        assert writer.state is State.ENDED and sink.broken is None and writer.context.reason == "client_disconnected"
 
     run(body)
+
+
+def test_a_with_block_that_raises_breaks_the_body_off_on_both_writers() -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        with pytest.raises(ValueError, match="bug"):
+            async with sse_fast.AsyncWriter(sink) as writer:
+                await writer.write_event(1)
+                raise ValueError("bug")
+        assert writer.state is State.DROPPED and isinstance(sink.broken, ValueError) and sink.data == b"data: 1\n\n"
+
+    run(body)
+    sink = ThreadSink()
+    with pytest.raises(ValueError, match="bug"):
+        with sse_fast.Writer(sink) as sync:
+            sync.write_event(1)
+            raise ValueError("bug")
+    assert sync.state is State.DROPPED and isinstance(sink.broken, ValueError) and sink.data == b"data: 1\n\n"
+    assert sync.context.reason == "error" and not sink.ended
 
 
 def test_a_second_close_waits_for_the_first_and_late_news_changes_nothing() -> None:

@@ -62,6 +62,11 @@ class StreamResponseSink:
         self._watcher.stop()
         await self.response.write_eof()
 
+    async def break_off(self, error: BaseException) -> None:
+        """Leave the body unfinished: the request handler raises ``error`` next, and aiohttp logs it and
+        closes the connection without the end of the body."""
+        self._watcher.stop()
+
     def abort(self) -> None:
         self._watcher.stop()
         transport = self.request.transport
@@ -116,7 +121,8 @@ def _headers(request: web.BaseRequest, options: Options) -> List[Tuple[str, str]
 
 
 class sse_writer:  # noqa: N801 - used like a function: `async with sse_writer(request) as writer`
-    """``async with sse_writer(request, **options) as writer:``; the writer is closed on the way out.
+    """``async with sse_writer(request, **options) as writer:``; the writer is closed on the way out (its
+    body cut off if the block raised).
 
     ``options``: those of ``open_writer``. Return ``writer.response``.
     """
@@ -131,8 +137,10 @@ class sse_writer:  # noqa: N801 - used like a function: `async with sse_writer(r
         return self.writer
 
     async def __aexit__(self, *exc: Any) -> None:
+        """Close the writer; when the block raised, cut the body off instead (after what was written): aiohttp
+        then logs the error and closes the connection without the end of the body."""
         assert self.writer is not None
-        await self.writer.close()
+        await self.writer.__aexit__(*exc)
 
 
 async def sse_response(request: web.BaseRequest, source: Any, **options: Any) -> web.StreamResponse:

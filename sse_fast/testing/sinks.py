@@ -1,7 +1,8 @@
 """In-memory sinks: a writer with no server behind it, for unit tests of code that writes events.
 
 ``MemorySink`` serves an ``AsyncWriter``, ``ThreadSink`` a ``Writer``. Each keeps every transport write,
-says how the body ended, and plays the client's part on request: ``leave()`` (the client goes), ``stall()``
+says how the body ended (``ended``, ``aborted``, or ``broken``: the error its handler raised), and plays
+the client's part on request: ``leave()`` (the client goes), ``stall()``
 / ``resume()`` (it stops / starts reading again, so ``send_timeout`` can fire), ``fail(exc)`` (the next send
 raises ``exc``)::
 
@@ -33,6 +34,7 @@ class _Recording:
         self.writes: List[bytes] = []  # each transport write, as it came
         self.ended = False  # end() was called: the body is complete
         self.aborted = False  # abort() was called: the connection was dropped
+        self.broken: Optional[BaseException] = None  # break_off(error) was called: the handler raised it
         self._lost: Optional[Lost] = None
         self._failure: Optional[BaseException] = None
 
@@ -91,6 +93,10 @@ class MemorySink(_Recording):
         await self._reading.wait()
         self.ended = True
 
+    async def break_off(self, error: BaseException) -> None:
+        await self._reading.wait()
+        self.broken = error
+
 
 class ThreadSink(_Recording):
     """A ``Sink`` in memory for the thread-side ``Writer``."""
@@ -109,3 +115,6 @@ class ThreadSink(_Recording):
 
     def end(self, timeout: Optional[float]) -> None:
         self.ended = True
+
+    def break_off(self, error: BaseException) -> None:
+        self.broken = error

@@ -1,9 +1,11 @@
 """ASGI: a sink over ``send``, a watch on ``receive`` for ``http.disconnect``, and ``ASGIResponse``.
 
 The sink sends ``http.response.start`` with the SSE headers before anything else, through the writer, so
-that send is bounded by ``send_timeout`` like every other. The body always ends with ``more_body=False``
-(except after a send timeout, when the app returns without it so that the server drops a connection
-that stopped reading).
+that send is bounded by ``send_timeout`` like every other. The body always ends with ``more_body=False``,
+except after a send timeout, when the app returns without it so that the server drops a connection
+that stopped reading, and when the handler raised: then the app raises the error once what was written
+is sent, as Starlette's ``StreamingResponse`` does, and the server drops the connection (uvicorn logs it
+and closes the connection without the final chunk).
 """
 
 from __future__ import annotations
@@ -86,6 +88,10 @@ class ASGISink:
         self._unwatch()
         await self.start()
         await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def break_off(self, error: BaseException) -> None:
+        """Leave the body unfinished: the app raises ``error`` next, and the server drops the connection."""
+        self._unwatch()
 
     def abort(self) -> None:
         self._unwatch()

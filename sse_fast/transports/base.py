@@ -1,11 +1,11 @@
 """The sink: what a transport gives a writer, and the parts transports share to build one.
 
-A sink is bound to one writer. The writer calls ``watch(lost)`` once, when it is made; from then on the
-sink calls ``lost()`` if it sees the client go. The writer hands it bytes with ``send`` (one call at a
-time), and finishes it exactly one way: ``end()`` for a body that is complete, ``abort()`` to drop a
-connection that broke or stopped reading. ``AsyncSink`` serves ``AsyncWriter`` (asyncio, ASGI);
-``Sink`` serves ``Writer`` (threads, WSGI), whose ``send`` waits at most ``timeout`` seconds and raises
-``TimeoutError`` past it.
+A sink is bound to one writer. The writer calls ``watch(lost)`` once, when it is made; from then on the sink
+calls ``lost()`` if it sees the client go. The writer hands it bytes with ``send`` (one call at a time), and
+finishes it exactly one way: ``end()`` for a body that is complete, ``abort()`` to drop a connection that
+broke or stopped reading, ``break_off(error)`` for a body whose handler raised ``error``. ``AsyncSink`` serves
+``AsyncWriter`` (asyncio, ASGI); ``Sink`` serves ``Writer`` (threads, WSGI), whose ``send`` waits at most
+``timeout`` seconds and raises ``TimeoutError`` past it.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ class AsyncSink(Protocol):
     async def end(self) -> None:
         """Finish the body normally."""
 
+    async def break_off(self, error: BaseException) -> None:
+        """Leave the body unfinished because its handler raised ``error``: what was sent still goes out, the
+        connection is dropped (or the app raises ``error`` next, and the server drops it)."""
+
     def abort(self) -> None:
         """Drop the connection without finishing the body."""
 
@@ -42,8 +46,12 @@ class Sink(Protocol):
     def send(self, data: bytes, timeout: Optional[float]) -> None:
         """Queue ``data`` for the server, waiting at most ``timeout`` seconds for room (``TimeoutError``)."""
 
-    def end(self) -> None:
-        """Finish the body normally."""
+    def end(self, timeout: Optional[float]) -> None:
+        """Finish the body normally (waiting at most ``timeout`` seconds for the server to take it)."""
+
+    def break_off(self, error: BaseException) -> None:
+        """Leave the body unfinished because its handler raised ``error``: the server takes what is queued,
+        then the body raises ``error``, so that the server drops the connection."""
 
     def abort(self) -> None:
         """Drop what is queued and finish the body at once."""

@@ -44,6 +44,13 @@ class StreamSink:
         finally:
             self.stream.close()
 
+    async def break_off(self, error: BaseException) -> None:
+        """Close the connection without the last chunk once what was written has gone out, so the client can
+        tell the failure from an end."""
+        self._watcher.stop()
+        self.stream.close()
+        await self.stream.wait_closed()
+
     def abort(self) -> None:
         self._watcher.stop()
         self.stream.transport.abort()

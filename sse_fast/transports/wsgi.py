@@ -9,10 +9,11 @@ and the handler's next write raises ``ClientDisconnected``. Under waitress, with
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from http import HTTPStatus
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Type
 
 from ..errors import ClientDisconnected, HTTPTransportFailed, InvalidType, NotHTTP, StreamingNotSupported
 from ..types import Environ, StartResponse
@@ -24,6 +25,7 @@ from .options import DEFAULT_HEARTBEAT, DEFAULT_MAX_BUFFERED, Options
 Handler = Callable[[Writer], Any]
 
 POLL = 0.2  # how often an idle iterator asks the server whether the client is still there
+log = logging.getLogger("sse_fast.transports.wsgi")
 
 
 class WSGIBody:
@@ -35,6 +37,7 @@ class WSGIBody:
         self._cond = threading.Condition()
         self._delivered = threading.Event()  # the server has taken everything (or closed the body)
         self._gone = environ.get("waitress.client_disconnected")
+        self._error: Optional[BaseException] = None  # what the handler raised: the body raises it at its end
 
     @property
     def buffered(self) -> int:
@@ -57,20 +60,32 @@ class WSGIBody:
             if self._queue.over:
                 raise ClientDisconnected("the WSGI server closed the response")
             self._queue.put(data)
-            self._cond.notify_all()
+            self._ready()
 
     def end(self, timeout: Optional[float]) -> None:
         """No more data; returns once the server has taken what is queued, or after ``timeout``."""
         with self._cond:
             self._queue.over = True
-            self._cond.notify_all()
+            self._ready()
         self._delivered.wait(timeout)
+
+    def break_off(self, error: BaseException) -> None:
+        """No more data: the server takes what is queued, then the body raises ``error``, and the server cuts
+        the response off (waitress logs it and closes the connection without the last chunk)."""
+        with self._cond:
+            self._error = error
+            self._queue.over = True
+            self._ready()
 
     def abort(self) -> None:
         with self._cond:
             self._queue.over = True
             self._queue.clear()
-            self._cond.notify_all()
+            self._ready()
+
+    def _ready(self) -> None:
+        """(Holding the lock) wake the iterator side: data came, or the body is over."""
+        self._cond.notify_all()
 
     # -- iterator side: the server's thread -----------------------------------------------------------
 
@@ -84,11 +99,22 @@ class WSGIBody:
                 if self._gone is not None and not self._queue and self._gone():
                     break
             if self._queue:
-                data = self._queue.take()
-                self._cond.notify_all()
-                return data
+                return self._take()
         self.close()
+        self._raise_error()
         raise StopIteration
+
+    def _raise_error(self) -> None:
+        """Raise what the handler raised, if it did (once: the body lets go of it, so no cycle holds it)."""
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _take(self) -> bytes:
+        """(Holding the lock) everything queued, as one chunk; writers waiting for room go on."""
+        data = self._queue.take()
+        self._cond.notify_all()
+        return data
 
     def close(self) -> None:
         """Called by the server when the response is over; if the stream was not, the client left."""
@@ -118,12 +144,14 @@ def _start(start_response: StartResponse, options: Options) -> None:
         ) from exc
 
 
-def open_wsgi(environ: Environ, start_response: StartResponse, options: Options) -> Writer:
-    """Start the response and return its writer; the app must return ``writer.sink`` (the body iterable)
-    and write from another thread. ``WSGIResponse`` does both for you."""
+def open_wsgi(
+    environ: Environ, start_response: StartResponse, options: Options, body: Type[WSGIBody] = WSGIBody
+) -> Writer:
+    """Start the response and return its writer; the app must return ``writer.sink`` (the body iterable, a
+    ``body``) and write from another thread. ``WSGIResponse`` does both for you."""
     check_environ(environ)
     _start(start_response, options)
-    return Writer(WSGIBody(environ, options.max_buffered), send_timeout=options.send_timeout, default=options.default)
+    return Writer(body(environ, options.max_buffered), send_timeout=options.send_timeout, default=options.default)
 
 
 class WSGIResponse:
@@ -161,26 +189,37 @@ class WSGIResponse:
         return serve(self.handler, environ, start_response, self.options)
 
 
-def serve(handler: Handler, environ: Environ, start_response: StartResponse, options: Options) -> Iterable[bytes]:
-    """Start the response and ``handler(writer)`` on a worker thread; returns the body for the server."""
+def serve(
+    handler: Handler,
+    environ: Environ,
+    start_response: StartResponse,
+    options: Options,
+    body: Type[WSGIBody] = WSGIBody,
+) -> Iterable[bytes]:
+    """Start the response and ``handler(writer)`` on a worker thread; returns the body for the server (a
+    ``body``: a subclass drains it otherwise, as Django's ASGI handler does a sync view's)."""
     if environ.get("REQUEST_METHOD") == "HEAD":
         _start(start_response, options)
         return []
-    writer = open_wsgi(environ, start_response, options)
+    writer = open_wsgi(environ, start_response, options, body)
     if options.heartbeat:
         writer.start_heartbeat(options.heartbeat)
     threading.Thread(target=_run, args=(handler, writer), name="sse-wsgi-handler", daemon=True).start()
-    body: WSGIBody = writer.sink
-    return body
+    started: WSGIBody = writer.sink
+    return started
 
 
 def _run(handler: Handler, writer: Writer) -> None:
+    """Run ``handler(writer)``, then close the writer; if the handler raised, the body is cut off and raises
+    the error in the server's thread instead (which logs it), once the server took what was written. An error
+    after the client left reaches no server: it is logged here (``sse_fast.transports.wsgi``)."""
     try:
         handler(writer)
-    except ClientDisconnected:
-        pass
+    except Exception as exc:  # (``exc`` is let go at the clause's end: no cycle through this frame holds it)
+        if writer._failed_by(exc) and not writer._finish(exc):  # the client had left: the server gets nothing
+            log.error("the handler of a stream whose client had left raised", exc_info=exc)
     finally:
-        writer.close()
+        writer.close()  # after a return (or after _finish, where it does nothing)
 
 
 def _status_line(status: int) -> str:

@@ -90,7 +90,15 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     async def close(self) -> None:
         """Send what is queued, then end the body; the context is done with reason ``"closed"`` (unless it
         already had one). After the client left, only the body is ended. A second call waits for the first."""
-        self._move(State.CLOSING)
+        await self._finish(None)
+
+    async def _finish(self, error: Optional[BaseException]) -> None:
+        """``close()``; with ``error`` (what the handler raised), the body is cut off instead of ended, after
+        what was written went out: ``sink.break_off``, bounded by ``send_timeout`` as ``end`` is. (After the
+        client left nobody can tell the two apart: the body is ended, to free the server's side.)"""
+        self._closing(error)
+        if self.state is State.LOST:
+            error = None
         if self._ended is not None:
             await asyncio.wait({self._ended})
             return
@@ -100,12 +108,13 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
                 await self._sender.flush()
             if self.state in (State.CLOSING, State.LOST):
                 try:
-                    await asyncio.wait_for(self.sink.end(), self.send_timeout)
+                    await asyncio.wait_for(self.sink.end() if error is None else self.sink.break_off(error),
+                                           self.send_timeout)  # fmt: skip
                 except (asyncio.TimeoutError, OSError, ClientDisconnected):
                     self._move(State.DROPPED)
                     self.sink.abort()
                 else:
-                    self._move(State.ENDED)
+                    self._move(State.ENDED if error is None else State.DROPPED)
         finally:
             self._sender.stop_watchdog()
             self._ended.set_result(None)
@@ -129,19 +138,22 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     async def __aenter__(self) -> AsyncWriter:
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.close()
+    async def __aexit__(self, kind: Any, exc: Optional[BaseException], tb: Any) -> None:
+        """Close; when the block raised, cut the body off instead (after what was written), as ``run`` does."""
+        await self._finish(exc if exc is not None and self._failed_by(exc) else None)
 
     async def run(self, handler: Handler, heartbeat: Optional[float] = None) -> None:
         """Run ``handler(writer)`` (async, or sync returning an awaitable) to its end, then close the writer.
 
         The handler runs in the caller's task (no task of its own) and is cancelled when the client goes;
         that cancellation ends here, and the caller goes on to close. ``heartbeat`` (seconds) starts the
-        heartbeat. Its errors are raised, except a connection error after the stream ended.
+        heartbeat. When the handler raises, what it wrote is sent, the body is cut off unfinished (so the
+        client can tell the failure from an end; the context's reason is ``"error"``) and the error is
+        raised, for the server to log; a connection error after the stream ended is not an error.
         """
         if heartbeat:
             self.start_heartbeat(heartbeat)
-        error: Optional[ConnectionError] = None
+        error: Optional[Exception] = None
         try:
             if not self.closed:  # else the client left before the handler started
                 self._owner = asyncio.current_task()
@@ -151,14 +163,18 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         except asyncio.CancelledError:
             if not self._uncancel():  # someone else cancelled the caller too
                 raise
-        except ConnectionError as exc:
-            error = exc
+        except Exception as exc:
+            if self._failed_by(exc):
+                error = exc
         finally:
             self._uncancel()  # a handler that swallowed our cancellation
             self._owner = None
-            await self.close()
-        if error is not None and not self.context.done:
-            raise error
+            await self._finish(error)
+        if error is not None:
+            try:
+                raise error
+            finally:  # else its traceback holds this frame, which holds it: what the handler held would wait for gc
+                error = None
 
     def _cancel_owner(self) -> None:
         if self._owner is not None:

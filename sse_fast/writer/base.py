@@ -7,9 +7,13 @@ to ``_send``, which the sync and async writers implement. The state moves one wa
     OPEN/CLOSING --lost() (client gone, transport failed)--> LOST --close()--> ENDED
     OPEN/CLOSING/LOST --abort(), or lost() after a send timeout--> DROPPED
 
+    OPEN --the handler raised--> CLOSING --queue sent, body cut off--> DROPPED
+
 ``close()`` sends what is queued, then ends the body. ``lost()`` (from the sink, or a failed send) throws
 the queue away because nobody can read it; ``close()`` still ends the body to free the server's side.
-``abort()`` throws the queue away and drops the connection, so the client can tell the stream broke.
+``abort()`` throws the queue away and drops the connection, so the client can tell the stream broke. A
+handler that raises gets what it wrote sent, then the body cut off unfinished (``sink.break_off``): the
+client can tell that failure from an end, and the error goes on to the server, which logs it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import (
 )
 
 from .. import registry as _registry
-from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT, Flag, StreamContext, ended
+from ..context import CLIENT_DISCONNECTED, CLOSED, ERROR, SEND_TIMEOUT, Flag, StreamContext, ended
 from ..encoder import encode, encode_comment, encode_json, encode_retry
 from ..errors import ClientDisconnected, InvalidType
 from ..event import Event
@@ -196,6 +200,19 @@ class BaseWriter(Generic[R]):
             return
         self._discard_pending()
         self._cancel_owner()
+
+    def _closing(self, error: Optional[BaseException]) -> None:
+        """Move to CLOSING (nothing if the stream is past OPEN); with ``error``, what the stream's handler
+        raised, the context's reason is ``"error"`` and a later write says so."""
+        if error is None:
+            self._move(State.CLOSING)
+        else:
+            self._move(State.CLOSING, ERROR, f"cannot write: the stream's handler raised {error!r}", error)
+
+    def _failed_by(self, exc: BaseException) -> bool:
+        """True if ``exc``, raised by the code that writes the stream, breaks the stream off: any error but
+        a connection error once the stream has ended (what a write raises after the client left)."""
+        return isinstance(exc, Exception) and not (isinstance(exc, ConnectionError) and self.context.done)
 
     def abort(self, reason: str = CLOSED) -> None:
         """Stop at once without ending the body: what is queued is thrown away, the writer is closed with

@@ -84,11 +84,24 @@ class Writer(BaseWriter[None]):
         """End the stream: the body is finished (once the server has taken what was written, or after
         ``send_timeout``) and the context is done with reason ``"closed"``. After the client left, only the
         body is ended."""
-        self._move(State.CLOSING)
+        self._finish(None)
+
+    def _finish(self, error: Optional[BaseException]) -> bool:
+        """``close()``; with ``error`` (what the handler raised), the body is cut off instead of ended, after
+        what was written: ``sink.break_off``, which the server sees as the body raising ``error``. (After the
+        client left nobody can tell the two apart: the body is ended, to free the server's side.) True if
+        the body was cut off, so the server gets ``error``."""
+        self._closing(error)
         with self._sending:
             if self.state in (State.CLOSING, State.LOST):
-                self.sink.end(self.send_timeout)
-                self._move(State.ENDED)
+                if error is None or self.state is State.LOST:
+                    self.sink.end(self.send_timeout)
+                    self._move(State.ENDED)
+                else:
+                    self.sink.break_off(error)
+                    self._move(State.DROPPED)
+                    return True
+        return False
 
     def close_threadsafe(self) -> "concurrent.futures.Future[None]":
         """Close from any thread (``close()`` already is thread-safe); returns a finished future."""
@@ -103,8 +116,9 @@ class Writer(BaseWriter[None]):
     def __enter__(self) -> Writer:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
+    def __exit__(self, kind: Any, exc: Optional[BaseException], tb: Any) -> None:
+        """Close; when the block raised, cut the body off instead (after what was written)."""
+        self._finish(exc if exc is not None and self._failed_by(exc) else None)
 
     def start_heartbeat(self, interval: float = 15.0, frame: bytes = HEARTBEAT) -> Callable[[], None]:
         """Write ``: heartbeat`` (or ``frame``, an encoded frame) after ``interval`` seconds without a write (from
