@@ -137,6 +137,7 @@ class BrokerUnavailable(BrokerError, ConnectionError):
 __all__ = [
     "CLIENT_DISCONNECTED",
     "CLOSED",
+    "ERROR",
     "SEND_TIMEOUT",
     "SHUTDOWN",
     "BrokerClosed",
