@@ -228,7 +228,8 @@ def test_a_burst_from_eight_threads_reaches_every_reader_in_full(serve: str) -> 
     threads, per_thread, readers = 8, 125, 6  # waitress serves each stream on one of its 8 threads
     with server_of(app, **({"threads": readers + 2} if serve == "waitress" else {})) as server:
         url = server.url + "/?topic=room"
-        clients = in_thread(lambda: run_clients(*(read_events(url, threads * per_thread, timeout=60) for _ in range(readers))))
+        reading = (read_events(url, threads * per_thread, timeout=60) for _ in range(readers))
+        clients = in_thread(lambda: run_clients(*reading))
         subscribers(broker, readers)
         ids: List[List[str]] = [[] for _ in range(threads)]
 

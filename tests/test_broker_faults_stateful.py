@@ -75,7 +75,7 @@ class Faults(RuleBasedStateMachine):
 
     @rule(count=st.integers(1, 5))
     def publish(self, count: int) -> None:
-        for n in range(count):
+        for _ in range(count):
             self.publish_one(f"e{len(self.truth)}")
 
     @precondition(lambda self: self.stack is not None)

@@ -23,7 +23,7 @@ from ..encoder import encode, encode_json
 from ..errors import BrokerClosed, InvalidBrokerURL, InvalidEventId, InvalidTopic
 from ..resume import valid_id
 from ..writer import AsyncWriter, Writer
-from .engine import CAUSES, UNKNOWN, EventLog, Key, Replay, Reset
+from .engine import CAUSES, EventLog, Key, Replay, Reset
 from .flusher import flusher_for
 from .memory import DEFAULT_HISTORY, MemoryLog
 from .pressure import Pressure

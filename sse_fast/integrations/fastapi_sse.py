@@ -161,7 +161,8 @@ class FastAPIEventStream(Response):
         )
         content = self.body_iterator
         try:  # HEAD: the headers alone, the generator never runs
-            await run_handler(functools.partial(self._stream, content=content, scope=scope), scope, receive, send, options)
+            stream = functools.partial(self._stream, content=content, scope=scope)
+            await run_handler(stream, scope, receive, send, options)
         finally:
             await _close(content)
         if self.background is not None:

@@ -199,7 +199,10 @@ class ASGIResponse:
         default: Default = None,
     ) -> None:
         if not callable(handler):
-            raise InvalidType(f"ASGIResponse expects a handler, async def handler(writer); got {type(handler).__name__} {handler!r:.80}")
+            raise InvalidType(
+                "ASGIResponse expects a handler, async def handler(writer); "
+                f"got {type(handler).__name__} {handler!r:.80}"
+            )
         self.handler = handler
         self.options = Options.shared(
             status=status, headers=headers, send_timeout=send_timeout, heartbeat=heartbeat, default=default

@@ -173,7 +173,9 @@ class WSGIResponse:
         default: Default = None,
     ) -> None:
         if not callable(handler):
-            raise InvalidType(f"WSGIResponse expects a handler, def handler(writer); got {type(handler).__name__} {handler!r:.80}")
+            raise InvalidType(
+                f"WSGIResponse expects a handler, def handler(writer); got {type(handler).__name__} {handler!r:.80}"
+            )
         self.handler = handler
         self.options = Options.shared(
             status=status,
