@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from typing import Any, Iterator, List, Tuple
 
 import pytest
@@ -104,12 +105,26 @@ def demo() -> Iterator[str]:
     )
     assert proc.stdout is not None
     try:
-        url = re.search(r"http://\S+/", proc.stdout.readline())
+        url = re.search(r"http://\S+:(\d+)/", proc.stdout.readline())
         assert url, "the demo printed no address"
+        _wait_accepting(int(url.group(1)))  # it prints the port before it listens
         yield url.group(0)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+
+
+def _wait_accepting(port: int, timeout: float = 30.0) -> None:
+    """Until a connection to ``port`` is accepted (a guard against hangs only: fails after ``timeout``).
+    Not ``servers.wait_until``: release_check.sh runs this module without the servers' packages."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port} after {timeout} s"
+            time.sleep(0.02)
 
 
 def chat_ids(base: str, last_event_id: str) -> List[Tuple[str, str]]:
