@@ -20,7 +20,7 @@ import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from ..encoder import encode, encode_json
-from ..errors import BrokerClosed, InvalidBrokerURL, InvalidEventId, InvalidTopic
+from ..errors import BrokerClosed, InvalidBrokerURL, InvalidEventId, InvalidTopic, InvalidType, InvalidValue
 from ..resume import valid_id
 from ..writer import AsyncWriter, Writer
 from .engine import CAUSES, EventLog, Key, Replay, Reset
@@ -225,8 +225,6 @@ class Broker:
         log: Optional[EventLog] = None,
     ) -> None:
         if type(queue_bytes) is not int or queue_bytes < 1:  # refused here, not when the first reader falls behind
-            from ..errors import InvalidType, InvalidValue
-
             refused = InvalidValue if type(queue_bytes) is int else InvalidType
             raise refused(f"queue_bytes must be an int of bytes >= 1, got {type(queue_bytes).__name__} {queue_bytes!r}")
         self.log: EventLog = log if log is not None else MemoryLog(history, max_age, max_bytes)
@@ -294,10 +292,7 @@ class Broker:
         by_loop = self._topics.get(topic)
         if not by_loop:
             return
-        try:
-            running: Optional[asyncio.AbstractEventLoop] = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
+        running = _running_loop()
         for loop, subs in by_loop.items():
             if loop is None:
                 self._fan_out(subs, key, frame, counter)
@@ -331,12 +326,8 @@ class Broker:
 
     def _drop_slow(self, sub: Any) -> None:
         """End ``sub``'s stream as slow, from any thread (on its writer's loop for an async one)."""
-        loop = getattr(sub, "loop", None)
-        try:
-            on_loop = loop is None or asyncio.get_running_loop() is loop
-        except RuntimeError:
-            on_loop = False
-        if on_loop or loop is None:
+        loop = getattr(sub, "loop", None)  # a thread's subscriber has none: drop it from here
+        if loop is None or _running_loop() is loop:
             self._drop_counted(sub)
         else:
             try:
@@ -504,3 +495,11 @@ def _readable(last_event_id: str) -> str:
     """``last_event_id`` as the log may look it up; an id no valid event has (bad characters, over 1 KiB,
     ``sse_fast.resume.UNREADABLE``) becomes ``""``, which every log answers with the reset frame."""
     return last_event_id if valid_id(last_event_id) is not None else ""
+
+
+def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    """The event loop running in this thread, or None."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
