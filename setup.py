@@ -28,12 +28,19 @@ def announce(message: str) -> None:
 
 
 class BuildCore(build_ext):
-    """build_ext with each compiler's flags, falling back to pure Python (and no core at all) on failure."""
+    """build_ext with each compiler's flags, falling back to pure Python (and no core at all) on failure.
+
+    The modules are linked without debug information (Python's own CFLAGS carry ``-g``: 1.97 MB of core
+    against 0.31 MB); their symbol table stays, so profilers and callgrind still name the functions.
+    """
 
     def build_extensions(self) -> None:
-        flags = ["/O2"] if self.compiler.compiler_type == "msvc" else ["-O3"]
+        msvc = self.compiler.compiler_type == "msvc"
+        flags = ["/O2"] if msvc else ["-O3"]
+        link = [] if msvc else ["-Wl,-S"] if sys.platform == "darwin" else ["-Wl,--strip-debug"]
         for ext in self.extensions:
             ext.extra_compile_args = flags
+            ext.extra_link_args = link
         super().build_extensions()
 
     def run(self) -> None:

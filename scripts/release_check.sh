@@ -34,6 +34,16 @@ step "release and docs tools (the release and docs extras)"
 
 # The compiled core's files in a wheel, one name a line.
 core_files() { .venv/bin/python -m zipfile -l "$1" | grep -oE 'sse_fast/_(encoder|parser)\.[^ ]*\.(so|pyd)' || true; }
+# The wheel's compiled modules that still carry debug information (setup.py links them without it).
+with_debug_info() {
+    .venv/bin/python - "$1" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    for name in wheel.namelist():
+        if name.endswith(".so") and b".debug_info" in wheel.read(name):
+            print(name)
+PY
+}
 
 step "wheels 3.9 to 3.13, repaired by auditwheel"
 mkdir -p "$work/wheelhouse"
@@ -56,6 +66,8 @@ for v in $VERSIONS; do
     fixed=$(ls "$work/wheelhouse"/sse_fast-*-"$cp"-"$cp"-*.whl)
     case "$(basename "$fixed")" in *"$tag"*) ;; *) fail "$(basename "$fixed") lacks the tag $tag" ;; esac
     [ "$(core_files "$fixed" | wc -l)" -eq 2 ] || fail "$(basename "$fixed") lacks the compiled core: $(core_files "$fixed")"
+    debug=$(with_debug_info "$fixed")
+    [ -z "$debug" ] || fail "$(basename "$fixed") ships debug information in $debug"
     echo "$v: $(basename "$fixed")"
 done
 
