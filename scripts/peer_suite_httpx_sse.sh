@@ -5,7 +5,7 @@
 # pytest runs them, warnings as errors, once on the compiled core and once on the pure-Python twin
 # (SSE_FAST_NO_EXTENSIONS=1). The real httpx_sse is made unimportable during the run, so a test that still
 # reached it would fail. Exits non-zero if any test fails, or if a test listed below as known to fail passes
-# (or is no longer there): each of those is a documented difference (docs/migration.md, "Coming from httpx-sse").
+# (or is no longer there): each of those is a documented difference (docs/migration-httpx-sse.md).
 #
 #   bash scripts/peer_suite_httpx_sse.sh            # with .venv/bin/python (the test extra installed)
 #   PYTHON=/path/to/python bash scripts/peer_suite_httpx_sse.sh
