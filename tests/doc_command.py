@@ -78,6 +78,19 @@ def stop(proc: subprocess.Popen) -> str:
     return proc.communicate()[0]
 
 
+def run_as_written(folder: str, command: str, curl: str, headers_only: bool = False) -> None:
+    """Run ``command`` in ``folder`` and read ``curl`` (as ``main`` does) in a network namespace of their own;
+    skips the calling test where there is no ``unshare``."""
+    import pytest
+
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True, check=False).returncode:
+        pytest.skip("no network namespace (unshare -rn) to run the command at its own port")
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    args = ["unshare", "-rn", sys.executable, __file__, folder, "headers" if headers_only else "events", curl, command]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"{command!r} then {curl!r}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+
 def main(folder: str, headers_only: str, curl: str, command: str) -> int:
     ip = shutil.which("ip") or "/usr/sbin/ip"
     subprocess.run([ip, "link", "set", "lo", "up"], check=True)

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import pytest
-from doc_command import read_stream
+from doc_command import read_stream, run_as_written
 from ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,7 +80,6 @@ KINDS = {"asgi", "wsgi", "aiohttp", "main", "pytest", "module", "command", "skip
 SERVERS = ("uvicorn ", "waitress-serve ", "python ", "flask ", "gunicorn ", "granian ", "hypercorn ")
 SPAN = re.compile(r"`([^`]+)`")
 CURL = re.compile(r"`(curl [^`]+)`|^\$ (curl .+)$")
-DRIVER = Path(__file__).resolve().parent / "doc_command.py"
 
 
 def commands(block: Block) -> List[Tuple[str, Optional[str]]]:
@@ -107,20 +106,12 @@ def commands(block: Block) -> List[Tuple[str, Optional[str]]]:
 
 
 def run_commands(block: Block, cwd: Path) -> None:
-    if subprocess.run(["unshare", "-rn", "true"], capture_output=True, check=False).returncode:
-        pytest.skip("no network namespace (unshare -rn) to run the command at its own port")
     pairs = commands(block)
     assert pairs, f"no server command line for the block at line {block.line}"
     (cwd / block.args[0]).write_text(block.code, encoding="utf-8")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    headers_only = "headers" if block.args[-1:] == ["headers"] else "events"
     for line, curl in pairs:
         assert curl, f"no curl for {line!r} above the block at line {block.line}"
-        args = ["unshare", "-rn", sys.executable, str(DRIVER), str(cwd), headers_only, curl, line]
-        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == 0, f"{line!r} then {curl!r}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-
-
+        run_as_written(str(cwd), line, curl, headers_only=block.args[-1:] == ["headers"])
 
 
 def run(args: List[str], cwd: Path, timeout: float = 120) -> None:
