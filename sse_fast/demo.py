@@ -171,7 +171,7 @@ async def _message(receive: Receive) -> Optional[str]:
     return text if isinstance(text, str) else None
 
 
-app = make_app(Broker())
+app: ASGIApp = make_app(Broker())
 
 
 REDIS_ENV = "SSE_FAST_DEMO_REDIS"

@@ -1,14 +1,19 @@
 """The types ``py.typed`` promises hold: the package is ``mypy --strict`` clean, a user's typed code written as
-the README writes it type-checks, and the stubs of the compiled core match what it really is (stubtest)."""
+the README writes it type-checks, the stubs of the compiled core match what it really is (stubtest), and
+pyright finds the public API's types complete."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from conftest import compiled_module
+
+import sse_fast
 
 pytest.importorskip("mypy", reason="mypy is not installed (it is in the test extra: pip install -e '.[test]')")
 
@@ -59,3 +64,25 @@ def test_the_stubs_match_the_compiled_core() -> None:
     done = run("mypy.stubtest", "sse_fast._encoder", "sse_fast._parser")
     assert_clean(done)
     assert "Success: no issues found in 2 modules" in done.stdout
+
+
+MIN_TYPE_COMPLETENESS = 0.98
+
+
+@pytest.mark.skipif(
+    Path(sse_fast.__file__).resolve().parent == ROOT / "sse_fast",
+    reason="pyright --verifytypes cannot see an editable install; the suites on the installed wheels run this",
+)
+def test_the_public_api_is_type_complete(tmp_path: Path) -> None:
+    # what a user's type checker sees of the installed package: every exported symbol's type known
+    done = subprocess.run(
+        [sys.executable, "-m", "pyright", "--verifytypes", "sse_fast", "--ignoreexternal", "--outputjson"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},  # its python
+    )  # fmt: skip
+    report = json.loads(done.stdout)["typeCompleteness"]
+    unknown = [
+        symbol["name"] for symbol in report["symbols"] if symbol["isExported"] and not symbol["isTypeKnown"]
+    ]
+    assert report["packageRootDirectory"].startswith(str(Path(sse_fast.__file__).parent))
+    assert report["completenessScore"] >= MIN_TYPE_COMPLETENESS, unknown

@@ -34,7 +34,7 @@ DEFAULT_SLOW_AFTER = 2.0
 SLOW = "slow"
 SLOW_WHY = "cannot write: the subscriber stopped draining its queue and was dropped as slow"
 DELIVERED = "delivered"
-log = logging.getLogger("sse_fast.broker")
+log: logging.Logger = logging.getLogger("sse_fast.broker")
 Topics = Union[str, Iterable[str]]
 ResetPolicy = Callable[[str], bytes]
 

@@ -37,8 +37,10 @@ class MemoryLog:
     ) -> None:
         if not isinstance(history, int) or history < 0:
             raise InvalidValue(f"history must be an int >= 0, got {history!r}")
-        self.history, self.max_age, self.max_bytes = history, max_age, max_bytes
-        self.boot = secrets.token_hex(6)
+        self.history: int = history
+        self.max_age: Optional[float] = max_age
+        self.max_bytes: Optional[int] = max_bytes
+        self.boot: str = secrets.token_hex(6)
         self._lock = threading.Lock()
         self._seq = 0
         self._topics: Dict[str, Deque[_Event]] = {}

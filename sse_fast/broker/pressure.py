@@ -26,7 +26,7 @@ class Pressure:
     """Who is behind, and how long a publisher of a topic must still wait."""
 
     def __init__(self, queue_bytes: int, slow_after: float, drop: Callable[[Any], None]) -> None:
-        self.backlog_bound = queue_bytes // 4
+        self.backlog_bound: int = queue_bytes // 4
         self.slow_after = slow_after
         self._drop = drop  # drop(subscriber): end its stream as slow (from any thread)
         self._lock = threading.Lock()

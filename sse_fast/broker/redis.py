@@ -60,10 +60,10 @@ try:
     from redis.exceptions import AuthenticationError, ResponseError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-except ImportError as error:  # pragma: no cover - depends on the install
-    raise ImportError('Broker("redis://...") needs redis-py: pip install "sse-fast[redis]"') from error
+except ImportError as _absent:  # pragma: no cover - depends on the install
+    raise ImportError('Broker("redis://...") needs redis-py: pip install "sse-fast[redis]"') from _absent
 
-log = logging.getLogger("sse_fast.broker.redis")
+log: logging.Logger = logging.getLogger("sse_fast.broker.redis")
 
 Key = Tuple[int, int]
 T = TypeVar("T")
@@ -201,7 +201,10 @@ class RedisLog:
     ) -> None:
         if not isinstance(history, int) or history < 1:
             raise ValueError(f"history must be an int >= 1 on Redis, got {history!r}")
-        self.url, self.history, self.timeout, self.max_backoff = check_url(url), history, timeout, max_backoff
+        self.url: str = check_url(url)
+        self.history: int = history
+        self.timeout: float = timeout
+        self.max_backoff: float = max_backoff
         self.prefix = prefix
         self._keys = [prefix + "last", prefix + "since", prefix + "heads"]
         self._lock = threading.Lock()

@@ -30,7 +30,7 @@ from ._sse_starlette_event import JSONServerSentEvent, ServerSentEvent, check_se
 from ._sse_starlette_status import AppStatus, chain_shutdown_on_signals, served
 
 # sse-starlette's own logger, so an app's logging configuration for sse-starlette applies unchanged
-logger = logging.getLogger("sse_starlette.sse")
+logger: logging.Logger = logging.getLogger("sse_starlette.sse")
 
 Content = Union[AsyncIterable[Any], Iterable[Any]]
 DISCONNECT = {"type": "http.disconnect"}
@@ -82,10 +82,12 @@ class EventSourceResponse(Response):
         *,
         write_behind: bool = False,
     ) -> None:
-        self.sep = check_sep(sep)
-        self.body_iterator = content if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
+        self.sep: str = check_sep(sep)
+        self.body_iterator: AsyncIterable[Any] = (
+            content if isinstance(content, AsyncIterable) else iterate_in_threadpool(content)
+        )
         self.status_code = status_code
-        self.media_type = self.media_type if media_type is None else media_type
+        self.media_type: str | None = self.media_type if media_type is None else media_type
         self.background = background
         self.data_sender_callable = data_sender_callable
         self.send_timeout = send_timeout
@@ -109,7 +111,7 @@ class EventSourceResponse(Response):
             raise InvalidValue(f"cleanup_timeout must be >= 0 or None, got {cleanup_timeout!r}")
         self._cleanup_timeout = cleanup_timeout
         self.write_behind = write_behind
-        self.active = True
+        self.active: bool = True
 
     @property
     def ping_interval(self) -> float:

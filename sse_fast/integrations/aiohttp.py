@@ -26,8 +26,8 @@ from ._missing import missing_framework
 
 try:
     from aiohttp import web
-except ModuleNotFoundError as missing:
-    raise missing_framework(missing, "sse_fast.integrations.aiohttp", "aiohttp", "aiohttp") from None
+except ModuleNotFoundError as _absent:
+    raise missing_framework(_absent, "sse_fast.integrations.aiohttp", "aiohttp", "aiohttp") from None
 
 from ..resume import last_event_id as _last_event_id
 from ..transports.base import Lost, Watcher

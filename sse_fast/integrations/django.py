@@ -35,8 +35,8 @@ from ._missing import missing_framework
 
 try:
     from django.http import HttpRequest, StreamingHttpResponse  # type: ignore[import-untyped]  # Django has no types
-except ModuleNotFoundError as missing:
-    raise missing_framework(missing, "sse_fast.integrations.django", "django", "django") from None
+except ModuleNotFoundError as _absent:
+    raise missing_framework(_absent, "sse_fast.integrations.django", "django", "django") from None
 
 from ..errors import ClientDisconnected
 from ..resume import last_event_id as _last_event_id
@@ -48,7 +48,7 @@ from ..writer import AsyncWriter
 from ._source import handler_for
 from ._wsgi import wsgi_parts
 
-log = logging.getLogger("sse_fast.integrations.django")
+log: logging.Logger = logging.getLogger("sse_fast.integrations.django")
 
 
 def last_event_id(request: HttpRequest) -> Optional[str]:

@@ -23,8 +23,8 @@ from ._missing import missing_framework
 
 try:
     from fastapi import Depends, Request
-except ModuleNotFoundError as missing:
-    raise missing_framework(missing, "sse_fast.integrations.fastapi", "fastapi", "fastapi") from None
+except ModuleNotFoundError as _absent:
+    raise missing_framework(_absent, "sse_fast.integrations.fastapi", "fastapi", "fastapi") from None
 
 from ..resume import from_scope
 from ._source import handler_for

@@ -39,8 +39,8 @@ try:
     from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
     from starlette.responses import Response
     from starlette.types import Receive, Scope, Send
-except ModuleNotFoundError as missing:
-    raise missing_framework(missing, "sse_fast.integrations.fastapi_sse", "fastapi", "fastapi") from None
+except ModuleNotFoundError as _absent:
+    raise missing_framework(_absent, "sse_fast.integrations.fastapi_sse", "fastapi", "fastapi") from None
 
 from ..encoder import encode, encode_comment, encode_retry
 from ..errors import ClientDisconnected
@@ -70,8 +70,8 @@ class Items:
     __slots__ = ("field", "dump", "call", "path")
 
     def __init__(self, route: Any) -> None:
-        self.field = route.stream_item_field  # the declared item type; None: items go through jsonable_encoder
-        self.dump = {
+        self.field: Any = route.stream_item_field  # the declared item type; None: items go through jsonable_encoder
+        self.dump: Dict[str, Any] = {
             "include": route.response_model_include,
             "exclude": route.response_model_exclude,
             "by_alias": route.response_model_by_alias,
@@ -79,8 +79,8 @@ class Items:
             "exclude_defaults": route.response_model_exclude_defaults,
             "exclude_none": route.response_model_exclude_none,
         }
-        self.call = route.dependant.call
-        self.path = route.dependant.path
+        self.call: Any = route.dependant.call
+        self.path: str = route.dependant.path
 
     def frame(self, item: Any, scope: Scope) -> bytes:
         """The bytes FastAPI sends for ``item``; ``ResponseValidationError`` if it is not of the declared type."""
@@ -145,7 +145,7 @@ class FastAPIEventStream(Response):
         items: Items,
         send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
     ) -> None:
-        self.body_iterator = _unwrapped(content)
+        self.body_iterator: Content = _unwrapped(content)
         self.status_code = status_code
         self.background = background
         self.items = items

@@ -25,8 +25,8 @@ from ._missing import missing_framework
 
 try:
     import flask
-except ModuleNotFoundError as missing:
-    raise missing_framework(missing, "sse_fast.integrations.flask", "flask", "flask") from None
+except ModuleNotFoundError as _absent:
+    raise missing_framework(_absent, "sse_fast.integrations.flask", "flask", "flask") from None
 
 from ..resume import from_environ
 from ..transports.options import Options

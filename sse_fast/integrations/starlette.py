@@ -8,7 +8,7 @@ ASGI transport's (disconnect watch, handler cancelled when the client goes, body
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Optional
+from typing import List, Mapping, Optional, Tuple
 
 from ._missing import missing_framework
 
@@ -16,8 +16,8 @@ try:
     from starlette.background import BackgroundTask
     from starlette.responses import Response
     from starlette.types import Receive, Scope, Send
-except ModuleNotFoundError as missing:
-    raise missing_framework(missing, "sse_fast.integrations.starlette", "starlette", "fastapi") from None
+except ModuleNotFoundError as _absent:
+    raise missing_framework(_absent, "sse_fast.integrations.starlette", "starlette", "fastapi") from None
 
 from ..transports.asgi import Handler, run_handler
 from ..transports.options import DEFAULT_HEARTBEAT, Options
@@ -46,16 +46,17 @@ class SSEResponse(Response):
         background: Optional[BackgroundTask] = None,
     ) -> None:
         self.handler = handler
-        self.options = Options.shared(
+        self.options: Options = Options.shared(
             status=status_code if status is None else status,
             headers=headers,
             send_timeout=send_timeout,
             heartbeat=heartbeat,
             default=default,
         )
-        self.status_code = self.options.status
+        self.status_code: int = self.options.status
         self.background = background
-        self.raw_headers = list(self.options.raw_headers("2"))  # Starlette's view; HTTP/1.x adds Connection
+        # Starlette's view of the headers; HTTP/1.x adds Connection
+        self.raw_headers: List[Tuple[bytes, bytes]] = list(self.options.raw_headers("2"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         options = self.options

@@ -220,8 +220,7 @@ async def _read_asgi(
 def _is_wsgi(app: Any) -> bool:
     """A callable that is not a coroutine function and takes two positional arguments (environ,
     start_response) is a WSGI app; anything else is taken for ASGI."""
-    call = app if inspect.isroutine(app) else getattr(app, "__call__", app)
-    if inspect.iscoroutinefunction(call):
+    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(type(app).__call__):
         return False
     try:
         parameters = inspect.signature(app).parameters.values()

@@ -28,13 +28,17 @@ class _Recording:
     reads (``_reading``, an asyncio or a threading ``Event``)."""
 
     _reading: Union[asyncio.Event, threading.Event]
+    writes: List[bytes]
+    ended: bool
+    aborted: bool
+    broken: Optional[BaseException]
 
     def __init__(self) -> None:
         self._reading.set()
-        self.writes: List[bytes] = []  # each transport write, as it came
+        self.writes = []  # each transport write, as it came
         self.ended = False  # end() was called: the body is complete
         self.aborted = False  # abort() was called: the connection was dropped
-        self.broken: Optional[BaseException] = None  # break_off(error) was called: the handler raised it
+        self.broken = None  # break_off(error) was called: the handler raised it
         self._lost: Optional[Lost] = None
         self._failure: Optional[BaseException] = None
 
@@ -95,7 +99,7 @@ class MemorySink(_Recording):
 
     async def break_off(self, error: BaseException) -> None:
         await self._reading.wait()
-        self.broken = error
+        self.broken: Optional[BaseException] = error
 
 
 class ThreadSink(_Recording):
@@ -117,4 +121,4 @@ class ThreadSink(_Recording):
         self.ended = True
 
     def break_off(self, error: BaseException) -> None:
-        self.broken = error
+        self.broken: Optional[BaseException] = error

@@ -203,8 +203,8 @@ class ASGIResponse:
                 "ASGIResponse expects a handler, async def handler(writer); "
                 f"got {type(handler).__name__} {handler!r:.80}"
             )
-        self.handler = handler
-        self.options = Options.shared(
+        self.handler: Handler = handler
+        self.options: Options = Options.shared(
             status=status, headers=headers, send_timeout=send_timeout, heartbeat=heartbeat, default=default
         )
 

@@ -85,8 +85,8 @@ class BoundedQueue:
     __slots__ = ("max_buffered", "over", "lost", "_chunks", "_size")
 
     def __init__(self, max_buffered: int) -> None:
-        self.max_buffered = max_buffered
-        self.over = False  # no more data will come: the body ended, or the connection was dropped
+        self.max_buffered: int = max_buffered
+        self.over: bool = False  # no more data will come: the body ended, or the connection was dropped
         self.lost: Lost = nobody  # the writer's, once it watches the body
         self._chunks: Deque[bytes] = deque()
         self._size = 0

@@ -25,7 +25,7 @@ from .options import DEFAULT_HEARTBEAT, DEFAULT_MAX_BUFFERED, Options
 Handler = Callable[[Writer], Any]
 
 POLL = 0.2  # how often an idle iterator asks the server whether the client is still there
-log = logging.getLogger("sse_fast.transports.wsgi")
+log: logging.Logger = logging.getLogger("sse_fast.transports.wsgi")
 
 
 class WSGIBody:
@@ -176,8 +176,8 @@ class WSGIResponse:
             raise InvalidType(
                 f"WSGIResponse expects a handler, def handler(writer); got {type(handler).__name__} {handler!r:.80}"
             )
-        self.handler = handler
-        self.options = Options.shared(
+        self.handler: Handler = handler
+        self.options: Options = Options.shared(
             status=status,
             headers=headers,
             send_timeout=send_timeout,

@@ -78,15 +78,15 @@ class BaseWriter(Generic[R]):
     def __init__(
         self, sink: Any, context: Optional[StreamContext], send_timeout: Optional[float], default: Default
     ) -> None:
-        self.sink = sink
-        self.context = context if context is not None else StreamContext()
-        self.send_timeout = send_timeout
+        self.sink: Any = sink
+        self.context: StreamContext = context if context is not None else StreamContext()
+        self.send_timeout: Optional[float] = send_timeout
         self._default = default
-        self.state = State.OPEN
+        self.state: State = State.OPEN
         # (reason, message, cause) of what a write raises once closed
         self._ending: Tuple[str, str, Optional[BaseException]] = _NOT_ENDED
-        self.closed_event = Flag()  # set on leaving OPEN, for threads that wait on it
-        self.finished = Flag()  # set once nothing more can reach the client (LOST, ENDED or DROPPED)
+        self.closed_event: Flag = Flag()  # set on leaving OPEN, for threads that wait on it
+        self.finished: Flag = Flag()  # set once nothing more can reach the client (LOST, ENDED or DROPPED)
         self._last_write = time.monotonic()
         self._stops: Tuple[Callable[[], None], ...] = ()  # heartbeats to stop on leaving OPEN
         _registry.register(self)
