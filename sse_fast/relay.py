@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any, List, Optional
 
 from ._refusals import MAX_RETRY
-from .encoder import EventParser, encode
+from .encoder import encode
 from .errors import ClientDisconnected
+from .parse import EventParser
 
 UPSTREAM_ENDED = "upstream_ended"
 UPSTREAM_LOST = "upstream_lost"
