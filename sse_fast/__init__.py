@@ -1,6 +1,7 @@
 """sse_fast: Server-Sent Events for Python, encoded by a compiled core."""
 
 from ._compiled import IMPLEMENTATION
+from ._endings import Ending
 from ._received import ServerSentEvent
 from .broker import Broker
 from .context import StreamContext
@@ -47,6 +48,7 @@ __all__ = [
     "BrokerError",
     "BrokerUnavailable",
     "ClientDisconnected",
+    "Ending",
     "Event",
     "EventParser",
     "EventTooLarge",

@@ -42,7 +42,7 @@ def import_graph(root: Path) -> Dict[str, Set[str]]:
     """Module -> the modules of the package ``root`` it imports."""
     modules = {module_name(path, root): path for path in root.rglob("*.py")}
     compiled = {module_name(path, root) for pattern in ("*.pyx", "*.pyi") for path in root.rglob(pattern)}
-    graph: Dict[str, Set[str]] = {name: set() for name in compiled - set(modules)}  # a .so imports what it cimports
+    graph: Dict[str, Set[str]] = {name: set() for name in compiled - set(modules)}  # Cython: the last test reads them
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
         edges: Set[str] = set()

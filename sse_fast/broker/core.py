@@ -19,6 +19,7 @@ import logging
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
+from .._endings import DROPPED_SLOW, Ending
 from ..encoder import encode, encode_json
 from ..errors import BrokerClosed, InvalidEventId, InvalidTopic, InvalidType, InvalidValue
 from ..resume import valid_id
@@ -32,8 +33,7 @@ from .pressure import Pressure
 MAX_TOPIC_BYTES = 1024
 DEFAULT_QUEUE_BYTES = 256 * 1024
 DEFAULT_SLOW_AFTER = 2.0
-SLOW = "slow"
-SLOW_WHY = "cannot write: the subscriber stopped draining its queue and was dropped as slow"
+SLOW, SLOW_WHY = Ending.SLOW, DROPPED_SLOW  # the reason and the message of a subscriber dropped as slow
 DELIVERED = "delivered"
 log = logging.getLogger("sse_fast.broker")
 Topics = Union[str, Iterable[str]]
