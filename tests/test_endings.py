@@ -30,6 +30,7 @@ def test_each_reason_is_its_documented_string() -> None:
     for member in Ending:
         assert member == member.value and isinstance(member, str)
         assert str(member) == f"{member}" == f"{member:>0}" == member.value  # prints as the string, not Ending.X
+        assert {member: True}[member.value] and hash(member) == hash(member.value)  # one key with its string
     assert sse_fast.Ending is Ending
 
 
