@@ -17,7 +17,7 @@ ERROR = Ending.ERROR
 SEND_TIMEOUT = Ending.SEND_TIMEOUT
 SHUTDOWN = Ending.SHUTDOWN
 
-__all__ = ["CLIENT_DISCONNECTED", "CLOSED", "ERROR", "SEND_TIMEOUT", "SHUTDOWN", "Ending", "StreamContext", "ended"]
+__all__ = ["CLIENT_DISCONNECTED", "CLOSED", "ERROR", "SEND_TIMEOUT", "SHUTDOWN", "StreamContext", "ended"]
 
 
 class Flag:

@@ -225,9 +225,9 @@ class Broker:
         if type(queue_bytes) is not int or queue_bytes < 1:  # refused here, not when the first reader falls behind
             refused = InvalidValue if type(queue_bytes) is int else InvalidType
             raise refused(f"queue_bytes must be an int of bytes >= 1, got {type(queue_bytes).__name__} {queue_bytes!r}")
-        memory = {"max_age": max_age, "max_bytes": max_bytes}
-        redis = {"timeout": timeout, "max_backoff": max_backoff, "prefix": prefix}
-        self.log: EventLog = log_for(url, log, history, memory, redis)
+        memory_options = {"max_age": max_age, "max_bytes": max_bytes}
+        redis_options = {"timeout": timeout, "max_backoff": max_backoff, "prefix": prefix}
+        self.log: EventLog = log_for(url, log, history, memory_options, redis_options)
         self.queue_bytes = queue_bytes
         self.on_reset = on_reset
         self._lock = threading.RLock()  # _deliver fans out to threads' subscribers under it

@@ -19,12 +19,16 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 def log_for(
-    url: Optional[str], log: Optional[EventLog], history: int, memory: Dict[str, Any], redis: Dict[str, Any]
+    url: Optional[str],
+    log: Optional[EventLog],
+    history: int,
+    memory_options: Dict[str, Any],
+    redis_options: Dict[str, Any],
 ) -> EventLog:
-    """The log for ``Broker(url, log=log, history=history, **memory, **redis)``; ``memory`` and ``redis`` hold
-    each engine's own keywords, None where the caller left the default."""
-    memory = {name: value for name, value in memory.items() if value is not None}
-    redis = {name: value for name, value in redis.items() if value is not None}
+    """The log for ``Broker(url, log=log, history=history, **memory_options, **redis_options)``: each engine's
+    own keywords, None where the caller left the default."""
+    memory = {name: value for name, value in memory_options.items() if value is not None}
+    redis = {name: value for name, value in redis_options.items() if value is not None}
     if log is not None:
         if url is not None:
             raise InvalidType(f"Broker() takes a URL or a log=, not both; got {url!r} and {log!r}")
