@@ -19,10 +19,10 @@ import os
 import platform
 from importlib.machinery import EXTENSION_SUFFIXES
 from types import ModuleType
-from typing import Literal
+from typing import Dict, Literal
 
 # Every compiled unit and its pure-Python twin. A new unit is one line here.
-UNITS = {
+UNITS: Dict[str, str] = {
     "sse_fast._encoder": "sse_fast._encoder_py",
     "sse_fast._parser": "sse_fast._parser_py",
     "sse_fast.writer._sender": "sse_fast.writer._sender_py",
@@ -52,7 +52,7 @@ def _decide() -> Literal["c", "python"]:
     )
 
 
-IMPLEMENTATION = _decide()
+IMPLEMENTATION: Literal["c", "python"] = _decide()
 """``"c"`` when the compiled units are in use, ``"python"`` when their pure-Python twins are."""
 
 

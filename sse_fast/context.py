@@ -11,11 +11,11 @@ from ._endings import Ending, ended
 T = TypeVar("T")
 
 # The reasons under the names the writers and the integrations import them by.
-CLIENT_DISCONNECTED = Ending.CLIENT_DISCONNECTED
-CLOSED = Ending.CLOSED
-ERROR = Ending.ERROR
-SEND_TIMEOUT = Ending.SEND_TIMEOUT
-SHUTDOWN = Ending.SHUTDOWN
+CLIENT_DISCONNECTED: Ending = Ending.CLIENT_DISCONNECTED
+CLOSED: Ending = Ending.CLOSED
+ERROR: Ending = Ending.ERROR
+SEND_TIMEOUT: Ending = Ending.SEND_TIMEOUT
+SHUTDOWN: Ending = Ending.SHUTDOWN
 
 __all__ = ["CLIENT_DISCONNECTED", "CLOSED", "ERROR", "SEND_TIMEOUT", "SHUTDOWN", "StreamContext", "ended"]
 

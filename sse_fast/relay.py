@@ -17,8 +17,8 @@ from .encoder import encode
 from .errors import ClientDisconnected
 from .parse import EventParser
 
-UPSTREAM_ENDED = Ending.UPSTREAM_ENDED
-UPSTREAM_LOST = Ending.UPSTREAM_LOST
+UPSTREAM_ENDED: Ending = Ending.UPSTREAM_ENDED
+UPSTREAM_LOST: Ending = Ending.UPSTREAM_LOST
 
 
 async def relay(upstream: Any, writer: Any) -> str:

@@ -33,7 +33,8 @@ from .pressure import Pressure
 MAX_TOPIC_BYTES = 1024
 DEFAULT_QUEUE_BYTES = 256 * 1024
 DEFAULT_SLOW_AFTER = 2.0
-SLOW, SLOW_WHY = Ending.SLOW, DROPPED_SLOW  # the reason and the message of a subscriber dropped as slow
+SLOW: Ending = Ending.SLOW  # the reason, and below the message, of a subscriber dropped as slow
+SLOW_WHY: str = DROPPED_SLOW
 DELIVERED = "delivered"
 log = logging.getLogger("sse_fast.broker")
 Topics = Union[str, Iterable[str]]

@@ -60,8 +60,8 @@ try:
     from redis.exceptions import AuthenticationError, ResponseError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-except ModuleNotFoundError as missing:  # pragma: no cover - depends on the install
-    raise missing_framework(missing, 'Broker("redis://...")', "redis", "redis") from None
+except ModuleNotFoundError as _absent:  # pragma: no cover - depends on the install
+    raise missing_framework(_absent, 'Broker("redis://...")', "redis", "redis") from None
 
 log = logging.getLogger("sse_fast.broker.redis")
 
