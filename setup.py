@@ -1,5 +1,5 @@
-"""Builds sse_fast, with the compiled core from ``src/``: ``sse_fast._encoder``, ``sse_fast._parser`` and
-``sse_fast.writer._sender``.
+"""Builds sse_fast, with the compiled core: ``sse_fast._encoder`` and ``sse_fast._parser`` from the ``.pyx``
+beside their pure-Python twins, and ``sse_fast.writer._sender``.
 
 ``SSE_FAST_NO_EXTENSIONS=1`` asks for the pure-Python build on purpose. A build that cannot compile
 the core falls back to the pure-Python twin. Either way the wheel is then ``py3-none-any`` (never a
@@ -16,8 +16,8 @@ from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
 
 CORE = {
-    "sse_fast._encoder": "src/_encoder.pyx",
-    "sse_fast._parser": "src/_parser.pyx",
+    "sse_fast._encoder": "sse_fast/_encoder.pyx",
+    "sse_fast._parser": "sse_fast/_parser.pyx",
     "sse_fast.writer._sender": "src/_sender.pyx",
 }
 
@@ -77,9 +77,9 @@ def extensions() -> list:
         return []
     core = [Extension(name, [source]) for name, source in CORE.items()]
     try:
-        return cythonize(core, language_level=3, include_path=["src"], compiler_directives={"binding": False})
+        return cythonize(core, language_level=3, include_path=["."], compiler_directives={"binding": False})
     except Exception as exc:  # Cython could not translate the core: the twins still work
-        announce(f"Cython could not translate the core in src/ ({exc}); this is the PURE-PYTHON build")
+        announce(f"Cython could not translate the core ({exc}); this is the PURE-PYTHON build")
         return []
 
 

@@ -92,7 +92,7 @@ step "sdist: contents, and installed in a fresh venv it builds the compiled core
 .venv/bin/python -m build -q --sdist -o "$work/sdist" . >/dev/null
 sdist=$(ls "$work/sdist"/sse_fast-*.tar.gz)
 listing=$(tar tzf "$sdist")
-for f in src/_encoder.pyx src/_parser.pyx src/_lines.pxd sse_fast/_encoder.pyi sse_fast/_parser.pyi \
+for f in sse_fast/_encoder.pyx sse_fast/_parser.pyx sse_fast/_lines.pxd sse_fast/_encoder.pyi sse_fast/_parser.pyi \
     sse_fast/py.typed sse_fast/demo.html sse_fast/room.html LICENSE CHANGELOG.md README.md \
     tests/conftest.py tests/test_encoder_golden.py docs/index.md mkdocs.yml; do
     grep -qx "sse_fast-[^/]*/$f" <<<"$listing" || fail "the sdist lacks $f"

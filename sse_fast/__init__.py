@@ -1,17 +1,11 @@
 """sse_fast: Server-Sent Events for Python, encoded by a compiled core."""
 
+from ._compiled import IMPLEMENTATION
+from ._endings import Ending
 from ._received import ServerSentEvent
 from .broker import Broker
 from .context import StreamContext
-from .encoder import (
-    IMPLEMENTATION,
-    EventParser,
-    FrameBuffer,
-    encode,
-    encode_comment,
-    encode_json,
-    encode_retry,
-)
+from .encoder import FrameBuffer, encode, encode_comment, encode_json, encode_retry
 from .errors import (
     BrokerClosed,
     BrokerError,
@@ -38,6 +32,7 @@ from .errors import (
     TransportNotFound,
 )
 from .event import Event
+from .parse import EventParser
 from .registry import open_streams, shutdown, shutdown_on_signals, shutdown_sync
 from .transports import ASGIResponse, WSGIResponse, new_writer, sse_headers
 from .writer import AsyncWriter, State, Writer
@@ -53,6 +48,7 @@ __all__ = [
     "BrokerError",
     "BrokerUnavailable",
     "ClientDisconnected",
+    "Ending",
     "Event",
     "EventParser",
     "EventTooLarge",

@@ -1,4 +1,4 @@
-"""The pure-Python twin of ``src/_encoder.pyx``: the same functions, the same bytes, the same errors.
+"""The pure-Python twin of ``_encoder.pyx``: the same functions, the same bytes, the same errors.
 
 Checks run in wire order (id, event, retry, then data); a text field is first encoded as UTF-8,
 then searched for line breaks, then (id only) for NUL. Nothing is returned when a check fails.

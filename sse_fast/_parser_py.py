@@ -1,4 +1,4 @@
-"""The pure-Python twin of ``src/_parser.pyx``: the same events, the same state, the same errors.
+"""The pure-Python twin of ``_parser.pyx``: the same events, the same state, the same errors.
 
 It reads what a browser's ``EventSource`` reads (the WHATWG "event stream interpretation"): bytes in any
 chunks, UTF-8 with bad sequences replaced, one leading BOM dropped, lines ended by CRLF, CR or LF (also a
@@ -12,31 +12,13 @@ Each byte is looked at a bounded number of times whatever the chunking: a chunk 
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional
 
 from . import _refusals
 from ._received import DEFAULT_MAX_EVENT, DEFAULT_MAX_LINE, ServerSentEvent
 
 BOM = b"\xef\xbb\xbf"
 _new_event = tuple.__new__  # builds the NamedTuple without its Python-level __new__
-
-
-def checked_limit(what: str, value: Any) -> int:
-    """``value`` if it is a positive int, else the refusal both twins raise."""
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        _refusals.bad_limit(what, value)
-    return value
-
-
-def checked_start(last_event_id: Any, retry: Any) -> Tuple[str, Optional[int]]:
-    """The ``(last_event_id, retry)`` a parser starts from, checked as both twins check them."""
-    if last_event_id is None:
-        last_event_id = ""
-    elif not isinstance(last_event_id, str):
-        _refusals.not_str("last_event_id", last_event_id)
-    if retry is not None and (not isinstance(retry, int) or isinstance(retry, bool) or retry < 0):
-        _refusals.bad_retry(retry)
-    return last_event_id, retry
 
 
 class EventParser:
@@ -55,9 +37,9 @@ class EventParser:
         max_line: int = DEFAULT_MAX_LINE,
         max_event: int = DEFAULT_MAX_EVENT,
     ) -> None:
-        self._max_line = checked_limit("max_line", max_line)
-        self._max_event = checked_limit("max_event", max_event)
-        self._last_id, self._retry = checked_start(last_event_id, retry)
+        self._max_line = _refusals.checked_limit("max_line", max_line)
+        self._max_event = _refusals.checked_limit("max_event", max_event)
+        self._last_id, self._retry = _refusals.checked_start(last_event_id, retry)
         self._id = self._last_id  # the last event ID buffer: set by "id:", copied at dispatch
         self._started = False  # the BOM check has been made
         self._held = b""  # the stream's first bytes while they may still be a BOM

@@ -2,12 +2,14 @@
 messages never drift: ``InvalidValue`` (a ``ValueError``) and ``InvalidUTF8``, ``InvalidType`` and
 ``NotJSONSerializable`` (``TypeError``s), ``LineTooLong`` and ``EventTooLarge``.
 
-Each function raises; the twins call them only after they have found the bad input.
+Each function raises (the twins call them only after they have found the bad input), but for the two
+checks both parser twins make of their arguments (``checked_limit``, ``checked_start``), which return what
+they were given when it is valid.
 """
 
 from __future__ import annotations
 
-from typing import Any, List, NoReturn
+from typing import Any, List, NoReturn, Optional, Tuple
 
 from .errors import (
     EventTooLarge,
@@ -88,6 +90,24 @@ def not_bytes(what: str, value: Any) -> NoReturn:
 
 def bad_limit(what: str, value: Any) -> NoReturn:
     raise InvalidValue(f"{what} must be a positive int (bytes), got {type(value).__name__}: {shown(value)}")
+
+
+def checked_limit(what: str, value: Any) -> int:
+    """``value`` if it is a positive int, else the refusal both twins raise."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        bad_limit(what, value)
+    return value
+
+
+def checked_start(last_event_id: Any, retry: Any) -> Tuple[str, Optional[int]]:
+    """The ``(last_event_id, retry)`` a parser starts from, checked as both twins check them."""
+    if last_event_id is None:
+        last_event_id = ""
+    elif not isinstance(last_event_id, str):
+        not_str("last_event_id", last_event_id)
+    if retry is not None and (not isinstance(retry, int) or isinstance(retry, bool) or retry < 0):
+        bad_retry(retry)
+    return last_event_id, retry
 
 
 def _too_large(error: type, exc_text: str, events: List[Any]) -> NoReturn:

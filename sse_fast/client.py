@@ -17,8 +17,8 @@ import time
 from typing import Any, AsyncIterator, Dict, Iterator, Mapping, Optional
 
 from ._received import DEFAULT_MAX_EVENT, DEFAULT_MAX_LINE, ServerSentEvent
-from .encoder import EventParser
 from .errors import StreamRefused
+from .parse import EventParser
 
 
 def iter_events(

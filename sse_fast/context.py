@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Type, TypeVar
+from typing import Any, Awaitable, Callable, List, Optional, Tuple, TypeVar
 
-from .errors import (
-    CLIENT_DISCONNECTED,
-    CLOSED,
-    ERROR,
-    SEND_TIMEOUT,
-    SHUTDOWN,
-    ClientDisconnected,
-    SendTimedOut,
-    StreamClosed,
-)
+from ._endings import Ending, ended
 
 T = TypeVar("T")
 
-__all__ = ["CLIENT_DISCONNECTED", "CLOSED", "ERROR", "SEND_TIMEOUT", "SHUTDOWN", "StreamContext", "ended"]
+# The reasons under the names the writers and the integrations import them by.
+CLIENT_DISCONNECTED: Ending = Ending.CLIENT_DISCONNECTED
+CLOSED: Ending = Ending.CLOSED
+ERROR: Ending = Ending.ERROR
+SEND_TIMEOUT: Ending = Ending.SEND_TIMEOUT
+SHUTDOWN: Ending = Ending.SHUTDOWN
 
-_ERRORS: Dict[str, Type[ClientDisconnected]] = {CLIENT_DISCONNECTED: ClientDisconnected, SEND_TIMEOUT: SendTimedOut}
+__all__ = ["CLIENT_DISCONNECTED", "CLOSED", "ERROR", "SEND_TIMEOUT", "SHUTDOWN", "StreamContext", "ended"]
 
 
 class Flag:
@@ -56,14 +52,6 @@ class Flag:
         return event.wait(timeout)
 
 
-def ended(reason: str, what: str = "the stream has ended") -> ClientDisconnected:
-    """The error for a stream that ended with ``reason``: ``ClientDisconnected`` if the client left,
-    ``SendTimedOut`` if it read nothing for ``send_timeout``, else ``StreamClosed`` (closed on our side)."""
-    exc = _ERRORS.get(reason, StreamClosed)(f"{what} (reason: {reason})")
-    exc.reason = reason
-    return exc
-
-
 class StreamContext:
     """Done when the client leaves, the writer is closed or the server shuts down; ``reason`` says which.
 
@@ -88,7 +76,8 @@ class StreamContext:
 
     @property
     def reason(self) -> Optional[str]:
-        """``"client_disconnected"``, ``"closed"``, ``"shutdown"``, ``"send_timeout"``, or None while open."""
+        """Why the stream ended, or None while open: an ``Ending`` (a str: ``"client_disconnected"``, ``"closed"``,
+        ``"shutdown"``, ``"send_timeout"``, ``"slow"``, ``"error"``), or the reason given to ``abort(reason)``."""
         return self._reason
 
     def finish(self, reason: str) -> bool:

@@ -30,8 +30,8 @@ from typing import Any, Optional, Tuple
 
 import orjson
 
+from ._compiled import IMPLEMENTATION
 from .broker import Broker
-from .encoder import IMPLEMENTATION
 from .event import Event
 from .resume import from_scope
 from .types import ASGIApp, Receive, Scope, Send

@@ -1,7 +1,41 @@
 """The error hierarchy: every error sse_fast raises on purpose is an ``SSEError``.
 
 Each one is also the builtin it is most like (``ValueError``, ``TypeError``, ``ConnectionError``), so
-``except`` clauses written for the builtin keep catching it.
+``except`` clauses written for the builtin keep catching it::
+
+    SSEError
+    ├── InvalidValue (ValueError)
+    │   ├── InvalidUTF8
+    │   ├── InvalidTopic (BrokerError)
+    │   ├── InvalidEventId (BrokerError)
+    │   └── InvalidBrokerURL (BrokerError)
+    ├── InvalidType (TypeError)
+    ├── NotJSONSerializable (TypeError)
+    ├── MissingExtra (ModuleNotFoundError)
+    ├── TransportNotFound (TypeError)
+    ├── NotHTTP (ValueError)
+    ├── HTTPTransportFailed
+    ├── StreamingNotSupported
+    ├── ClientDisconnected (ConnectionError)   a write after the stream ended; .reason says why
+    │   ├── SendTimedOut
+    │   └── StreamClosed
+    ├── StreamTooLarge (ValueError)
+    │   ├── LineTooLong
+    │   └── EventTooLarge
+    ├── StreamRefused
+    └── BrokerError
+        ├── BrokerClosed
+        ├── BrokerUnavailable (ConnectionError)
+        └── InvalidTopic, InvalidEventId, InvalidBrokerURL (above)
+
+How a stream ends is ``sse_fast.Ending`` (``_endings``, which builds the ended-stream errors); each of the
+three classes under ``ClientDisconnected`` holds its own reason's string.
+
+``StreamClosed`` stays a ``ClientDisconnected`` although the client did not leave: the documented way to stop
+a handler whichever way its stream ended is one ``except ClientDisconnected`` (a ``ConnectionError``, which
+is also what the servers' own disconnects are), and code written that way must keep catching a close, a
+shutdown or a slow drop. ``ClientDisconnected`` is thus "the stream is gone"; its ``.reason`` and the
+subclass say who ended it.
 """
 
 from __future__ import annotations
@@ -9,13 +43,6 @@ from __future__ import annotations
 from typing import List
 
 from ._received import ServerSentEvent
-
-# Why a stream ended: a ``StreamContext``'s ``reason``, and the ``reason`` of the error a write raises after.
-CLIENT_DISCONNECTED = "client_disconnected"
-CLOSED = "closed"
-SHUTDOWN = "shutdown"
-SEND_TIMEOUT = "send_timeout"
-ERROR = "error"  # the stream's handler raised: its body was cut off unfinished
 
 
 class SSEError(Exception):
@@ -33,7 +60,8 @@ class InvalidUTF8(InvalidValue):
 
 
 class InvalidType(SSEError, TypeError):
-    """An argument of a type sse_fast does not take (data that is not text, an id that is not a str, ...)."""
+    """An argument of a type sse_fast does not take (data that is not text, an id that is not a str, ...), or a
+    keyword the call does not take with the others given (``Broker(timeout=1)`` without a Redis URL)."""
 
 
 class MissingExtra(SSEError, ModuleNotFoundError):
@@ -68,25 +96,26 @@ class ClientDisconnected(SSEError, ConnectionError):
     ``ClientDisconnected`` too, so one ``except ClientDisconnected`` stops a handler whichever it was.
     """
 
-    reason: str = CLIENT_DISCONNECTED
-    """Why the stream ended, in ``StreamContext.reason``'s words: ``"client_disconnected"`` (the client left,
-    or the transport failed), ``"send_timeout"`` (``SendTimedOut``), or for ``StreamClosed`` ``"closed"``
-    (``close()``, ``abort()``), ``"shutdown"`` (``sse_fast.shutdown()``), ``"slow"`` (the broker dropped a
-    subscriber that fell behind), ``"error"`` (the stream's handler raised) or the reason given to
+    reason: str = "client_disconnected"
+    """Why the stream ended, in ``StreamContext.reason``'s words (an ``sse_fast.Ending``): ``"client_disconnected"``
+    (the client left, or the transport failed), ``"send_timeout"`` (``SendTimedOut``), or for ``StreamClosed``
+    ``"closed"`` (``close()``, ``abort()``), ``"shutdown"`` (``sse_fast.shutdown()``), ``"slow"`` (the broker
+    dropped a subscriber that fell behind), ``"error"`` (the stream's handler raised) or the reason given to
     ``abort(reason)``."""
 
 
 class SendTimedOut(ClientDisconnected):
     """The client read nothing for ``send_timeout`` seconds; the connection was dropped."""
 
-    reason = SEND_TIMEOUT
+    reason = "send_timeout"
 
 
 class StreamClosed(ClientDisconnected):
     """The stream was closed on the server side (``close()``, ``abort()``, a shutdown, a slow subscriber
-    dropped by the broker, a handler that raised); ``reason`` says which."""
+    dropped by the broker, a handler that raised); ``reason`` says which. It is a ``ClientDisconnected`` too
+    (the module's docstring says why)."""
 
-    reason = CLOSED
+    reason = "closed"
 
 
 class StreamTooLarge(SSEError, ValueError):
@@ -135,11 +164,6 @@ class BrokerUnavailable(BrokerError, ConnectionError):
 
 
 __all__ = [
-    "CLIENT_DISCONNECTED",
-    "CLOSED",
-    "ERROR",
-    "SEND_TIMEOUT",
-    "SHUTDOWN",
     "BrokerClosed",
     "BrokerError",
     "BrokerUnavailable",

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from typing import Any, List, Optional
 
+from ._endings import Ending
 from ._refusals import MAX_RETRY
-from .encoder import EventParser, encode
+from .encoder import encode
 from .errors import ClientDisconnected
+from .parse import EventParser
 
-UPSTREAM_ENDED = "upstream_ended"
-UPSTREAM_LOST = "upstream_lost"
+UPSTREAM_ENDED: Ending = Ending.UPSTREAM_ENDED
+UPSTREAM_LOST: Ending = Ending.UPSTREAM_LOST
 
 
 async def relay(upstream: Any, writer: Any) -> str:

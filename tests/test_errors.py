@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from typing import List
 
 import pytest
 
@@ -131,6 +133,25 @@ def test_every_public_error_is_exported():
     }
     assert defined == {"SSEError", *(e.__name__ for e in ALL)}
     assert defined <= set(sse_fast.__all__)
+
+
+def test_the_tree_in_the_docstring_is_the_hierarchy():
+    lines = [line for line in (errors.__doc__ or "").splitlines() if "──" in line or line.strip() == "SSEError"]
+    left = lines[0].index("SSEError")
+    branch: List[type] = []  # the classes the current line hangs from
+    drawn = set()
+    for line in lines:
+        at = re.search(r"\w", line).start()
+        del branch[(at - left) // 4 :]
+        names, _, builtins = line[at:].split("   ")[0].partition(" (")
+        for name in names.split(", "):
+            cls = getattr(errors, name)
+            assert all(issubclass(cls, parent) for parent in branch), line
+            for builtin in builtins.rstrip(")").split(", ") if builtins not in ("", "above)") else []:
+                assert issubclass(cls, getattr(errors, builtin, None) or getattr(__import__("builtins"), builtin)), line
+            drawn.add(name)
+        branch.append(cls)
+    assert drawn == {"SSEError", *(e.__name__ for e in ALL)}
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import NO_EXTENSIONS, compiled_encoder
@@ -15,13 +17,18 @@ import sse_fast.encoder
 FUNCTIONS = ["encode", "encode_json", "encode_comment", "encode_retry", "FrameBuffer"]
 
 
-def run_python(code: str, **env: str) -> str:
+def run(code: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (this one) with ``env`` over a copy of os.environ."""
     environ = {k: v for k, v in os.environ.items() if k != "SSE_FAST_NO_EXTENSIONS"}
     environ.update(env)
-    done = subprocess.run(
-        [sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=60, check=False
+    return subprocess.run(
+        [sys.executable, "-c", code], env=environ, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def run_python(code: str, **env: str) -> str:
+    """``run``'s output; the interpreter must exit with 0."""
+    done = run(code, **env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -41,8 +48,61 @@ def test_the_compiled_core_really_loaded():
 
 
 def test_implementation_is_exported_from_the_selector():
-    assert sse_fast.IMPLEMENTATION is sse_fast.encoder.IMPLEMENTATION
+    import sse_fast._compiled
+
+    assert sse_fast.IMPLEMENTATION is sse_fast._compiled.IMPLEMENTATION is sse_fast.encoder.IMPLEMENTATION
     assert sse_fast.IMPLEMENTATION in ("c", "python")
+
+
+UNITS = (
+    "import sse_fast, sse_fast.writer.sender as s; "
+    "print(sse_fast.IMPLEMENTATION, sse_fast.encode.__module__, sse_fast.EventParser.__module__, "
+    "s.SenderCore.__module__)"
+)
+
+
+def test_every_compiled_unit_follows_the_one_decision():
+    assert run_python(UNITS, SSE_FAST_NO_EXTENSIONS="1").split() == [
+        "python",
+        "sse_fast._encoder_py",
+        "sse_fast._parser_py",
+        "sse_fast.writer._sender_py",
+    ]
+    if NO_EXTENSIONS:
+        return
+    compiled_encoder()
+    assert run_python(UNITS).split() == ["c", "sse_fast._encoder", "sse_fast._parser", "sse_fast.writer._sender"]
+
+
+def copy_of_the_package(tmp_path: Path, drop: str) -> Path:
+    """A copy of the installed package in ``tmp_path`` without its extension files matching ``drop``."""
+    shutil.copytree(Path(sse_fast.__file__).parent, tmp_path / "sse_fast", ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (tmp_path / "sse_fast").rglob(drop):
+        path.unlink()
+    return tmp_path
+
+
+WHERE = "import sse_fast; print(sse_fast.__file__, sse_fast.IMPLEMENTATION)"
+
+
+def test_a_partial_build_is_refused_whichever_unit_is_missing(tmp_path: Path):
+    if NO_EXTENSIONS:
+        pytest.skip("SSE_FAST_NO_EXTENSIONS=1: the compiled core need not be built")
+    compiled_encoder()
+    for unit, pattern in [("sse_fast.writer._sender", "_sender.*.so"), ("sse_fast._parser", "_parser.*.so")]:
+        root = copy_of_the_package(tmp_path / unit, pattern)
+        done = run(WHERE, cwd=root)
+        assert done.returncode != 0
+        assert "ImportError: sse_fast's compiled core is incomplete" in done.stderr
+        assert f"{unit} not; rebuild it" in done.stderr
+        assert run(WHERE, cwd=root, SSE_FAST_NO_EXTENSIONS="1").stdout.split()[1] == "python"
+
+
+def test_a_build_without_any_compiled_unit_falls_back_to_the_twins(tmp_path: Path):
+    root = copy_of_the_package(tmp_path, "*.so")
+    where, implementation = run(WHERE, cwd=root).stdout.split()
+    assert where == str(root / "sse_fast" / "__init__.py")
+    assert implementation == "python"
 
 
 REPORT = "import sse_fast; print(sse_fast.IMPLEMENTATION, sse_fast.encode.__module__, sse_fast.FrameBuffer.__module__)"

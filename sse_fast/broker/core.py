@@ -19,20 +19,22 @@ import logging
 import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
+from .._endings import DROPPED_SLOW, Ending
 from ..encoder import encode, encode_json
-from ..errors import BrokerClosed, InvalidBrokerURL, InvalidEventId, InvalidTopic, InvalidType, InvalidValue
+from ..errors import BrokerClosed, InvalidEventId, InvalidTopic, InvalidType, InvalidValue
 from ..resume import valid_id
 from ..writer import AsyncWriter, Writer
 from .engine import CAUSES, EventLog, Key, Replay, Reset
 from .flusher import flusher_for
-from .memory import DEFAULT_HISTORY, MemoryLog
+from .logs import log_for
+from .memory import DEFAULT_HISTORY
 from .pressure import Pressure
 
 MAX_TOPIC_BYTES = 1024
 DEFAULT_QUEUE_BYTES = 256 * 1024
 DEFAULT_SLOW_AFTER = 2.0
-SLOW = "slow"
-SLOW_WHY = "cannot write: the subscriber stopped draining its queue and was dropped as slow"
+SLOW: Ending = Ending.SLOW  # the reason, and below the message, of a subscriber dropped as slow
+SLOW_WHY: str = DROPPED_SLOW
 DELIVERED = "delivered"
 log: logging.Logger = logging.getLogger("sse_fast.broker")
 Topics = Union[str, Iterable[str]]
@@ -197,20 +199,14 @@ class Broker:
     """Publish once, deliver to every subscriber of a topic, resume after a reconnect.
 
     ``Broker()`` keeps events in this process (``history`` per topic, optionally bounded by ``max_age``
-    seconds and ``max_bytes``); ``Broker("redis://...")`` runs the same API on Redis Streams. Each
+    seconds and ``max_bytes``); ``Broker("redis://...")`` runs the same API on Redis Streams (``timeout``
+    bounds every Redis command, default 2 s; ``max_backoff`` caps the reader's reconnect backoff, default 2 s;
+    ``prefix`` namespaces the keys, default ``"sse_fast:"``); ``log=`` runs it on any ``EventLog``. The log
+    is chosen once, here; a keyword for another engine than the one chosen raises ``InvalidType``. Each
     subscriber may fall ``queue_bytes`` behind; a publisher waits while a subscriber of its topic is more
     than half of that behind, and a subscriber that stays behind for ``slow_after`` seconds is dropped as
     ``"slow"``. ``on_reset(head_id)`` returns the frame that marks a gap (default ``reset_frame``).
     """
-
-    def __new__(cls, url: Optional[str] = None, **options: Any) -> "Broker":
-        if url is not None and cls is Broker:
-            if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
-                raise InvalidBrokerURL(f"Broker() takes no URL (in-process) or a redis:// URL, got {url!r}")
-            from .redis import RedisBroker
-
-            return super().__new__(RedisBroker)  # Python then runs RedisBroker.__init__(url, **options)
-        return super().__new__(cls)
 
     def __init__(
         self,
@@ -223,11 +219,16 @@ class Broker:
         slow_after: float = DEFAULT_SLOW_AFTER,
         on_reset: ResetPolicy = reset_frame,
         log: Optional[EventLog] = None,
+        timeout: Optional[float] = None,
+        max_backoff: Optional[float] = None,
+        prefix: Optional[str] = None,
     ) -> None:
         if type(queue_bytes) is not int or queue_bytes < 1:  # refused here, not when the first reader falls behind
             refused = InvalidValue if type(queue_bytes) is int else InvalidType
             raise refused(f"queue_bytes must be an int of bytes >= 1, got {type(queue_bytes).__name__} {queue_bytes!r}")
-        self.log: EventLog = log if log is not None else MemoryLog(history, max_age, max_bytes)
+        memory_options = {"max_age": max_age, "max_bytes": max_bytes}
+        redis_options = {"timeout": timeout, "max_backoff": max_backoff, "prefix": prefix}
+        self.log: EventLog = log_for(url, log, history, memory_options, redis_options)
         self.queue_bytes = queue_bytes
         self.on_reset = on_reset
         self._lock = threading.RLock()  # _deliver fans out to threads' subscribers under it

@@ -49,7 +49,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import BrokerUnavailable, InvalidBrokerURL, InvalidEventId
-from .core import DEFAULT_QUEUE_BYTES, DEFAULT_SLOW_AFTER, Broker, ResetPolicy, reset_frame
+from ..integrations._missing import missing_framework
 from .engine import GAP, LOST, Deliver, Gap, Replay, Reset
 from .memory import DEFAULT_HISTORY
 
@@ -60,8 +60,8 @@ try:
     from redis.exceptions import AuthenticationError, ResponseError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-except ImportError as _absent:  # pragma: no cover - depends on the install
-    raise ImportError('Broker("redis://...") needs redis-py: pip install "sse-fast[redis]"') from _absent
+except ModuleNotFoundError as _absent:  # pragma: no cover - depends on the install
+    raise missing_framework(_absent, 'Broker("redis://...")', "redis", "redis") from None
 
 log: logging.Logger = logging.getLogger("sse_fast.broker.redis")
 
@@ -575,24 +575,3 @@ async def _quietly(awaitable: Any) -> None:
         await awaitable
     except BaseException:  # closing after a fault: nothing more to report
         pass
-
-
-class RedisBroker(Broker):
-    """A ``Broker`` on Redis Streams: ``RedisBroker("redis://127.0.0.1:6379/0")``, or ``Broker(url)``.
-    ``timeout`` bounds every Redis command (a publish while Redis is down raises ``BrokerUnavailable``
-    after at most that long); ``prefix`` namespaces the keys."""
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        history: int = DEFAULT_HISTORY,
-        queue_bytes: int = DEFAULT_QUEUE_BYTES,
-        slow_after: float = DEFAULT_SLOW_AFTER,
-        on_reset: ResetPolicy = reset_frame,
-        timeout: float = 2.0,
-        max_backoff: float = 2.0,
-        prefix: str = "sse_fast:",
-    ) -> None:
-        redis_log = RedisLog(url, history, timeout=timeout, max_backoff=max_backoff, prefix=prefix)
-        super().__init__(queue_bytes=queue_bytes, slow_after=slow_after, on_reset=on_reset, log=redis_log)

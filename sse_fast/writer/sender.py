@@ -8,7 +8,7 @@ watchdog is one self-rearming timer that bounds each send by ``send_timeout``; i
 bounds, whichever task runs it. A send that fails or outlasts it is reported to the writer with ``lost``.
 
 The write itself, and the fields it uses, are the ``SenderCore``: compiled (``src/_sender.pyx``) where the
-encoder is, else the pure-Python twin (``_sender_py``); this module follows ``sse_fast.encoder``'s choice.
+encoder is, else the pure-Python twin (``_sender_py``), as ``sse_fast._compiled`` decides for every unit.
 The same timer writes the writer's heartbeat (``beat``): an idle stream holds one timer, not two.
 """
 
@@ -18,25 +18,20 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any, List, Optional
 
+from .._compiled import IMPLEMENTATION, load
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
-from ..encoder import IMPLEMENTATION
 from ..errors import ClientDisconnected
 from ._sender_py import HIGH_WATER, INLINE, MARK_EVERY
 from .base import HEARTBEAT, IS_CLOSED, BaseWriter, State
 
-if TYPE_CHECKING or IMPLEMENTATION != "c":
+if TYPE_CHECKING:
     from ._sender_py import SenderCore, body_send
 
-    compiled_write_event = None  # AsyncWriter keeps BaseWriter.write_event
+    compiled_write_event = None
 else:
-    try:
-        from ._sender import SenderCore, body_send
-        from ._sender import write_event as compiled_write_event
-    except ImportError as exc:  # a build from before src/_sender.pyx existed: half a core
-        raise ImportError(
-            "sse_fast's compiled core is incomplete: the encoder is built but sse_fast.writer._sender is not; "
-            "rebuild it (pip install -e ., or python setup.py build_ext --inplace) or set SSE_FAST_NO_EXTENSIONS=1"
-        ) from exc
+    _unit = load("sse_fast.writer._sender")  # sse_fast._compiled decides, as for the encoder and the parser
+    SenderCore, body_send = _unit.SenderCore, _unit.body_send
+    compiled_write_event = _unit.write_event if IMPLEMENTATION == "c" else None  # else AsyncWriter keeps its own
 
 _OPEN = State.OPEN
 

@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator, Iterator, Optional
 
 import httpx
 
-from ...encoder import EventParser
+from ...parse import EventParser
 from ._decoders import SSELineDecoder
 from ._exceptions import SSEError
 from ._models import ServerSentEvent

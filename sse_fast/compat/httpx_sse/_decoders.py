@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import List, Optional
 
-from ...encoder import EventParser
+from ...parse import EventParser
 from ._models import ServerSentEvent
 
 

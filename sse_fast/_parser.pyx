@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: embedsignature=True, embedsignature.format=clinic, autotestdict=False
-"""The compiled twin of ``sse_fast/_parser_py.py``: the same events, the same state, the same errors.
+"""The compiled twin of ``_parser_py.py``: the same events, the same state, the same errors.
 
 A chunk is split into lines by the encoder's memchr splitter (``_lines.pxd``), so each byte is looked at a
 bounded number of times whatever the chunking. A line cut between chunks and the data of the event being
@@ -14,10 +14,9 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcmp, memcpy
 
-from _lines cimport Lines, _lines_next, _lines_start
+from sse_fast._lines cimport Lines, _lines_next, _lines_start
 
 from sse_fast import _refusals
-from sse_fast._parser_py import checked_limit, checked_start
 from sse_fast._received import DEFAULT_MAX_EVENT, DEFAULT_MAX_LINE, ServerSentEvent
 
 cdef extern from *:
@@ -107,9 +106,9 @@ Feed it bytes as they arrive; each ``feed`` returns the events completed by them
         max_line=DEFAULT_MAX_LINE,
         max_event=DEFAULT_MAX_EVENT,
     ):
-        self._max_line = checked_limit("max_line", max_line)
-        self._max_event = checked_limit("max_event", max_event)
-        self._last_id, self._retry = checked_start(last_event_id, retry)
+        self._max_line = _refusals.checked_limit("max_line", max_line)
+        self._max_event = _refusals.checked_limit("max_event", max_event)
+        self._last_id, self._retry = _refusals.checked_start(last_event_id, retry)
         self._id = self._last_id
         self._event = _EMPTY
         self._started = False

@@ -2,7 +2,7 @@
 # cython: embedsignature=True, embedsignature.format=clinic, autotestdict=False
 """The compiled core of sse_fast: frames are measured once, then written in one pass into one buffer.
 
-The twin of ``sse_fast/_encoder_py.py``: the same functions, the same bytes, the same errors, raised
+The twin of ``_encoder_py.py``: the same functions, the same bytes, the same errors, raised
 through ``sse_fast._refusals``. Checks run in wire order (id, event, retry, then data); a text field
 is first encoded as UTF-8, then searched for line breaks, then (id only) for NUL.
 
@@ -20,7 +20,7 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_INCREF
 from libc.string cimport memchr, memcpy
 
-from _lines cimport Lines, _lines_next, _lines_start
+from sse_fast._lines cimport Lines, _lines_next, _lines_start
 
 import orjson
 
