@@ -205,8 +205,14 @@ class Broker:
 
     def __new__(cls, url: Optional[str] = None, **options: Any) -> "Broker":
         if url is not None and cls is Broker:
+            if isinstance(url, str) and url.startswith(("redis+cluster://", "rediss+cluster://")):
+                from .cluster import RedisClusterBroker
+
+                return super().__new__(RedisClusterBroker)
             if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
-                raise InvalidBrokerURL(f"Broker() takes no URL (in-process) or a redis:// URL, got {url!r}")
+                raise InvalidBrokerURL(
+                    f"Broker() takes no URL (in-process), a redis:// or a redis+cluster:// URL, got {url!r}"
+                )
             from .redis import RedisBroker
 
             return super().__new__(RedisBroker)  # Python then runs RedisBroker.__init__(url, **options)
