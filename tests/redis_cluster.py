@@ -31,7 +31,8 @@ def missing_reason() -> Optional[str]:
 
 
 class ClusterNode(RedisServer):
-    """One cluster member: AOF on, its ``nodes.conf`` in its own directory, replicas always eligible, its
+    """One cluster member: AOF on, its ``nodes.conf`` in its own directory, replicas always eligible, the
+    other shards serving while one is down, its
     cluster bus on a free port of its own (the default, port + 10000, may not exist)."""
 
     def __init__(self, directory: str) -> None:
@@ -45,6 +46,7 @@ class ClusterNode(RedisServer):
             "--cluster-config-file", "nodes.conf",
             "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
             "--cluster-replica-validity-factor", "0",
+            "--cluster-require-full-coverage", "no",  # the other masters serve while one shard fails over
             "--appendfsync", "everysec",
         ]
 
@@ -78,11 +80,15 @@ class Cluster:
     def alive(self) -> List[ClusterNode]:
         return [n for n in self.nodes if n.process is not None and n.process.poll() is None]
 
-    def healthy(self) -> bool:
-        """Every live node sees the cluster as ok, and the live masters serve all 16384 slots between them."""
+    def healthy(self, replicated: bool = True) -> bool:
+        """Every live node sees the cluster as ok, the live masters serve all 16384 slots between them, and
+        (``replicated``) each has a replica in sync."""
         if not all(n.info().get("cluster_state") == "ok" for n in self.alive()):
             return False
-        return sum(_slots(line) for line in self._masters().values()) == 16384
+        masters = self._masters()
+        if sum(_slots(line) for line in masters.values()) != 16384:
+            return False
+        return not replicated or all("state=online" in n.cli("info", "replication") for n in self.alive() if n.port in masters)
 
     def _masters(self) -> Dict[int, str]:
         """Each live master's port -> its own ``CLUSTER NODES`` line (``myself``)."""
@@ -101,9 +107,9 @@ class Cluster:
                 return next(n for n in self.nodes if n.port == port)
         raise AssertionError(f"no live master serves slot {slot} of {key!r}")
 
-    def wait_healthy(self, timeout: float = 30) -> None:
+    def wait_healthy(self, replicated: bool = True, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
-        while not self.healthy():
+        while not self.healthy(replicated):
             if time.monotonic() > deadline:
                 states = {n.port: n.info().get("cluster_state") for n in self.alive()}
                 raise AssertionError(f"the cluster did not become ok within {timeout} s: {states}")

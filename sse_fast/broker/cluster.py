@@ -183,17 +183,21 @@ class ClusterLog(RedisLog):
                 pipe = self._commands.pipeline()
                 for streams in groups.values():
                     pipe.xread(streams)
-                replies = await pipe.execute()
-                backoff = 0.0
-            except Exception as error:  # any fault: back off, check every group again, resume from positions
+                replies = await pipe.execute(raise_on_error=False)
+            except Exception as error:  # no reply at all: every group is checked again
                 self._looked.clear()
+                replies = [error]
+            failed = [(g, r) for g, r in zip(groups, replies) if isinstance(r, Exception)]
+            for reply in replies:
+                if reply and not isinstance(reply, Exception):
+                    self._dispatch(reply)
+            if failed:  # those groups' nodes: back off, check them again, resume from their positions
+                self._looked.difference_update(g for g, _ in failed)
                 backoff = min(max(backoff * 2, 0.05), self.max_backoff)
-                log.warning("Redis Cluster reader at %s: %s; retrying in %.2f s", safe_url(self.url), error, backoff)
+                log.warning("Redis Cluster reader at %s: %s; retrying in %.2f s", safe_url(self.url), failed[0][1], backoff)
                 await asyncio.sleep(backoff)
                 continue
-            for reply in replies:
-                if reply:
-                    self._dispatch(reply)
+            backoff = 0.0
             if not any(replies):
                 try:
                     await asyncio.wait_for(self._changed.wait(), POLL_S)
