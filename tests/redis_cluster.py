@@ -88,7 +88,8 @@ class Cluster:
         masters = self._masters()
         if sum(_slots(line) for line in masters.values()) != 16384:
             return False
-        return not replicated or all("state=online" in n.cli("info", "replication") for n in self.alive() if n.port in masters)
+        in_sync = ("state=online" in n.cli("info", "replication") for n in self.alive() if n.port in masters)
+        return not replicated or all(in_sync)
 
     def _masters(self) -> Dict[int, str]:
         """Each live master's port -> its own ``CLUSTER NODES`` line (``myself``)."""
@@ -106,6 +107,29 @@ class Cluster:
             if any(low <= slot <= high for low, high in _ranges(me)):
                 return next(n for n in self.nodes if n.port == port)
         raise AssertionError(f"no live master serves slot {slot} of {key!r}")
+
+    def other_master(self, than: ClusterNode) -> ClusterNode:
+        """A live master other than ``than``."""
+        return next(n for n in self.nodes if n.port in self._masters() and n is not than)
+
+    def move_slot(self, key: str, to: ClusterNode) -> None:
+        """Move ``key``'s slot, with its keys, to master ``to`` as ``redis-cli --cluster reshard`` does:
+        IMPORTING/MIGRATING (clients meanwhile get ASK for moved keys), MIGRATE in batches, then the new
+        owner is announced to every master (clients then get MOVED)."""
+        slot = self.alive()[0].cli("cluster", "keyslot", key).strip()
+        source = self.master_of(key)
+        source_id, target_id = source.cli("cluster", "myid").strip(), to.cli("cluster", "myid").strip()
+        to.cli("cluster", "setslot", slot, "importing", source_id)
+        source.cli("cluster", "setslot", slot, "migrating", target_id)
+        while True:
+            keys = source.cli("cluster", "getkeysinslot", slot, "10").split()
+            if not keys:
+                break
+            for key_ in keys:  # one at a time: clients meet a slot whose keys are on both nodes
+                source.cli("migrate", HOST, str(to.port), key_, "0", "5000")
+                time.sleep(0.05)
+        for node in (to, source, *(n for n in self.alive() if n.port in self._masters())):
+            node.cli("cluster", "setslot", slot, "node", target_id)
 
     def wait_healthy(self, replicated: bool = True, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

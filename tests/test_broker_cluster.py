@@ -16,7 +16,7 @@ from redis_cluster import Cluster, missing_reason, redis_cluster
 
 from sse_fast import Broker
 from sse_fast.broker.cluster import RedisClusterBroker, group_of
-from sse_fast.errors import InvalidBrokerURL, InvalidTopic, InvalidValue
+from sse_fast.errors import InvalidBrokerURL, InvalidTopic, InvalidType, InvalidValue
 
 pytestmark = [pytest.mark.faults, pytest.mark.filterwarnings("error")]
 needs_cluster = pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
@@ -95,9 +95,12 @@ def test_a_subscription_across_hash_tags_is_refused_and_one_tag_is_taken() -> No
     assert callable(broker.subscriber(["{room}.chat", "{room}.presence"]))
 
 
-@pytest.mark.parametrize("options", [{"prefix": "app{1}:"}, {"replicas": -1}, {"replicas": "1"}])
-def test_a_bad_cluster_option_is_refused(options: dict) -> None:
-    with pytest.raises(InvalidValue, match="prefix|replicas"):
+@pytest.mark.parametrize(
+    "options, error",
+    [({"prefix": "app{1}:"}, InvalidValue), ({"replicas": -1}, InvalidValue), ({"replicas": "1"}, InvalidType)],
+)
+def test_a_bad_cluster_option_is_refused(options: dict, error: type) -> None:
+    with pytest.raises(error, match="prefix|replicas"):
         Broker("redis+cluster://127.0.0.1:7000", **options)
 
 
@@ -181,4 +184,36 @@ def test_a_master_killed_mid_stream_loses_no_acknowledged_event(on_own: Workers)
     assert not bystander_truth.failed, f"publishes to a topic on another master failed: {bystander_truth.failed[:3]}"
     # a publish that failed (no replica held it) may still have been stored, and delivered: not a violation
     verify(truth, clients, redis_key, topic, sentinel, unacknowledged_ok=True, context=summary(clients), workers=(a, b))
+    refused = [f for f in truth.failed if not f.startswith("400 BrokerUnavailable: ")]
+    assert not refused, f"a publish failed otherwise than with BrokerUnavailable: {refused[:3]}"
     verify(bystander_truth, bystanders, redis_key, other, other_end, context=summary(bystanders), workers=(a, b))
+
+
+@needs_cluster
+def test_a_slot_moved_to_another_master_mid_stream_ask_then_moved(on_own: Workers) -> None:
+    """The topic's slot migrates to another master while events are published: clients of the cluster
+    meet ASK (keys half moved) and then MOVED; publishes fail at most while the slot's keys are split
+    (TRYAGAIN), and every client gets every acknowledged event, checked by the fault checker."""
+    cluster, (a, b) = on_own
+    topic, source = "room", cluster.master_of("sse_fast:{room}last")
+    target = cluster.other_master(source)
+    truth = Truth()
+    clients = [Recorder(w.events_url(topic), name=f"c{n}") for n, w in enumerate([a, b] * 2)]
+    with Clients(clients):
+        wait_subscribers([(a, 2), (b, 2)])
+        first = truth.must_publish(a, topic, "ready")
+        settle(clients, first, redis_key)
+        with publishing(truth, (a, b), topic, every=0.005):
+            time.sleep(0.3)
+            cluster.move_slot("sse_fast:{room}last", target)
+            moved_at = len(truth.events)
+            deadline = time.monotonic() + 20
+            while len(truth.events) < moved_at + 50 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert cluster.master_of("sse_fast:{room}last") is target
+        assert len(truth.events) >= moved_at + 50, f"publishing did not go on after the move: {truth.failed[-3:]}"
+        sentinel = truth.must_publish(b, topic, "end")
+        settle(clients, sentinel, redis_key, timeout=30)
+    verify(truth, clients, redis_key, topic, sentinel, unacknowledged_ok=True, context=summary(clients), workers=(a, b))
+    refused = [f for f in truth.failed if not f.startswith("400 BrokerUnavailable: ")]
+    assert not refused, f"a publish failed otherwise than with BrokerUnavailable: {refused[:3]}"

@@ -31,9 +31,9 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 from urllib.parse import unquote, urlsplit
 
 from redis.asyncio.cluster import ClusterNode, RedisCluster
-from redis.exceptions import NoScriptError
+from redis.exceptions import ClusterError, NoScriptError, RedisClusterException
 
-from ..errors import BrokerUnavailable, InvalidBrokerURL, InvalidTopic, InvalidValue
+from ..errors import BrokerUnavailable, InvalidBrokerURL, InvalidTopic, InvalidType, InvalidValue
 from .core import DEFAULT_QUEUE_BYTES, DEFAULT_SLOW_AFTER, Broker, ResetPolicy, Topics, check_topics, reset_frame
 from .engine import LOST, Reset
 from .memory import DEFAULT_HISTORY
@@ -88,9 +88,10 @@ class ClusterLog(RedisLog):
         replicas: int = 1,
     ) -> None:
         if "{" in prefix or "}" in prefix:
-            raise InvalidValue(f"on Redis Cluster the key prefix must not contain braces (the hash tag), got {prefix!r}")
+            raise InvalidValue(f"on Redis Cluster the key prefix must have no braces (the hash tag), got {prefix!r}")
         if type(replicas) is not int or replicas < 0:
-            raise InvalidValue(f"replicas must be an int >= 0, got {type(replicas).__name__} {replicas!r}")
+            refused = InvalidValue if type(replicas) is int else InvalidType
+            raise refused(f"replicas must be an int >= 0, got {type(replicas).__name__} {replicas!r}")
         super().__init__(url, history, timeout=timeout, max_backoff=max_backoff, prefix=prefix)
         self.replicas = replicas
         self._sinces: Dict[str, bytes] = {}  # group -> the data set the reader reads in it
@@ -194,7 +195,8 @@ class ClusterLog(RedisLog):
             if failed:  # those groups' nodes: back off, check them again, resume from their positions
                 self._looked.difference_update(g for g, _ in failed)
                 backoff = min(max(backoff * 2, 0.05), self.max_backoff)
-                log.warning("Redis Cluster reader at %s: %s; retrying in %.2f s", safe_url(self.url), failed[0][1], backoff)
+                where = safe_url(self.url)
+                log.warning("Redis Cluster reader at %s: %s; retrying in %.2f s", where, failed[0][1], backoff)
                 await asyncio.sleep(backoff)
                 continue
             backoff = 0.0
@@ -240,6 +242,11 @@ class ClusterLog(RedisLog):
         for t, last in lost.items():
             self._report(t, Reset(head, parse_key(since), LOST, last))
         return True
+
+    def _failure(self, error: Exception) -> Exception:
+        if isinstance(error, (ClusterError, RedisClusterException)):  # redirects ran out, slots not served
+            return BrokerUnavailable(f"Redis Cluster at {safe_url(self.url)} failed: {type(error).__name__}: {error}")
+        return super()._failure(error)
 
     async def _shutdown(self) -> None:
         self._reader_task.cancel()

@@ -334,7 +334,8 @@ class RedisLog:
                 f"on Redis an event id is a stream entry id '<ms>-<seq>' of ASCII digits (e.g. '1700000000000-0'), "
                 f"got {id!r}"
             )
-        return self._keys_for([topic]) + [self._stream(topic)], [self.history, body, id or "", topic, CALLER_ID_WINDOW_MS]
+        keys = self._keys_for([topic]) + [self._stream(topic)]
+        return keys, [self.history, body, id or "", topic, CALLER_ID_WINDOW_MS]
 
     def _appended(self, entry_id: bytes, body: bytes) -> Tuple[str, bytes]:
         self._seen(parse_key(entry_id))
