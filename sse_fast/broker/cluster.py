@@ -96,7 +96,7 @@ class ClusterLog(RedisLog):
         self.replicas = replicas
         self._sinces: Dict[str, bytes] = {}  # group -> the data set the reader reads in it
         self._looked: Set[str] = set()  # groups whose data set was checked since the last fault
-        self._topics: Dict[bytes, str] = {}  # stream key -> topic, for the streams read
+        self._topics: Dict[bytes, str] = {}  # stream key -> topic, for the streams of the reader's round
 
     def _checked(self, url: str) -> str:
         parse_cluster_url(url)
@@ -207,13 +207,16 @@ class ClusterLog(RedisLog):
                     pass
 
     def _grouped(self) -> Dict[str, Dict[str, str]]:
-        """The watched topics' streams and positions, by group (each group's streams share one slot)."""
+        """The watched topics' streams and positions, by group (each group's streams share one slot); the
+        round's stream -> topic map (made anew, so it holds only the streams this round reads)."""
         groups: Dict[str, Dict[str, str]] = {}
+        topics: Dict[bytes, str] = {}
         with self._lock:
             for topic, position in self._watched.items():
                 stream = self._stream(topic)
-                self._topics[stream.encode("utf-8", "surrogatepass")] = topic
+                topics[stream.encode("utf-8", "surrogatepass")] = topic
                 groups.setdefault(group_of(topic), {})[stream] = position
+        self._topics = topics
         return groups
 
     async def _look_groups(self, groups: List[str], watched: Dict[str, Dict[str, str]]) -> None:
