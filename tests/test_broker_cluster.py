@@ -12,7 +12,7 @@ from typing import Iterator, List, Tuple
 import pytest
 from fault_checker import Clients, Recorder, redis_key
 from fault_harness import Truth, Worker, publishing, settle, summary, verify, wait_subscribers, workers
-from redis_cluster import Cluster, missing_reason, redis_cluster
+from redis_cluster import Cluster, ClusterNode, missing_reason, redis_cluster
 
 from sse_fast import Broker
 from sse_fast.broker.cluster import RedisClusterBroker, group_of
@@ -22,6 +22,11 @@ pytestmark = [pytest.mark.faults, pytest.mark.filterwarnings("error")]
 needs_cluster = pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
 
 Workers = Tuple[Cluster, List[Worker]]
+
+
+def topic_elsewhere(cluster: Cluster, master: ClusterNode) -> str:
+    """A topic whose keys live on a master other than ``master``."""
+    return next(t for t in (f"t{n}" for n in range(6)) if cluster.master_of("sse_fast:{" + t + "}last") is not master)
 
 
 def env_of(cluster: Cluster) -> dict:
@@ -150,6 +155,33 @@ def test_a_resume_within_a_hash_tag_is_exact_and_an_unknown_id_gets_a_reset(on_s
 
 
 @needs_cluster
+def test_a_flushed_master_resets_its_topics_subscribers_and_no_others(on_shared: Workers) -> None:
+    """FLUSHALL on one master: the topics it holds start a new data set, so their connected subscribers get
+    the reset frame ("lost": events nobody had read may be gone) and then the new events; a topic on another
+    master goes on without a reset."""
+    cluster, (a, b) = on_shared
+    flushed, master = "room", cluster.master_of("sse_fast:{room}last")
+    other = topic_elsewhere(cluster, master)
+    truths = {flushed: Truth(), other: Truth()}
+    clients = {t: [Recorder(w.events_url(t), name=f"{t}@{w.port}") for w in (a, b)] for t in truths}
+    with Clients(clients[flushed] + clients[other]):
+        wait_subscribers([(a, 2), (b, 2)])
+        for t, truth in truths.items():
+            settle(clients[t], truth.must_publish(a, t, "before"), redis_key)
+        assert master.cli("flushall").strip() == "OK"
+        ends = {t: [truth.must_publish((a, b)[n % 2], t, f"after {n}") for n in range(5)][-1]
+                for t, truth in truths.items()}
+        for t in truths:
+            settle(clients[t], ends[t], redis_key)
+        stats = [w.stats() for w in (a, b)]
+    for t, truth in truths.items():
+        verify(truth, clients[t], redis_key, t, ends[t], context=summary(clients[t]), workers=(a, b))
+    assert all(r.resets() for r in clients[flushed]), f"no reset after the flush: {summary(clients[flushed])}"
+    assert not any(r.resets() for r in clients[other]), f"a reset on another master: {summary(clients[other])}"
+    assert sum(s["resets_lost"] for s in stats) == 2, stats
+
+
+@needs_cluster
 def test_a_master_killed_mid_stream_loses_no_acknowledged_event(on_own: Workers) -> None:
     """kill -9 of the master holding the topic while events are published through both workers: its
     replica takes over, and the old master comes back as its replica; publishes fail meanwhile (within
@@ -157,7 +189,7 @@ def test_a_master_killed_mid_stream_loses_no_acknowledged_event(on_own: Workers)
     event (or a reset where one is missing), checked by the fault checker; a topic on another master goes on."""
     cluster, (a, b) = on_own
     topic, master = "room", cluster.master_of("sse_fast:{room}last")
-    other = next(t for t in (f"t{n}" for n in range(6)) if cluster.master_of("sse_fast:{" + t + "}last") is not master)
+    other = topic_elsewhere(cluster, master)
     truth, bystander_truth = Truth(), Truth()  # ids are unique within a hash tag only: one truth each
     clients = [Recorder([w.events_url(topic), v.events_url(topic)], name=f"c{n}") for n, (w, v) in
                enumerate([(a, b), (b, a)] * 3)]
