@@ -29,8 +29,11 @@ def topic_elsewhere(cluster: Cluster, master: ClusterNode) -> str:
     return next(t for t in (f"t{n}" for n in range(6)) if cluster.master_of("sse_fast:{" + t + "}last") is not master)
 
 
-def env_of(cluster: Cluster) -> dict:
-    return {"SSE_FAST_REDIS": cluster.url, "SSE_FAST_TIMEOUT": "1.0", "SSE_FAST_MAX_BACKOFF": "0.2"}
+def env_of(cluster: Cluster, history: int = 1000) -> dict:
+    return {
+        "SSE_FAST_REDIS": cluster.url, "SSE_FAST_HISTORY": str(history), "SSE_FAST_TIMEOUT": "1.0",
+        "SSE_FAST_MAX_BACKOFF": "0.2",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +46,10 @@ def shared_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster
 
 
 @pytest.fixture
-def on_shared(shared_cluster: Cluster, tmp_path: Path) -> Iterator[Workers]:
-    """Two uvicorn workers on the shared cluster."""
-    with workers(2, env_of(shared_cluster), str(tmp_path / "workers")) as started:
+def on_shared(shared_cluster: Cluster, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Workers]:
+    """Two uvicorn workers on the shared cluster (``history`` from the test's parameter, else 1000)."""
+    history = getattr(request, "param", {}).get("history", 1000)
+    with workers(2, env_of(shared_cluster, history), str(tmp_path / "workers")) as started:
         yield shared_cluster, started
 
 
@@ -152,6 +156,31 @@ def test_a_resume_within_a_hash_tag_is_exact_and_an_unknown_id_gets_a_reset(on_s
     verify(truth, [back], redis_key, topics, sentinel, context=summary([back]), workers=(a, b))
     assert [f.data for f in back.events()][:11] == [f"away {n}" for n in range(10)] + ["end"]
     assert [f.event for f in lost.frames][:1] == ["reset"], f"an id before the data set: {lost.frames[:2]}"
+
+
+@needs_cluster
+@pytest.mark.parametrize("on_shared", [{"history": 50}], indirect=True)
+def test_a_worker_stopped_past_history_its_clients_get_a_reset_at_the_gap(on_shared: Workers) -> None:
+    """Worker A is stopped (SIGSTOP) while 200 events go through B with a history of 50: when A reads again
+    its reader finds the p chain broken, and A's clients get the reset frame at the gap, then the rest."""
+    _, (a, b) = on_shared
+    topic, truth = "{gap}.room", Truth()
+    on_a, on_b = [Recorder(a.events_url(topic), name=f"a{n}") for n in range(2)], [Recorder(b.events_url(topic))]
+    with Clients(on_a + on_b):
+        wait_subscribers([(a, 2), (b, 1)])
+        settle(on_a + on_b, truth.must_publish(b, topic, "ready"), redis_key)
+        a.pause()
+        try:
+            for n in range(200):
+                truth.must_publish(b, topic, f"while A is stopped {n}")
+        finally:
+            a.resume()
+        sentinel = truth.must_publish(b, topic, "end")
+        settle(on_a + on_b, sentinel, redis_key, timeout=30)
+        stats = a.stats()
+    verify(truth, on_a + on_b, redis_key, topic, sentinel, context=summary(on_a + on_b), workers=(a, b))
+    assert all(r.resets() for r in on_a) and stats["resets_gap"] >= 1, f"{summary(on_a)}; {stats}"
+    assert not on_b[0].resets(), summary(on_b)
 
 
 @needs_cluster
