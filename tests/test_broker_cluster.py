@@ -102,6 +102,9 @@ def test_a_subscription_across_hash_tags_is_refused_and_one_tag_is_taken() -> No
     with pytest.raises(InvalidTopic, match="share a hash tag.*'a', 'b'"):
         broker.subscriber(["a", "b"])
     assert callable(broker.subscriber(["{room}.chat", "{room}.presence"]))
+    with pytest.raises(InvalidTopic, match="must not start with '}'"):
+        broker.subscriber("}room")
+    assert callable(broker.subscriber("{x}}room"))
 
 
 @pytest.mark.parametrize(
@@ -137,6 +140,22 @@ def test_topics_on_every_master_reach_the_subscribers_of_both_workers(on_shared:
     for t in topics:
         verify(truth, clients[t], redis_key, t, sentinels[t], context=summary(clients[t]), workers=(a, b))
         assert all(len(r.events()) == 21 for r in clients[t]), summary(clients[t])
+
+
+@needs_cluster
+@pytest.mark.parametrize("topic", ["a}b", "{}x", "x{y", "{x}}room", "\u00fc{\u65e5\u672c}", "{a}{b}"])
+def test_odd_braces_keep_a_topics_keys_in_one_slot(shared_cluster: Cluster, topic: str) -> None:
+    """Whatever braces a topic has, its scripts touch one slot (Redis would answer CROSSSLOT otherwise)."""
+    import asyncio
+
+    broker = Broker(shared_cluster.url, timeout=5.0)
+    try:
+        first = broker.publish_sync(topic, "one")
+        second = broker.publish_sync(topic, "two")
+        replay = broker.log.history_after_sync([topic], first)
+    finally:
+        asyncio.run(broker.close())
+    assert [frame for _, frame in replay.entries] == [b"id: " + second.encode() + b"\ndata: two\n\n"], replay
 
 
 @needs_cluster

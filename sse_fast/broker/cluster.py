@@ -105,6 +105,9 @@ class ClusterLog(RedisLog):
     def check_group(self, topics: Topics) -> str:
         """The one group of ``topics``, else ``InvalidTopic``: ids order events only within a group."""
         groups = {group_of(t): t for t in check_topics(topics)}
+        odd = [t for g, t in groups.items() if g.startswith("}")]
+        if odd:  # its keys would read as an empty hash tag, which Redis ignores: they would span slots
+            raise InvalidTopic(f"on Redis Cluster a topic without a hash tag must not start with '}}', got {odd[0]!r}")
         if len(groups) > 1:
             raise InvalidTopic(
                 "on Redis Cluster the topics of one subscription must share a hash tag, e.g. '{room42}.chat' "

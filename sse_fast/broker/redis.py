@@ -33,7 +33,8 @@ ahead of Redis's clock and at most ``CALLER_ID_WINDOW_MS`` behind it; anything e
 Faults: every call is bounded by ``timeout`` seconds, whatever Redis does (down, frozen, slow); an
 unreachable Redis, refused credentials, a Redis without Streams, or a failure of the log's thread raise
 ``BrokerUnavailable`` saying which. A publish that times out after it was sent may or may not have been
-stored. Several workers need a single Redis (not Cluster).
+stored. Several workers share a single Redis here; ``ClusterLog`` (``cluster.py``) runs the same scripts
+on Redis Cluster.
 """
 
 from __future__ import annotations
