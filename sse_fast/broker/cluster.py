@@ -19,7 +19,10 @@ the "lost" reset, and the ``p`` chain gives the "gap" reset, exactly as on one R
 
 Failover: a publish waits (``WAIT``) until ``replicas`` replicas of the master hold the event, and fails
 with ``BrokerUnavailable`` otherwise; so an acknowledged event survives its master's death (its replica,
-promoted, has it). ``replicas=0`` for a cluster without replicas gives up that guarantee.
+promoted, has it). ``replicas=0`` for a cluster without replicas gives up that guarantee. ``WAIT`` counts
+the writes of its own connection, so it must follow the script on the master that ran it: when the slot
+moved meanwhile (MOVED) the publish raises ``BrokerUnavailable`` (stored, its replication unconfirmed).
+Not covered: a script sent on by ASK (its slot half migrated), whose ``WAIT`` is answered by the old master.
 """
 
 from __future__ import annotations
@@ -157,6 +160,11 @@ class ClusterLog(RedisLog):
                 continue  # this master has not seen the script yet (a promoted replica, say)
             if isinstance(entry_id, Exception):
                 raise entry_id
+            if self._commands.get_node_from_key(keys[0]).name != node.name:  # MOVED: WAIT ran on the old master
+                raise BrokerUnavailable(
+                    f"Redis Cluster at {safe_url(self.url)}: event {entry_id.decode()} was stored on the slot's "
+                    "new master while it moved; that a replica holds it is not confirmed"
+                )
             if isinstance(acknowledged, Exception) or acknowledged < self.replicas:
                 raise BrokerUnavailable(
                     f"Redis Cluster at {safe_url(self.url)}: event {entry_id.decode()} was stored but "
