@@ -2,6 +2,7 @@
 
     python bench/broker_redis.py            # 1,000 subscribers x 100 events (report only; never fails on time)
     python bench/broker_redis.py --quick    # 200 subscribers x 30 events, < 60 s
+    python bench/broker_redis.py capacity   # events/s one redis-server takes with 1, 4, 16 processes reading
 
 Runs, each on uvicorn processes of their own with the subscribers in separate client processes (raw
 asyncio sockets on 127.0.0.1):
@@ -13,6 +14,12 @@ Process A publishes ``{"t": <time.time()>, "n": i}`` every ``--gap`` seconds; cl
 receipt (publish-to-client latency, one clock: same machine). Server CPU is utime + stime from
 /proc/<pid>/stat over the run, divided by the events that process's clients received; Redis CPU likewise
 over all delivered events. Redis connections are counted with CLIENT LIST while the subscribers are open.
+
+``capacity``: how far one Redis goes. N reader processes (each the broker's Redis log, as a worker process
+runs it, counting what it is delivered) follow the topic while publisher processes call ``publish_sync`` as
+fast as they can for ``--seconds``. It reports the acknowledged publishes per second, Redis's CPU per event
+(utime + stime of redis-server over the window) and the rate at which that CPU would fill Redis's one core
+(its ceiling: 1 s / CPU per event), and checks that every reader got every event.
 """
 
 from __future__ import annotations
@@ -323,6 +330,73 @@ def driver_main(args: argparse.Namespace) -> None:
         sys.exit(f"events missing in: {', '.join(wrong)}")
 
 
+def reader_main(args: argparse.Namespace) -> None:
+    """One reading process: the broker's Redis log following the topic, counting deliveries until stdin ends."""
+    from sse_fast.broker.redis import RedisLog
+
+    got = [0]
+    log = RedisLog(args.url)
+    log.start(lambda topic, key, frame: got.__setitem__(0, got[0] + 1), lambda topic, reset: None)
+    log.watch(TOPIC)
+    print("ready", flush=True)
+    sys.stdin.read()
+    time.sleep(1.0)  # the tail in flight
+    print(got[0], flush=True)
+
+
+def publisher_main(args: argparse.Namespace) -> None:
+    """One publishing process: ``publish_sync`` in a loop for ``--seconds``; prints how many were acknowledged."""
+    import sse_fast
+
+    broker, n = sse_fast.Broker(args.url), 0
+    broker.publish_sync(TOPIC, "warm-up")
+    sys.stdin.readline()  # go
+    end = time.monotonic() + args.seconds
+    while time.monotonic() < end:
+        broker.publish_sync(TOPIC, '{"n":%d}' % n)
+        n += 1
+    print(n + 1, flush=True)
+
+
+def capacity_main(args: argparse.Namespace) -> None:
+    reason = missing_reason()
+    if reason:
+        print(f"skipped: {reason}")
+        return
+    print(json.dumps(versions()))
+    print(f"{args.publishers} publisher processes, publish_sync in a loop for {args.seconds} s; one redis-server\n")
+    print(f"{'readers':>8}{'events/s':>10}{'Redis CPU us/event':>20}{'Redis core busy':>17}{'ceiling events/s':>18}"
+          f"{'missing':>9}", flush=True)  # fmt: skip
+    spawn = [sys.executable, __file__]
+    pipes = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    failed = False
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.readers:
+            with redis_server(os.path.join(tmp, f"r{n}"), persistence=False) as redis:
+                readers = [subprocess.Popen(spawn + ["reader", "--url", redis.url], **pipes) for _ in range(n)]
+                for reader in readers:
+                    assert reader.stdout is not None and reader.stdout.readline().strip() == "ready"
+                publishers = [subprocess.Popen(spawn + ["publisher", "--url", redis.url, "--seconds",
+                                                        str(args.seconds)], **pipes) for _ in range(args.publishers)]
+                time.sleep(1.0)  # every publisher connected and warmed up
+                before, start = _cpu_seconds(redis.process.pid), time.monotonic()
+                for publisher in publishers:
+                    assert publisher.stdin is not None
+                    publisher.stdin.write("go\n")
+                    publisher.stdin.flush()
+                published = sum(int(p.communicate(timeout=args.seconds + 60)[0]) for p in publishers)
+                elapsed, cpu = time.monotonic() - start, _cpu_seconds(redis.process.pid) - before
+                got = [int(r.communicate(timeout=60)[0]) for r in readers]
+            events = published - args.publishers  # less the warm-up publishes
+            missing = sum(max(published - g, 0) for g in got)
+            failed = failed or missing > 0
+            per_event = cpu / events * 1e6
+            print(f"{n:>8}{events / elapsed:>10.0f}{per_event:>20.1f}{cpu / elapsed * 100:>16.0f}%"
+                  f"{1e6 / per_event:>18.0f}{missing:>9}", flush=True)  # fmt: skip
+    if failed:  # an output check: every reader must get every event
+        sys.exit("a reader missed events")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command")
@@ -331,6 +405,14 @@ def main() -> None:
     client.add_argument("--conns", type=int, required=True)
     client.add_argument("--events", type=int, required=True)
     client.add_argument("--timeout", type=float, required=True)
+    for name in ("reader", "publisher"):
+        role = sub.add_parser(name)
+        role.add_argument("--url", required=True)
+        role.add_argument("--seconds", type=float, default=5.0)
+    capacity = sub.add_parser("capacity", help="events/s one Redis takes with N processes reading")
+    capacity.add_argument("--readers", type=int, nargs="+", default=[1, 4, 16])
+    capacity.add_argument("--publishers", type=int, default=2)
+    capacity.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--quick", action="store_true", help="200 subscribers x 30 events (CI)")
     parser.add_argument("--subscribers", type=int, default=None)
     parser.add_argument("--events", type=int, default=None)
@@ -339,8 +421,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print every figure as JSON at the end")
     parser.add_argument("--kinds", nargs="+", default=["memory", "redis", "broadcaster"], help="runs to make")
     args = parser.parse_args()
-    if args.command == "client":
-        client_main(args)
+    if args.command in ("client", "reader", "publisher", "capacity"):
+        {"client": client_main, "reader": reader_main, "publisher": publisher_main, "capacity": capacity_main}[
+            args.command
+        ](args)
         return
     args.subscribers = args.subscribers or (200 if args.quick else 1000)
     args.events = args.events or (30 if args.quick else 100)

@@ -14,7 +14,8 @@ from typing import Iterator, List, Optional
 
 from ports import HOST, free_port
 
-REDIS_SERVER = "/usr/bin/redis-server"
+# Debian's; SSE_FAST_REDIS_SERVER=/path/to/valkey-server runs the same tests on another server
+REDIS_SERVER = os.environ.get("SSE_FAST_REDIS_SERVER", "/usr/bin/redis-server")
 
 
 def missing_reason() -> Optional[str]:

@@ -101,7 +101,7 @@ def test_a_log_given_takes_neither_engines_keywords_nor_a_url() -> None:
 def test_a_url_of_no_engine_is_refused(url: Any) -> None:
     with pytest.raises(InvalidBrokerURL) as info:
         sse_fast.Broker(url)
-    assert str(info.value) == f"Broker() takes no URL (in-process) or a redis:// URL, got {url!r}"
+    assert str(info.value) == f"Broker() takes no URL (in-process), a redis:// or a redis+cluster:// URL, got {url!r}"
 
 
 def test_the_in_process_broker_never_imports_redis() -> None:
@@ -121,3 +121,10 @@ def test_a_redis_url_without_redis_py_names_the_extra(monkeypatch: pytest.Monkey
         'Broker("redis://...") needs redis, which is not installed: pip install "sse-fast[redis]"'
         ' (from a checkout: pip install ".[redis]")'
     )
+
+
+def test_replicas_is_a_cluster_option() -> None:
+    with pytest.raises(InvalidType, match=r"runs on one Redis and takes no replicas \(it is a Redis Cluster option\)"):
+        sse_fast.Broker(NOWHERE, replicas=1)
+    with pytest.raises(InvalidType, match=r"^Broker\(\) without a URL runs in this process and takes no replicas"):
+        sse_fast.Broker(replicas=1)

@@ -201,7 +201,9 @@ class Broker:
     ``Broker()`` keeps events in this process (``history`` per topic, optionally bounded by ``max_age``
     seconds and ``max_bytes``); ``Broker("redis://...")`` runs the same API on Redis Streams (``timeout``
     bounds every Redis command, default 2 s; ``max_backoff`` caps the reader's reconnect backoff, default 2 s;
-    ``prefix`` namespaces the keys, default ``"sse_fast:"``); ``log=`` runs it on any ``EventLog``. The log
+    ``prefix`` namespaces the keys, default ``"sse_fast:"``); ``Broker("redis+cluster://host:port,...")`` on
+    Redis Cluster (also ``replicas``: how many replicas hold an event before ``publish`` returns, default 1;
+    the topics of one subscription share a hash tag); ``log=`` runs it on any ``EventLog``. The log
     is chosen once, here; a keyword for another engine than the one chosen raises ``InvalidType``. Each
     subscriber may fall ``queue_bytes`` behind; a publisher waits while a subscriber of its topic is more
     than half of that behind, and a subscriber that stays behind for ``slow_after`` seconds is dropped as
@@ -222,12 +224,13 @@ class Broker:
         timeout: Optional[float] = None,
         max_backoff: Optional[float] = None,
         prefix: Optional[str] = None,
+        replicas: Optional[int] = None,
     ) -> None:
         if type(queue_bytes) is not int or queue_bytes < 1:  # refused here, not when the first reader falls behind
             refused = InvalidValue if type(queue_bytes) is int else InvalidType
             raise refused(f"queue_bytes must be an int of bytes >= 1, got {type(queue_bytes).__name__} {queue_bytes!r}")
         memory_options = {"max_age": max_age, "max_bytes": max_bytes}
-        redis_options = {"timeout": timeout, "max_backoff": max_backoff, "prefix": prefix}
+        redis_options = {"timeout": timeout, "max_backoff": max_backoff, "prefix": prefix, "replicas": replicas}
         self.log: EventLog = log_for(url, log, history, memory_options, redis_options)
         self.queue_bytes = queue_bytes
         self.on_reset = on_reset
@@ -342,11 +345,17 @@ class Broker:
 
     # -- subscribing ------------------------------------------------------------------------------
 
+    def _checked_topics(self, topics: Topics) -> Tuple[str, ...]:
+        """``topics`` as names, refused here if invalid or if the log cannot follow them together."""
+        names = check_topics(topics)
+        self.log.check_topics(names)
+        return names
+
     def subscriber(self, topics: Topics, last_event_id: Optional[str] = None) -> Callable[[Any], Any]:
         """A handler for any integration or transport: ``handler(writer)`` follows ``topics`` from
         ``last_event_id`` — ``stream`` on an ``AsyncWriter``, ``stream_sync`` on a ``Writer``. Topics are
         checked now, so a bad one raises in the view."""
-        names = check_topics(topics)
+        names = self._checked_topics(topics)
         if self._closed:
             raise BrokerClosed("subscribe on a closed broker")
 
@@ -361,7 +370,7 @@ class Broker:
         """Follow ``topics`` on ``writer`` until it closes: the history after ``last_event_id`` (or the
         reset frame), then live events; no id (None or ``""``, as ``EventSource`` sends none) starts live.
         Await it in an async handler (ASGI, Starlette, aiohttp, streams)."""
-        names = check_topics(topics)
+        names = self._checked_topics(topics)
         sub = _AsyncSubscriber(writer, names, self.queue_bytes, self._pressure)
         self._add(sub, asyncio.get_running_loop())
         try:
@@ -377,7 +386,7 @@ class Broker:
     def stream_sync(self, writer: Writer, topics: Topics, last_event_id: Optional[str] = None) -> None:
         """``stream`` for a thread (WSGI: Flask, Django): blocks until the writer closes, writing each
         batch of queued frames in one transport write."""
-        names = check_topics(topics)
+        names = self._checked_topics(topics)
         sub = _SyncSubscriber(writer, names, self.queue_bytes, self._pressure)
         remove_waker = writer.context.add_callback(lambda reason: sub.wake())
         self._add(sub, None)

@@ -78,6 +78,10 @@ class EventLog(Protocol):
     def head(self) -> str:
         """An id after which a new subscriber can resume (the newest this process knows of)."""
 
+    def check_topics(self, topics: Tuple[str, ...]) -> None:
+        """Refuse (``InvalidTopic``) topics this log cannot follow in one subscription: on Redis Cluster,
+        topics whose ids are not ordered together."""
+
     def watch(self, topic: str) -> None:
         """A local subscriber follows ``topic`` (a log reading from elsewhere starts reading it)."""
 

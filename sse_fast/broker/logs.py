@@ -1,7 +1,8 @@
 """Which ``EventLog`` a ``Broker`` runs on, chosen once from its arguments.
 
 No URL: a ``MemoryLog`` (``history``, ``max_age``, ``max_bytes``). A ``redis://``, ``rediss://`` or
-``unix://`` URL: a ``RedisLog`` (``history``, ``timeout``, ``max_backoff``, ``prefix``), imported only then, so
+``unix://`` URL: a ``RedisLog`` (``history``, ``timeout``, ``max_backoff``, ``prefix``); a ``redis+cluster://``
+or ``rediss+cluster://`` URL: a ``ClusterLog`` (the same, and ``replicas``). Both are imported only then, so
 the in-process broker never imports redis-py. ``log=``: that log, as given. A keyword that only one engine
 takes, given for another, is refused with ``InvalidType`` naming it, as Python refuses a keyword a function
 does not take.
@@ -16,6 +17,7 @@ from .engine import EventLog
 from .memory import MemoryLog
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 
 
 def log_for(
@@ -37,12 +39,20 @@ def log_for(
     if url is None:
         _refuse(redis, "Broker() without a URL runs in this process", "they are Redis options")
         return MemoryLog(history, **memory)
-    if not isinstance(url, str) or not url.startswith(REDIS_SCHEMES):
-        raise InvalidBrokerURL(f"Broker() takes no URL (in-process) or a redis:// URL, got {url!r}")
+    if not isinstance(url, str) or not url.startswith(REDIS_SCHEMES + CLUSTER_SCHEMES):
+        raise InvalidBrokerURL(
+            f"Broker() takes no URL (in-process), a redis:// or a redis+cluster:// URL, got {url!r}"
+        )
     scheme = url.split("://")[0]
     why = "they bound the in-process log; on Redis history= bounds each topic"
     _refuse(memory, f'Broker("{scheme}://...") runs on Redis', why)
-    from .redis import RedisLog  # redis-py only when a Redis URL is given; MissingExtra without it
+    if url.startswith(CLUSTER_SCHEMES):
+        from .cluster import ClusterLog  # redis-py only when a Redis URL is given; MissingExtra without it
+
+        return ClusterLog(url, history, **redis)
+    cluster_only = {name: value for name, value in redis.items() if name == "replicas"}
+    _refuse(cluster_only, f'Broker("{scheme}://...") runs on one Redis', "it is a Redis Cluster option")
+    from .redis import RedisLog
 
     return RedisLog(url, history, **redis)
 

@@ -133,6 +133,9 @@ class MemoryLog:
         with self._lock:
             return f"{self.boot}-{self._seq}"
 
+    def check_topics(self, topics: Tuple[str, ...]) -> None:
+        """Any topics go together: one counter orders every id."""
+
     def watch(self, topic: str) -> None:
         """Nothing to do in process: every append is delivered."""
 

@@ -33,7 +33,8 @@ ahead of Redis's clock and at most ``CALLER_ID_WINDOW_MS`` behind it; anything e
 Faults: every call is bounded by ``timeout`` seconds, whatever Redis does (down, frozen, slow); an
 unreachable Redis, refused credentials, a Redis without Streams, or a failure of the log's thread raise
 ``BrokerUnavailable`` saying which. A publish that times out after it was sent may or may not have been
-stored. Several workers need a single Redis (not Cluster).
+stored. Several workers share a single Redis here; ``ClusterLog`` (``cluster.py``) runs the same scripts
+on Redis Cluster.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ class RedisLog:
     ) -> None:
         if not isinstance(history, int) or history < 1:
             raise ValueError(f"history must be an int >= 1 on Redis, got {history!r}")
-        self.url: str = check_url(url)
+        self.url: str = self._checked(url)
         self.history: int = history
         self.timeout: float = timeout
         self.max_backoff: float = max_backoff
@@ -220,6 +221,13 @@ class RedisLog:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._failed: Optional[BaseException] = None  # what ended the log's thread, if anything did
+
+    def _checked(self, url: str) -> str:
+        return check_url(url)
+
+    def _keys_for(self, topics: List[str]) -> List[str]:
+        """The keys of the log's state that a script on ``topics`` reads (one set for all topics here)."""
+        return self._keys
 
     def _options(self, role: str, read_timeout: Optional[float] = None) -> Dict[str, Any]:
         return dict(
@@ -250,10 +258,7 @@ class RedisLog:
     def _run(self, loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
         try:
             asyncio.set_event_loop(loop)
-            pool = redis_async.BlockingConnectionPool.from_url(
-                self.url, max_connections=4, timeout=self.timeout, **self._options("async")
-            )
-            self._commands = redis_async.Redis(connection_pool=pool)
+            self._commands = self._client()
             self._append = self._commands.register_script(APPEND)
             self._history = self._commands.register_script(HISTORY)
             self._changed = asyncio.Event()
@@ -269,6 +274,13 @@ class RedisLog:
         finally:
             loop.close()
             ready.set()  # after the close: a caller that saw the failure finds the loop closed
+
+    def _client(self) -> Any:
+        """The log's client for commands (not the reader's), made on the log's loop."""
+        pool = redis_async.BlockingConnectionPool.from_url(
+            self.url, max_connections=4, timeout=self.timeout, **self._options("async")
+        )
+        return redis_async.Redis(connection_pool=pool)
 
     async def _call(self, command: Callable[[], Any]) -> Any:
         """``await command()`` on the log's loop from any other loop, within ``timeout``."""
@@ -326,7 +338,8 @@ class RedisLog:
                 f"on Redis an event id is a stream entry id '<ms>-<seq>' of ASCII digits (e.g. '1700000000000-0'), "
                 f"got {id!r}"
             )
-        return self._keys + [self._stream(topic)], [self.history, body, id or "", topic, CALLER_ID_WINDOW_MS]
+        keys = self._keys_for([topic]) + [self._stream(topic)]
+        return keys, [self.history, body, id or "", topic, CALLER_ID_WINDOW_MS]
 
     def _appended(self, entry_id: bytes, body: bytes) -> Tuple[str, bytes]:
         self._seen(parse_key(entry_id))
@@ -342,7 +355,7 @@ class RedisLog:
 
     def _history_args(self, topics: List[str], last_id: str) -> Tuple[List[str], List[str]]:
         readable = last_id if ENTRY_ID.match(last_id) else ""
-        return self._keys + [self._stream(t) for t in topics], [readable] + topics
+        return self._keys_for(topics) + [self._stream(t) for t in topics], [readable] + topics
 
     def _replay(self, last_id: str, reply: List[Any]) -> Union[Replay, Reset]:
         head = parse_key(reply[1])
@@ -359,6 +372,9 @@ class RedisLog:
         with self._lock:
             if key > self._head:
                 self._head = key
+
+    def check_topics(self, topics: Tuple[str, ...]) -> None:
+        """Any topics go together: one Redis orders every id."""
 
     def watch(self, topic: str) -> None:
         now = self._redis_now()
@@ -469,9 +485,10 @@ class RedisLog:
         self._clock = (redis_ms - (before + after) / 2, (after - before) / 2 + 1)
         self._new_data_set(since)
 
-    def _new_data_set(self, since: bytes) -> bool:
-        """The reader sees data set ``since``; if it read another before, every watched topic may have lost
-        events it had not read: each gets a reset, and is read again from the new data set's start."""
+    def _new_data_set(self, since: bytes, topic: str = "") -> bool:
+        """The reader sees data set ``since`` (on ``topic``'s entry; all topics share one data set here); if
+        it read another before, every watched topic may have lost events it had not read: each gets a
+        reset, and is read again from the new data set's start."""
         if self._since is None or self._since == since:
             self._since = since
             return False
@@ -494,10 +511,10 @@ class RedisLog:
         every later entry of any topic (a subscriber of several topics skips what falls inside the gap)."""
         batch = []
         for stream, entries in reply:
-            topic = stream[len(self.prefix) + 2 :].decode("utf-8", "surrogatepass")
+            topic = self._topic_of(stream)
             for entry_id, fields in entries:
                 since = fields.get(b"s")
-                if since is not None and self._new_data_set(since):
+                if since is not None and self._new_data_set(since, topic):
                     return  # read again from the new data set's start
                 batch.append((parse_key(entry_id), topic, entry_id, fields))
         batch.sort(key=lambda item: item[0])
@@ -541,6 +558,9 @@ class RedisLog:
 
     def _stream(self, topic: str) -> str:
         return self.prefix + "t:" + topic
+
+    def _topic_of(self, stream: bytes) -> str:
+        return stream[len(self.prefix) + 2 :].decode("utf-8", "surrogatepass")
 
     def _failure(self, error: Exception) -> Exception:
         """The error to raise for a failed command: which problem, at which (password-masked) URL."""
