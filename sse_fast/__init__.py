@@ -18,6 +18,7 @@ from .errors import (
     BrokerUnavailable,
     ClientDisconnected,
     EventTooLarge,
+    Forbidden,
     HTTPTransportFailed,
     InvalidBrokerURL,
     InvalidEventId,
@@ -29,6 +30,7 @@ from .errors import (
     MissingExtra,
     NotHTTP,
     NotJSONSerializable,
+    Refused,
     SendTimedOut,
     SSEError,
     StreamClosed,
@@ -36,6 +38,7 @@ from .errors import (
     StreamRefused,
     StreamTooLarge,
     TransportNotFound,
+    Unauthorized,
 )
 from .event import Event
 from .registry import open_streams, shutdown, shutdown_on_signals, shutdown_sync
@@ -56,6 +59,7 @@ __all__ = [
     "Event",
     "EventParser",
     "EventTooLarge",
+    "Forbidden",
     "FrameBuffer",
     "HTTPTransportFailed",
     "InvalidBrokerURL",
@@ -68,6 +72,7 @@ __all__ = [
     "MissingExtra",
     "NotHTTP",
     "NotJSONSerializable",
+    "Refused",
     "SSEError",
     "SendTimedOut",
     "State",
@@ -78,6 +83,7 @@ __all__ = [
     "StreamTooLarge",
     "StreamingNotSupported",
     "TransportNotFound",
+    "Unauthorized",
     "WSGIResponse",
     "Writer",
     "encode",

@@ -48,6 +48,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, TypeVar, Union
 from urllib.parse import urlsplit, urlunsplit
 
+from ..auth.guard import GrantFor, Guard
 from ..errors import BrokerUnavailable, InvalidBrokerURL, InvalidEventId
 from .core import DEFAULT_QUEUE_BYTES, DEFAULT_SLOW_AFTER, Broker, ResetPolicy, reset_frame
 from .engine import GAP, LOST, Deliver, Gap, Replay, Reset
@@ -590,6 +591,9 @@ class RedisBroker(Broker):
         timeout: float = 2.0,
         max_backoff: float = 2.0,
         prefix: str = "sse_fast:",
+        guard: Union[Guard, GrantFor, None] = None,
     ) -> None:
         redis_log = RedisLog(url, history, timeout=timeout, max_backoff=max_backoff, prefix=prefix)
-        super().__init__(queue_bytes=queue_bytes, slow_after=slow_after, on_reset=on_reset, log=redis_log)
+        super().__init__(
+            queue_bytes=queue_bytes, slow_after=slow_after, on_reset=on_reset, log=redis_log, guard=guard
+        )
