@@ -25,6 +25,7 @@ from auth_apps import (
     token,
 )
 from httpx_sse import aconnect_sse
+from redis_server import missing_reason, redis_server
 from servers import Server, uvicorn_server, waitress_server
 from test_broker import in_thread, run_clients, subscribers
 
@@ -322,3 +323,33 @@ def test_private_needs_a_guard_and_a_guard_must_return_a_grant() -> None:
         broker.subscriber("room", request={"headers": [], "query_string": b""})
     with pytest.raises(InvalidType, match="request must be an ASGI scope"):
         broker.subscriber("room", request=42)
+
+
+@pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason()))
+def test_on_redis_private_events_and_their_history_reach_only_covered_subscribers(tmp_path: Any) -> None:
+    """The guard sits in the shared broker code: the Redis engine keeps private events apart the same way,
+    live and on resume, and refuses the same attempts."""
+    with redis_server(str(tmp_path / "redis")) as redis:
+        broker = sse_fast.Broker(redis.url, guard=JWTGuard(SECRET, ["HS256"], public=["news"]))
+        try:
+            with uvicorn_server(guarded_asgi_app(broker)) as server:
+                assert_refused(get(server, ["secret"], bearer(token(["news"]))), 403)
+                assert_refused(get(server, ["news"], bearer(forged(claims(["news"]), "none"))), 401)
+                readers = [read(server, ["news"], 2, bearer(token(["news"]))), read(server, ["news"], 1)]
+                clients = in_thread(lambda: run_clients(*readers))
+                subscribers(broker, 2)
+                private = broker.publish_sync("news", "private", private=True)
+                public = broker.publish_sync("news", "public")
+                covered, anonymous = clients.join()
+                assert covered == [(private, "message", "private"), (public, "message", "public")]
+                assert anonymous == [(public, "message", "public")]
+                start = broker.publish_sync("news", "start")
+                secret = broker.publish_sync("news", "private again", private=True)
+                end = broker.publish_sync("news", "end")
+                resumed = run_clients(
+                    read(server, ["news"], 2, {**bearer(token(["news"])), "Last-Event-ID": start}),
+                    read(server, ["news"], 1, {"Last-Event-ID": start}),
+                )
+                assert [[e[0] for e in got] for got in resumed] == [[secret, end], [end]]
+        finally:
+            asyncio.run(broker.close())
