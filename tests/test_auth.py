@@ -6,6 +6,8 @@ another topic's history."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -30,7 +32,7 @@ from servers import Server, uvicorn_server, waitress_server
 from test_broker import in_thread, run_clients, subscribers
 
 import sse_fast
-from sse_fast.auth import Credentials, Grant, JWTGuard
+from sse_fast.auth import Credentials, Grant, JWTGuard, Refused
 from sse_fast.errors import InvalidType, InvalidValue
 
 Got = List[Tuple[str, str, str]]
@@ -353,3 +355,44 @@ def test_on_redis_private_events_and_their_history_reach_only_covered_subscriber
                 assert [[e[0] for e in got] for got in resumed] == [[secret, end], [end]]
         finally:
             asyncio.run(broker.close())
+
+
+def test_pyjwt_is_imported_only_by_a_jwt_guard_and_its_absence_names_the_extra() -> None:
+    code = (
+        "import sys; import sse_fast, sse_fast.auth; assert 'jwt' not in sys.modules, 'imported';"
+        "sys.modules['jwt'] = None;"  # as if PyJWT were not installed
+        "from sse_fast.auth import JWTGuard\n"
+        "try:\n JWTGuard('x' * 32, ['HS256'])\n"
+        "except sse_fast.MissingExtra as e:\n print(e)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == 'JWTGuard needs PyJWT, which is not installed: pip install "sse-fast[jwt]"'
+
+
+def test_a_flask_request_gives_its_credentials() -> None:
+    """Flask's ``request`` (a proxy to werkzeug's, with ``.environ``), served by waitress."""
+    import flask
+
+    from sse_fast.integrations.flask import last_event_id, sse_response
+
+    broker = sse_fast.Broker(guard=JWTGuard(SECRET, ["HS256"]))
+    app = flask.Flask(__name__)
+
+    @app.get("/")
+    def events() -> Any:
+        try:
+            return sse_response(
+                broker.subscriber(flask.request.args.getlist("topic"), last_event_id(), request=flask.request)
+            )
+        except Refused as refused:
+            return flask.Response(refused.body, refused.status, list(refused.headers))
+
+    with waitress_server(app) as server:
+        assert_refused(get(server, ["room"], {"Cookie": f"mercureAuthorization={token(['other'])}"}), 403)
+        clients = in_thread(
+            lambda: run_clients(read(server, ["room"], 1, {"Cookie": f"mercureAuthorization={token(['room'])}"}))
+        )
+        subscribers(broker, 1)
+        new_id = broker.publish_sync("room", "from flask")
+        assert clients.join() == [[(new_id, "message", "from flask")]]
+    asyncio.run(broker.close())

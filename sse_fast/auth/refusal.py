@@ -4,15 +4,16 @@ with the error's status, headers and fixed body (no stream, nothing about the to
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any, Awaitable, Callable, Dict, Iterable, List
+from typing import Callable, Iterable, List
 
 from ..errors import Refused
+from ..types import ASGIApp, Environ, Receive, Scope, Send, StartResponse
 
 
-def refusal_asgi(error: Refused) -> Callable[[Dict[str, Any], Any, Any], Awaitable[None]]:
+def refusal_asgi(error: Refused) -> ASGIApp:
     """An ASGI app that answers with ``error``'s status, headers and body."""
 
-    async def app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in error.headers]
         headers.append((b"content-length", str(len(error.body)).encode()))
         await send({"type": "http.response.start", "status": error.status, "headers": headers})
@@ -21,10 +22,10 @@ def refusal_asgi(error: Refused) -> Callable[[Dict[str, Any], Any, Any], Awaitab
     return app
 
 
-def refusal_wsgi(error: Refused) -> Callable[[Dict[str, Any], Any], Iterable[bytes]]:
+def refusal_wsgi(error: Refused) -> Callable[[Environ, StartResponse], Iterable[bytes]]:
     """A WSGI app that answers with ``error``'s status, headers and body."""
 
-    def app(environ: Dict[str, Any], start_response: Any) -> List[bytes]:
+    def app(environ: Environ, start_response: StartResponse) -> List[bytes]:
         headers = [*error.headers, ("Content-Length", str(len(error.body)))]
         start_response(f"{error.status} {HTTPStatus(error.status).phrase}", headers)
         return [error.body]
