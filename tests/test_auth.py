@@ -240,6 +240,7 @@ def test_private_events_reach_only_subscribers_whose_grant_covers_the_topic(
     ]
     clients = in_thread(lambda: run_clients(*readers))
     subscribers(broker, 4)
+    assert broker.stats()["topics"] == 2  # news and user:42; their private halves are no topics of their own
     public1 = broker.publish_sync("news", "public 1")
     private = broker.publish_sync("news", "private news", private=True)
     mine = broker.publish_sync("user:42", "private to 42", private=True)

@@ -504,7 +504,8 @@ class Broker:
             for by_loop in self._topics.values():
                 for group in by_loop.values():
                     subs |= group
-            return {"topics": len(self._topics), "subscribers": len(subs), **self._counts}
+            topics = sum(1 for topic in self._topics if not topic.startswith(PRIVATE))  # not a topic's private half
+            return {"topics": topics, "subscribers": len(subs), **self._counts}
 
     @property
     def closed(self) -> bool:
