@@ -255,9 +255,15 @@ class Broker:
     # -- publishing -------------------------------------------------------------------------------
 
     async def publish(
-        self, topic: str, data: Any, *, event: Optional[str] = None, id: Optional[str] = None,
-        private: bool = False, request: Any = None,
-    ) -> str:  # fmt: skip
+        self,
+        topic: str,
+        data: Any,
+        *,
+        event: Optional[str] = None,
+        id: Optional[str] = None,
+        private: bool = False,
+        request: Any = None,
+    ) -> str:
         """Encode ``data`` once (text as is, anything else as JSON), store it, deliver it; returns its id.
         Waits while a subscriber of ``topic`` is behind (at most ``slow_after`` for one that stopped reading).
         ``private``: only subscribers whose grant covers ``topic`` get it (needs a ``guard``). ``request``:
@@ -268,9 +274,15 @@ class Broker:
         return new_id
 
     def publish_sync(
-        self, topic: str, data: Any, *, event: Optional[str] = None, id: Optional[str] = None,
-        private: bool = False, request: Any = None,
-    ) -> str:  # fmt: skip
+        self,
+        topic: str,
+        data: Any,
+        *,
+        event: Optional[str] = None,
+        id: Optional[str] = None,
+        private: bool = False,
+        request: Any = None,
+    ) -> str:
         """``publish`` from any thread (a Flask or Django view, a worker), blocking; returns the id."""
         topic, body, id = self._prepare(topic, data, event, id, private, request)
         new_id, _ = self.log.append_sync(topic, body, id)
