@@ -149,6 +149,21 @@ def test_hs_rs_confusion_the_public_key_as_an_hmac_secret_is_refused() -> None:
         JWTGuard("short", ["HS256"])
     with pytest.raises(InvalidType, match="list of algorithm names"):
         JWTGuard(SECRET, "HS256")
+    with pytest.raises(InvalidValue, match=r"key 1 cannot be read as a key for any of \['RS256'\]"):
+        JWTGuard([RSA_PUBLIC, "not a PEM key"], ["RS256"])
+
+
+def test_several_keys_a_rotation_each_verify_and_no_other_does() -> None:
+    broker = sse_fast.Broker(guard=JWTGuard([OTHER_SECRET, SECRET], ["HS256"]))
+    with uvicorn_server(guarded_asgi_app(broker)) as server:
+        third = jwt.encode(claims(["room"]), "a-third-secret-none-of-the-keys-0123", algorithm="HS256")
+        assert_refused(get(server, ["room"], bearer(third)), 401)
+        signed = [jwt.encode(claims(["room"]), key, algorithm="HS256") for key in (OTHER_SECRET, SECRET)]
+        clients = in_thread(lambda: run_clients(*(read(server, ["room"], 1, bearer(t)) for t in signed)))
+        subscribers(broker, 2)
+        new_id = broker.publish_sync("room", "both keys")
+        assert clients.join() == [[(new_id, "message", "both keys")]] * 2
+    asyncio.run(broker.close())
 
 
 def test_a_topic_outside_the_grant_is_403_and_the_same_bytes_whether_it_exists_or_not(

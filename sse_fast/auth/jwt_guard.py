@@ -54,6 +54,7 @@ class JWTGuard(Guard):
         self._jwt = jwt
         self.algorithms = _algorithms(algorithms)
         self.keys = _keys(keys, self.algorithms)
+        _readable(jwt, self.keys, self.algorithms)
         self.cookie, self.query, self.audience, self.issuer = cookie, query, audience, issuer
         if isinstance(leeway, bool) or not isinstance(leeway, (int, float)) or leeway < 0:
             raise InvalidValue(f"leeway must be a number of seconds >= 0, got {shown(leeway)}")
@@ -77,6 +78,21 @@ class JWTGuard(Guard):
                 raise Unauthorized(f"the token was refused: {type(error).__name__}: {error}") from None
             return Grant.from_claims(claims, self.claim)
         raise Unauthorized("the token's signature matches none of the keys")
+
+
+def _readable(jwt: Any, keys: Tuple[Key, ...], algorithms: Tuple[str, ...]) -> None:
+    """Refuse now, not at the first client, a key none of ``algorithms`` can read (a bad PEM, a key of
+    another type)."""
+    known = jwt.algorithms.get_default_algorithms()
+    for n, key in enumerate(keys):
+        for name in algorithms:
+            try:
+                known[name].prepare_key(key)
+                break
+            except (jwt.PyJWTError, ValueError, TypeError):
+                continue
+        else:
+            raise InvalidValue(f"key {n} cannot be read as a key for any of {list(algorithms)}: {shown(key)}")
 
 
 def _algorithms(given: Iterable[str]) -> Tuple[str, ...]:
