@@ -384,7 +384,10 @@ def test_pyjwt_is_imported_only_by_a_jwt_guard_and_its_absence_names_the_extra()
         "except sse_fast.MissingExtra as e:\n print(e)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.strip() == 'JWTGuard needs PyJWT, which is not installed: pip install "sse-fast[jwt]"'
+    assert done.stdout.strip() == (
+        'sse_fast.auth.JWTGuard needs jwt, which is not installed: pip install "sse-fast[jwt]"'
+        ' (from a checkout: pip install ".[jwt]")'
+    )
 
 
 def test_a_flask_request_gives_its_credentials() -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional, Sequence, Tuple, Union
 
 from .._refusals import shown
-from ..errors import InvalidType, InvalidValue, MissingExtra, Unauthorized
+from ..errors import InvalidType, InvalidValue, Unauthorized
+from ..integrations._missing import missing_framework
 from .credentials import COOKIE, QUERY, Credentials
 from .grant import CLAIM, Grant
 from .guard import Guard
@@ -46,11 +47,7 @@ class JWTGuard(Guard):
         try:
             import jwt
         except ModuleNotFoundError as error:
-            if error.name != "jwt":
-                raise
-            raise MissingExtra(
-                'JWTGuard needs PyJWT, which is not installed: pip install "sse-fast[jwt]"', name="jwt"
-            ) from None
+            raise missing_framework(error, "sse_fast.auth.JWTGuard", "jwt", "jwt") from None
         self._jwt = jwt
         self.algorithms = _algorithms(algorithms)
         self.keys = _keys(keys, self.algorithms)
