@@ -38,7 +38,9 @@ DELIVERED = "delivered"
 log = logging.getLogger("sse_fast.broker")
 Topics = Union[str, Iterable[str]]
 ResetPolicy = Callable[[str], bytes]
-PRIVATE = "\x00private:"  # a topic's private events live on PRIVATE + topic: no topic name has a control character
+# A topic's private events live on topic + PRIVATE: no topic name has a control character, and a suffix keeps
+# the topic's Redis Cluster hash tag (its first "{...}"), so both halves stay in one slot where it has one.
+PRIVATE = "\x00private"
 
 
 class _Admitted(Tuple[str, ...]):
@@ -303,7 +305,7 @@ class Broker:
             raise InvalidEventId(
                 f"an event id must be a non-empty str without CR, LF or NUL, at most 1 KiB; got {id!r}"
             )
-        return (PRIVATE + topic if private else topic), encode_body(data, event), id
+        return (topic + PRIVATE if private else topic), encode_body(data, event), id
 
     def _deliver(self, topic: str, key: Key, frame: bytes) -> None:
         """The log's callback, in append order: hand the frame to each loop's subscribers, in order."""
@@ -445,7 +447,7 @@ class Broker:
         if self.guard is None:
             return names
         grant = self.guard.admit_subscriber(request, names)
-        return _Admitted(names + tuple(PRIVATE + t for t in names if grant.may_subscribe(t)))
+        return _Admitted(names + tuple(t + PRIVATE for t in names if grant.may_subscribe(t)))
 
     def _replay_frames(self, sub: _Subscriber, replay: Union[Replay, Reset, None]) -> List[bytes]:
         """What a (re)connecting subscriber gets before live events; sets the key up to which it is served
@@ -516,7 +518,7 @@ class Broker:
             for by_loop in self._topics.values():
                 for group in by_loop.values():
                     subs |= group
-            topics = sum(1 for topic in self._topics if not topic.startswith(PRIVATE))  # not a topic's private half
+            topics = sum(1 for topic in self._topics if not topic.endswith(PRIVATE))  # not a topic's private half
             return {"topics": topics, "subscribers": len(subs), **self._counts}
 
     @property
