@@ -139,8 +139,8 @@ class Refused(SSEError, PermissionError):
     ``body`` (``sse_fast.auth.refusal`` does it for ASGI and WSGI): the same bytes whatever the topic, so a
     client learns nothing about which topics exist. The message (for logs, never the client) says why."""
 
-    status = 403
-    body = b"forbidden\n"
+    status: int = 403
+    body: bytes = b"forbidden\n"
     headers: Tuple[Tuple[str, str], ...] = (("content-type", "text/plain; charset=utf-8"),)
 
 

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs
 from .._refusals import shown
 from ..errors import InvalidType
 
-COOKIE = "mercureAuthorization"
-QUERY = "authorization"
+COOKIE: str = "mercureAuthorization"
+QUERY: str = "authorization"
 
 
 class Credentials:
@@ -26,8 +26,8 @@ class Credentials:
     __slots__ = ("headers", "query_string")
 
     def __init__(self, headers: Optional[Mapping[str, str]] = None, query_string: str = "") -> None:
-        self.headers = {name.lower(): value for name, value in (headers or {}).items()}
-        self.query_string = query_string
+        self.headers: Dict[str, str] = {name.lower(): value for name, value in (headers or {}).items()}
+        self.query_string: str = query_string
 
     def header(self, name: str) -> Optional[str]:
         """The value of header ``name`` (any case), or None."""

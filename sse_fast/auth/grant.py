@@ -8,7 +8,7 @@ from .._refusals import shown
 from ..errors import InvalidType, InvalidValue, Unauthorized
 from .selectors import Selector
 
-CLAIM = "mercure"  # the JWT claim Mercure reads: {"mercure": {"subscribe": [...], "publish": [...]}}
+CLAIM: str = "mercure"  # the JWT claim Mercure reads: {"mercure": {"subscribe": [...], "publish": [...]}}
 
 
 class Grant:
@@ -18,8 +18,8 @@ class Grant:
     __slots__ = ("subscribe", "publish")
 
     def __init__(self, subscribe: Iterable[str] = (), publish: Iterable[str] = ()) -> None:
-        self.subscribe = _selectors("subscribe", subscribe)
-        self.publish = _selectors("publish", publish)
+        self.subscribe: Tuple[Selector, ...] = _selectors("subscribe", subscribe)
+        self.publish: Tuple[Selector, ...] = _selectors("publish", publish)
 
     def may_subscribe(self, topic: str) -> bool:
         """True if a selector of ``subscribe`` covers ``topic``."""
@@ -54,6 +54,6 @@ def _selectors(what: str, given: Iterable[str]) -> Tuple[Selector, ...]:
     return tuple(Selector(text) for text in given)
 
 
-NOTHING = Grant()  # what a client without credentials may do: read public topics only
+NOTHING: Grant = Grant()  # what a client without credentials may do: read public topics only
 
 __all__ = ["CLAIM", "NOTHING", "Grant"]

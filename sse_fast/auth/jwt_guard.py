@@ -10,7 +10,7 @@ tokens are refused; ``audience`` and ``issuer``, when given, must match.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, FrozenSet, Iterable, Optional, Sequence, Tuple, Union
 
 from .._refusals import shown
 from ..errors import InvalidType, InvalidValue, Unauthorized
@@ -19,8 +19,10 @@ from .credentials import COOKIE, QUERY, Credentials
 from .grant import CLAIM, Grant
 from .guard import Guard
 
-HMAC = {"HS256": 32, "HS384": 48, "HS512": 64}  # algorithm -> shortest secret, in bytes (RFC 7518 3.2)
-ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+HMAC: Dict[str, int] = {"HS256": 32, "HS384": 48, "HS512": 64}  # algorithm -> shortest secret, in bytes (RFC 7518 3.2)
+ASYMMETRIC: FrozenSet[str] = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 _PUBLIC_KEY_TEXT = (b"-----BEGIN", b"ssh-", b"ecdsa-")
 Key = Any  # an HMAC secret (str or bytes), a PEM public key, or a ``cryptography`` key object
 
@@ -49,13 +51,17 @@ class JWTGuard(Guard):
         except ModuleNotFoundError as error:
             raise missing_framework(error, "sse_fast.auth.JWTGuard", "jwt", "jwt") from None
         self._jwt = jwt
-        self.algorithms = _algorithms(algorithms)
-        self.keys = _keys(keys, self.algorithms)
+        self.algorithms: Tuple[str, ...] = _algorithms(algorithms)
+        self.keys: Tuple[Key, ...] = _keys(keys, self.algorithms)
         _readable(jwt, self.keys, self.algorithms)
-        self.cookie, self.query, self.audience, self.issuer = cookie, query, audience, issuer
+        self.cookie: Optional[str] = cookie
+        self.query: Optional[str] = query
+        self.audience: Optional[str] = audience
+        self.issuer: Optional[str] = issuer
         if isinstance(leeway, bool) or not isinstance(leeway, (int, float)) or leeway < 0:
             raise InvalidValue(f"leeway must be a number of seconds >= 0, got {shown(leeway)}")
-        self.leeway, self.claim = leeway, claim
+        self.leeway: float = leeway
+        self.claim: str = claim
         super().__init__(self._verify, public=public)
 
     def _verify(self, credentials: Credentials) -> Optional[Grant]:

@@ -26,7 +26,7 @@ from urllib.parse import unquote
 from .._refusals import shown
 from ..errors import InvalidType, InvalidValue
 
-ANY = "*"
+ANY: str = "*"
 _UNRESERVED = r"A-Za-z0-9\-._~"
 _RESERVED = r":/?#\[\]@!$&'()*+,;="
 _PCT = r"%[0-9A-Fa-f]{2}"
@@ -47,7 +47,7 @@ class Selector:
             raise InvalidType(f"a topic selector must be a str, got {type(text).__name__}: {shown(text)}")
         if not text:
             raise InvalidValue("a topic selector must not be empty")
-        self.text = text
+        self.text: str = text
         self._pattern, self._simple = _compile(text)
 
     def matches(self, topic: str) -> bool:

@@ -40,7 +40,7 @@ Topics = Union[str, Iterable[str]]
 ResetPolicy = Callable[[str], bytes]
 # A topic's private events live on topic + PRIVATE: no topic name has a control character, and a suffix keeps
 # the topic's Redis Cluster hash tag (its first "{...}"), so both halves stay in one slot where it has one.
-PRIVATE = "\x00private"
+PRIVATE: str = "\x00private"
 
 
 class _Admitted(Tuple[str, ...]):
@@ -241,7 +241,7 @@ class Broker:
         self.log: EventLog = log if log is not None else MemoryLog(history, max_age, max_bytes)
         self.queue_bytes = queue_bytes
         self.on_reset = on_reset
-        self.guard = as_guard(guard)
+        self.guard: Optional[Guard] = as_guard(guard)
         self._lock = threading.RLock()  # _deliver fans out to threads' subscribers under it
         self._pressure = Pressure(queue_bytes, slow_after, self._drop_slow)
         # topic -> loop (None for threads) -> subscribers on it
