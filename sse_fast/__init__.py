@@ -12,6 +12,7 @@ from .errors import (
     BrokerUnavailable,
     ClientDisconnected,
     EventTooLarge,
+    Forbidden,
     HTTPTransportFailed,
     InvalidBrokerURL,
     InvalidEventId,
@@ -23,6 +24,7 @@ from .errors import (
     MissingExtra,
     NotHTTP,
     NotJSONSerializable,
+    Refused,
     SendTimedOut,
     SSEError,
     StreamClosed,
@@ -30,6 +32,7 @@ from .errors import (
     StreamRefused,
     StreamTooLarge,
     TransportNotFound,
+    Unauthorized,
 )
 from .event import Event
 from .parse import EventParser
@@ -52,6 +55,7 @@ __all__ = [
     "Event",
     "EventParser",
     "EventTooLarge",
+    "Forbidden",
     "FrameBuffer",
     "HTTPTransportFailed",
     "InvalidBrokerURL",
@@ -64,6 +68,7 @@ __all__ = [
     "MissingExtra",
     "NotHTTP",
     "NotJSONSerializable",
+    "Refused",
     "SSEError",
     "SendTimedOut",
     "State",
@@ -74,6 +79,7 @@ __all__ = [
     "StreamTooLarge",
     "StreamingNotSupported",
     "TransportNotFound",
+    "Unauthorized",
     "WSGIResponse",
     "Writer",
     "encode",

@@ -40,7 +40,7 @@ subclass say who ended it.
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Tuple
 
 from ._received import ServerSentEvent
 
@@ -163,12 +163,36 @@ class BrokerUnavailable(BrokerError, ConnectionError):
     """The broker's engine (e.g. Redis) could not be reached in time; nothing was published."""
 
 
+class Refused(SSEError, PermissionError):
+    """A broker guard refused a subscribe or publish. Answer the request with ``status``, ``headers`` and
+    ``body`` (``sse_fast.auth.refusal`` does it for ASGI and WSGI): the same bytes whatever the topic, so a
+    client learns nothing about which topics exist. The message (for logs, never the client) says why."""
+
+    status: int = 403
+    body: bytes = b"forbidden\n"
+    headers: Tuple[Tuple[str, str], ...] = (("content-type", "text/plain; charset=utf-8"),)
+
+
+class Unauthorized(Refused):
+    """No credentials where they are needed, or credentials that do not hold (a bad signature, an
+    algorithm not allowed, expired, not yet valid, malformed): ``401`` with ``WWW-Authenticate: Bearer``."""
+
+    status = 401
+    body = b"unauthorized\n"
+    headers = (("content-type", "text/plain; charset=utf-8"), ("www-authenticate", "Bearer"))
+
+
+class Forbidden(Refused):
+    """Valid credentials that do not cover a topic asked for: ``403``."""
+
+
 __all__ = [
     "BrokerClosed",
     "BrokerError",
     "BrokerUnavailable",
     "ClientDisconnected",
     "EventTooLarge",
+    "Forbidden",
     "HTTPTransportFailed",
     "InvalidBrokerURL",
     "InvalidEventId",
@@ -180,6 +204,7 @@ __all__ = [
     "MissingExtra",
     "NotHTTP",
     "NotJSONSerializable",
+    "Refused",
     "SSEError",
     "SendTimedOut",
     "StreamClosed",
@@ -187,4 +212,5 @@ __all__ = [
     "StreamTooLarge",
     "StreamingNotSupported",
     "TransportNotFound",
+    "Unauthorized",
 ]

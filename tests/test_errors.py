@@ -38,6 +38,9 @@ ALL = [
     sse_fast.InvalidBrokerURL,
     sse_fast.BrokerUnavailable,
     sse_fast.MissingExtra,
+    sse_fast.Refused,
+    sse_fast.Unauthorized,
+    sse_fast.Forbidden,
 ]
 
 

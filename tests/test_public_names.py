@@ -13,6 +13,7 @@ import sse_fast
 
 PACKAGE = Path(sse_fast.__file__).resolve().parent
 MODULES = ["client", "relay", "resume", "errors", "integrations.starlette"]
+MODULES += ["auth.selectors", "auth.grant", "auth.guard", "auth.credentials", "auth.jwt_guard", "auth.refusal"]
 
 
 def defined(module: str) -> Set[str]:

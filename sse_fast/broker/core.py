@@ -20,6 +20,7 @@ import threading
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from .._endings import DROPPED_SLOW, Ending
+from ..auth.guard import GrantFor, Guard, as_guard
 from ..encoder import encode, encode_json
 from ..errors import BrokerClosed, InvalidEventId, InvalidTopic, InvalidType, InvalidValue
 from ..resume import valid_id
@@ -39,6 +40,13 @@ DELIVERED = "delivered"
 log: logging.Logger = logging.getLogger("sse_fast.broker")
 Topics = Union[str, Iterable[str]]
 ResetPolicy = Callable[[str], bytes]
+# A topic's private events live on topic + PRIVATE: no topic name has a control character, and a suffix keeps
+# the topic's Redis Cluster hash tag (its first "{...}"), so both halves stay in one slot where it has one.
+PRIVATE: str = "\x00private"
+
+
+class _Admitted(Tuple[str, ...]):
+    """Topics a guard admitted (with the private ones of those the grant covers), checked already."""
 
 
 def reset_frame(head: str) -> bytes:
@@ -208,6 +216,8 @@ class Broker:
     subscriber may fall ``queue_bytes`` behind; a publisher waits while a subscriber of its topic is more
     than half of that behind, and a subscriber that stays behind for ``slow_after`` seconds is dropped as
     ``"slow"``. ``on_reset(head_id)`` returns the frame that marks a gap (default ``reset_frame``).
+    ``guard`` (a ``sse_fast.auth.Guard``, e.g. ``JWTGuard``, or a callable(credentials) -> Grant or None)
+    decides who may subscribe to and publish on which topics, and who reads private events.
     """
 
     def __init__(
@@ -225,6 +235,7 @@ class Broker:
         max_backoff: Optional[float] = None,
         prefix: Optional[str] = None,
         replicas: Optional[int] = None,
+        guard: Union[Guard, GrantFor, None] = None,
     ) -> None:
         if type(queue_bytes) is not int or queue_bytes < 1:  # refused here, not when the first reader falls behind
             refused = InvalidValue if type(queue_bytes) is int else InvalidType
@@ -234,6 +245,7 @@ class Broker:
         self.log: EventLog = log_for(url, log, history, memory_options, redis_options)
         self.queue_bytes = queue_bytes
         self.on_reset = on_reset
+        self.guard: Optional[Guard] = as_guard(guard)
         self._lock = threading.RLock()  # _deliver fans out to threads' subscribers under it
         self._pressure = Pressure(queue_bytes, slow_after, self._drop_slow)
         # topic -> loop (None for threads) -> subscribers on it
@@ -248,32 +260,56 @@ class Broker:
 
     # -- publishing -------------------------------------------------------------------------------
 
-    async def publish(self, topic: str, data: Any, *, event: Optional[str] = None, id: Optional[str] = None) -> str:
+    async def publish(
+        self,
+        topic: str,
+        data: Any,
+        *,
+        event: Optional[str] = None,
+        id: Optional[str] = None,
+        private: bool = False,
+        request: Any = None,
+    ) -> str:
         """Encode ``data`` once (text as is, anything else as JSON), store it, deliver it; returns its id.
-        Waits while a subscriber of ``topic`` is behind (at most ``slow_after`` for one that stopped reading)."""
-        topic, body, id = self._prepare(topic, data, event, id)
+        Waits while a subscriber of ``topic`` is behind (at most ``slow_after`` for one that stopped reading).
+        ``private``: only subscribers whose grant covers ``topic`` get it (needs a ``guard``). ``request``:
+        the guard checks that this client may publish on ``topic`` (``Unauthorized`` / ``Forbidden``)."""
+        topic, body, id = self._prepare(topic, data, event, id, private, request)
         new_id, _ = await self.log.append(topic, body, id)
         await self._pressure.wait(topic)
         return new_id
 
-    def publish_sync(self, topic: str, data: Any, *, event: Optional[str] = None, id: Optional[str] = None) -> str:
+    def publish_sync(
+        self,
+        topic: str,
+        data: Any,
+        *,
+        event: Optional[str] = None,
+        id: Optional[str] = None,
+        private: bool = False,
+        request: Any = None,
+    ) -> str:
         """``publish`` from any thread (a Flask or Django view, a worker), blocking; returns the id."""
-        topic, body, id = self._prepare(topic, data, event, id)
+        topic, body, id = self._prepare(topic, data, event, id, private, request)
         new_id, _ = self.log.append_sync(topic, body, id)
         self._pressure.wait_sync(topic)
         return new_id
 
     def _prepare(
-        self, topic: str, data: Any, event: Optional[str], id: Optional[str]
+        self, topic: str, data: Any, event: Optional[str], id: Optional[str], private: bool, request: Any
     ) -> Tuple[str, bytes, Optional[str]]:
         if self._closed:
             raise BrokerClosed("publish on a closed broker")
         check_topic(topic)
+        if private and self.guard is None:
+            raise InvalidValue("private=True needs Broker(guard=...): without one no subscriber may read it")
+        if request is not None and self.guard is not None:
+            self.guard.admit_publisher(request, topic)
         if id is not None and valid_id(id) is None:
             raise InvalidEventId(
                 f"an event id must be a non-empty str without CR, LF or NUL, at most 1 KiB; got {id!r}"
             )
-        return topic, encode_body(data, event), id
+        return (topic + PRIVATE if private else topic), encode_body(data, event), id
 
     def _deliver(self, topic: str, key: Key, frame: bytes) -> None:
         """The log's callback, in append order: hand the frame to each loop's subscribers, in order."""
@@ -345,17 +381,14 @@ class Broker:
 
     # -- subscribing ------------------------------------------------------------------------------
 
-    def _checked_topics(self, topics: Topics) -> Tuple[str, ...]:
-        """``topics`` as names, refused here if invalid or if the log cannot follow them together."""
-        names = check_topics(topics)
-        self.log.check_topics(names)
-        return names
-
-    def subscriber(self, topics: Topics, last_event_id: Optional[str] = None) -> Callable[[Any], Any]:
+    def subscriber(
+        self, topics: Topics, last_event_id: Optional[str] = None, *, request: Any = None
+    ) -> Callable[[Any], Any]:
         """A handler for any integration or transport: ``handler(writer)`` follows ``topics`` from
         ``last_event_id`` — ``stream`` on an ``AsyncWriter``, ``stream_sync`` on a ``Writer``. Topics are
-        checked now, so a bad one raises in the view."""
-        names = self._checked_topics(topics)
+        checked now, so a bad one raises in the view; so does a refusal of the ``guard``, which reads the
+        client's credentials from ``request`` (``Unauthorized`` / ``Forbidden``: answer them, no stream)."""
+        names = self._admit(check_topics(topics), request)
         if self._closed:
             raise BrokerClosed("subscribe on a closed broker")
 
@@ -369,8 +402,9 @@ class Broker:
     async def stream(self, writer: AsyncWriter, topics: Topics, last_event_id: Optional[str] = None) -> None:
         """Follow ``topics`` on ``writer`` until it closes: the history after ``last_event_id`` (or the
         reset frame), then live events; no id (None or ``""``, as ``EventSource`` sends none) starts live.
-        Await it in an async handler (ASGI, Starlette, aiohttp, streams)."""
-        names = self._checked_topics(topics)
+        Await it in an async handler (ASGI, Starlette, aiohttp, streams). With a ``guard``, a client that
+        sent no credentials here may follow public topics only: ``subscriber(..., request=)`` reads them."""
+        names = topics if isinstance(topics, _Admitted) else self._admit(check_topics(topics), None)
         sub = _AsyncSubscriber(writer, names, self.queue_bytes, self._pressure)
         self._add(sub, asyncio.get_running_loop())
         try:
@@ -386,7 +420,7 @@ class Broker:
     def stream_sync(self, writer: Writer, topics: Topics, last_event_id: Optional[str] = None) -> None:
         """``stream`` for a thread (WSGI: Flask, Django): blocks until the writer closes, writing each
         batch of queued frames in one transport write."""
-        names = self._checked_topics(topics)
+        names = topics if isinstance(topics, _Admitted) else self._admit(check_topics(topics), None)
         sub = _SyncSubscriber(writer, names, self.queue_bytes, self._pressure)
         remove_waker = writer.context.add_callback(lambda reason: sub.wake())
         self._add(sub, None)
@@ -410,6 +444,16 @@ class Broker:
         finally:
             remove_waker()
             self._remove(sub)
+
+    def _admit(self, names: Tuple[str, ...], request: Any) -> Tuple[str, ...]:
+        """``names`` if there is no guard; else what the guard lets the client of ``request`` follow:
+        ``names`` and the private topics of those its grant covers (or ``Unauthorized`` / ``Forbidden``);
+        ``InvalidTopic`` if the log cannot follow them in one subscription (Redis Cluster: one hash tag)."""
+        if self.guard is not None:
+            grant = self.guard.admit_subscriber(request, names)
+            names = _Admitted(names + tuple(t + PRIVATE for t in names if grant.may_subscribe(t)))
+        self.log.check_topics(names)  # (InvalidTopic where the log cannot follow them together)
+        return names
 
     def _replay_frames(self, sub: _Subscriber, replay: Union[Replay, Reset, None]) -> List[bytes]:
         """What a (re)connecting subscriber gets before live events; sets the key up to which it is served
@@ -480,7 +524,8 @@ class Broker:
             for by_loop in self._topics.values():
                 for group in by_loop.values():
                     subs |= group
-            return {"topics": len(self._topics), "subscribers": len(subs), **self._counts}
+            topics = sum(1 for topic in self._topics if not topic.endswith(PRIVATE))  # not a topic's private half
+            return {"topics": topics, "subscribers": len(subs), **self._counts}
 
     @property
     def closed(self) -> bool:

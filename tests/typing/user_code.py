@@ -186,3 +186,28 @@ def sync_handler(writer: Writer) -> None:
 wsgi_stream = WSGIResponse(sync_handler, heartbeat=15)
 wsgi_room = WSGIResponse(broker.subscriber(["room", "broadcast"], "f08f444e5b5f-1"))
 
+
+
+# -- who may subscribe to what (docs/production.md) --
+from sse_fast.auth import Credentials, Grant, Guard, JWTGuard, Refused, refusal_asgi  # noqa: E402
+
+
+def grant_for(credentials: Credentials) -> Optional[Grant]:
+    user = credentials.header("x-user")
+    return None if user is None else Grant(subscribe=[f"user:{user}"], publish=[])
+
+
+guarded = Broker(guard=Guard(grant_for, public=["news"]))
+by_callable = Broker(guard=grant_for)
+by_jwt = Broker(guard=JWTGuard("a-secret-of-at-least-32-bytes-long", ["HS256"], public=["news"]))
+
+
+async def guarded_app(scope: Scope, receive: Receive, send: Send) -> None:
+    try:
+        handler = by_jwt.subscriber(["news", "user:42"], from_scope(scope), request=scope)
+    except Refused as error:
+        assert_type(error.status, int)
+        await refusal_asgi(error)(scope, receive, send)
+        return
+    await ASGIResponse(handler)(scope, receive, send)
+    assert_type(await by_jwt.publish("news", {"n": 1}, private=True, request=scope), str)
