@@ -23,6 +23,9 @@ Each one is also the builtin it is most like (``ValueError``, ``TypeError``, ``C
     │   ├── LineTooLong
     │   └── EventTooLarge
     ├── StreamRefused
+    ├── Refused (PermissionError)              a broker guard's refusal: .status, .headers, .body
+    │   ├── Unauthorized                       401
+    │   └── Forbidden                          403
     └── BrokerError
         ├── BrokerClosed
         ├── BrokerUnavailable (ConnectionError)
