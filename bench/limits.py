@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 from typing import Any, Dict, List
@@ -167,7 +166,8 @@ def main() -> None:
           f"{refused:,} answered 503 + Retry-After; server CPU per refused attempt "
           f"{r['cpu_ms_per_attempt_gross']:.3f} ms gross, {r['cpu_ms_per_attempt_net']:.3f} ms net of the open "
           f"streams; their rate {r['events_per_stream_s_before']:.1f} events/s each before, "
-          f"{r['events_per_stream_s_during']:.1f} during; the limit counts {r['limit_open_after']} open after")  # fmt: skip
+          f"{r['events_per_stream_s_during']:.1f} during; the limit counts {r['limit_open_after']} open "
+          "after")  # fmt: skip
     if refused != r["attempts"] or r["limit_open_after"] != r["streams"]:
         sys.exit("FAIL: an attempt was not refused with 503 + Retry-After, or the count drifted")
 

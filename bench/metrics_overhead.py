@@ -96,7 +96,8 @@ def main() -> None:
     print(e2e.json.dumps(e2e.versions()))
     print(f"{args.rounds} rounds; paced: 1 client x {args.paced:,}; fan-out: {args.subs} x {args.events}; "
           f"burst: {args.subs} x 1,000")  # fmt: skip
-    print(f"\n{'run':<9}{'us CPU/event without':>22}{'with':>9}{'ratio':>8}{'events/s without':>18}{'with':>10}{'ratio':>8}")
+    print(f"\n{'run':<9}{'us CPU/event without':>22}{'with':>9}{'ratio':>8}"
+          f"{'events/s without':>18}{'with':>10}{'ratio':>8}")  # fmt: skip
     for run, once in runs.items():
         got: Dict[bool, List[Dict[str, float]]] = {False: [], True: []}
         for i in range(args.rounds):

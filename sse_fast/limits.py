@@ -9,9 +9,11 @@ open are never touched::
     limit = StreamLimit(per_process=10_000, per_client=8)
     app = ASGILimit(app, limit)                        # or app.add_middleware(ASGILimit, limit=limit)
     app = WSGILimit(wsgi_app, limit)
+    web.Application(middlewares=[aiohttp_middleware(limit)])   # aiohttp
 
 The client key is the peer address unless ``key`` is given: ``key(scope)`` under ASGI, ``key(environ)``
-under WSGI, returning any hashable (a user id, say).
+under WSGI, ``key(request)`` under aiohttp, returning any hashable (a user id, say). Code that accepts its
+own connections (asyncio streams) calls ``acquire(client)`` / ``release(client)`` around each stream.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .types import ASGIApp, Environ, Receive, Scope, Send, StartResponse
 Key = Callable[[Any], Hashable]
 BODY = b"too many open streams; retry later\n"
 
-__all__ = ["ASGILimit", "BODY", "Key", "StreamLimit", "WSGILimit"]
+__all__ = ["ASGILimit", "BODY", "Key", "StreamLimit", "WSGILimit", "aiohttp_middleware"]
 
 
 class StreamLimit:
@@ -149,6 +151,34 @@ class WSGILimit:
         except BaseException:
             self.limit.release(client)
             raise
+
+
+def aiohttp_middleware(limit: StreamLimit, *, paths: Optional[Sequence[str]] = None) -> Any:
+    """The same for aiohttp: ``web.Application(middlewares=[aiohttp_middleware(limit)])``. An aiohttp handler
+    streams before it returns, so the stream counts until then. ``key(request)`` names the client (default:
+    ``request.remote``)."""
+    from .integrations._missing import missing_framework
+
+    try:
+        from aiohttp import web
+    except ModuleNotFoundError as missing:
+        raise missing_framework(missing, "sse_fast.limits.aiohttp_middleware", "aiohttp", "aiohttp") from None
+    limit = _limit(limit)
+    prefixes = _paths(paths)
+
+    @web.middleware
+    async def stream_limit(request: Any, handler: Any) -> Any:
+        if prefixes and not request.path.startswith(prefixes):
+            return await handler(request)
+        client = limit.key(request) if limit.key is not None else (request.remote or "")
+        if not limit.acquire(client):
+            return web.Response(status=503, body=BODY, headers=dict(limit.headers()))
+        try:
+            return await handler(request)
+        finally:
+            limit.release(client)
+
+    return stream_limit
 
 
 class _Counted:

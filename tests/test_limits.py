@@ -8,7 +8,7 @@ from typing import Any, Callable, Iterator, List
 
 import httpx
 import pytest
-from servers import uvicorn_server, wait_until, waitress_server
+from servers import run_aiohttp, uvicorn_server, wait_until, waitress_server
 
 import sse_fast
 from sse_fast.errors import InvalidType, InvalidValue
@@ -157,6 +157,32 @@ def test_fastapi_add_middleware_limits_the_streaming_route() -> None:
         with httpx.Client(base_url=server.url, timeout=10) as other:
             assert other.get("/events").status_code == 503
             assert other.get("/health").json() == "ok"
+
+
+def test_aiohttp_middleware_limits_streams() -> None:
+    from aiohttp import web
+
+    from sse_fast.integrations.aiohttp import sse_response
+    from sse_fast.limits import aiohttp_middleware
+
+    limit = StreamLimit(per_process=1, retry_after=3)
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        return await sse_response(request, ticking, heartbeat=None)
+
+    app = web.Application(middlewares=[aiohttp_middleware(limit, paths=["/events"])])
+    app.router.add_get("/events", events)
+    with run_aiohttp(app) as server, contextlib.ExitStack() as stack:
+        http = stack.enter_context(httpx.Client(base_url=server.url, timeout=10))
+        response = stack.enter_context(http.stream("GET", "/events"))
+        lines = response.iter_lines()
+        assert next(lines) == "data: first"
+        with httpx.Client(base_url=server.url, timeout=10) as other:
+            answer = other.get("/events")
+            assert (answer.status_code, answer.headers["retry-after"], answer.content) == (503, "3", BODY)
+        response.close()
+        wait_until(lambda: limit.open == 0)
+        assert limit.refused == 1
 
 
 def test_a_refusal_is_answered_at_once_even_while_every_stream_is_open() -> None:
