@@ -15,7 +15,7 @@ from typing import Dict, FrozenSet, Iterator, List, Tuple
 import httpx
 import pytest
 from ports import free_port
-from servers import HOST, uvicorn_server, wait_until
+from servers import HOST, uvicorn_server, wait_until, waitress_server
 
 pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
@@ -117,6 +117,29 @@ def test_one_process_scrape_shows_streams_ends_broker_and_limit() -> None:
                 sse_fast_stream_ends_total__reason_is_client_disconnected=ends_before + 1,
             )
         )
+
+
+def test_the_wsgi_scrape_shows_wsgi_streams() -> None:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        pytest.skip("this test is the single-process mode")
+    import sse_fast
+    import sse_fast.metrics
+
+    def hold(writer: sse_fast.Writer) -> None:
+        writer.write_raw_event("first")
+        writer.context.wait_sync(10)
+
+    stream, scrape_app = sse_fast.WSGIResponse(hold, heartbeat=None), sse_fast.metrics.wsgi_app()
+
+    def app(environ: Dict[str, object], start_response: object) -> object:
+        return (scrape_app if str(environ["PATH_INFO"]).startswith("/metrics") else stream)(environ, start_response)
+
+    with waitress_server(app) as server, contextlib.ExitStack() as stack:
+        http = stack.enter_context(httpx.Client(base_url=server.url, timeout=10))
+        before = value(scrape(http), "sse_fast_open_streams", transport="wsgi")
+        response = stack.enter_context(http.stream("GET", "/events"))
+        assert next(response.iter_lines()) == "data: first"
+        assert value(scrape(http), "sse_fast_open_streams", transport="wsgi") == before + 1
 
 
 @contextlib.contextmanager
