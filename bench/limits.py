@@ -3,7 +3,7 @@
     python bench/limits.py                       # 100 open streams (the cap), 10,000 refused attempts
     python bench/limits.py --streams 50 --attempts 2000
 
-One uvicorn process serves ``/events`` (a stream that writes an event every 50 ms) behind ``ASGILimit`` with
+One uvicorn process serves ``/events`` (a stream that writes an event every 50 ms on the clock) behind ``ASGILimit`` with
 ``per_process`` = the number of streams the bench opens. Once they are open, a separate client process makes
 ``attempts`` connections (50 at a time), each a new TCP connection with one GET; every answer must be a 503
 with Retry-After. Reported: the server's CPU (utime + stime from /proc/<pid>/stat) during the attempts, per
@@ -38,9 +38,13 @@ if os.environ.get("BENCH_LIMIT"):
     limit = StreamLimit(per_process=int(os.environ["BENCH_LIMIT"]))
 
     async def _ticking(writer: Any) -> None:
+        """An event every TICK seconds on the clock (a late wake-up does not lower the rate)."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while not writer.context.done:
             await writer.write_raw_event("tick")
-            await asyncio.sleep(TICK)
+            due += TICK
+            await asyncio.sleep(max(0.0, due - loop.time()))
 
     _events = ASGILimit(sse_fast.ASGIResponse(_ticking, heartbeat=None), limit)
 
