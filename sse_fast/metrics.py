@@ -12,8 +12,10 @@ worker copies its figures into the shared files every ``interval`` seconds, and 
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 import weakref
 from collections import Counter as Tally
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple
@@ -47,6 +49,7 @@ TOPIC_SIZES = (1, 10, 100, 1000, 10000)  # the bounds of sse_fast_broker_topics_
 DEFAULT_INTERVAL = 1.0
 
 _watched: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_log = logging.getLogger("sse_fast.metrics")
 
 
 class Family(NamedTuple):
@@ -162,9 +165,14 @@ class _Copier:
             self._metrics[family.name] = metric
         return metric
 
-    def run(self, interval: float, stop: threading.Event) -> None:
-        while not stop.wait(interval):
-            self.copy()
+    def run(self, interval: float) -> None:
+        """The worker's copying thread: a copy that fails is logged, and the next one tries again."""
+        while True:
+            time.sleep(interval)
+            try:
+                self.copy()
+            except Exception:
+                _log.exception("sse_fast.metrics could not copy this worker's figures")
 
 
 _started: Optional[Callable[[], None]] = None  # what a scrape calls first: the copy in multiprocess mode
@@ -187,10 +195,7 @@ def start(interval: float = DEFAULT_INTERVAL, registry: Optional[CollectorRegist
         if _started is None:
             if multiprocess_dir():
                 copier = _Copier(CollectorRegistry())  # the values live in the files, not in this registry
-                thread = threading.Thread(
-                    target=copier.run, args=(interval, threading.Event()), name="sse-metrics", daemon=True
-                )
-                thread.start()
+                threading.Thread(target=copier.run, args=(interval,), name="sse-metrics", daemon=True).start()
                 _started = copier.copy
             else:
                 (registry if registry is not None else prometheus_client.REGISTRY).register(SSECollector())
