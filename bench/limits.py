@@ -3,12 +3,13 @@
     python bench/limits.py                       # 100 open streams (the cap), 10,000 refused attempts
     python bench/limits.py --streams 50 --attempts 2000
 
-One uvicorn process serves ``/events`` (a stream that writes an event every 50 ms on the clock) behind ``ASGILimit`` with
-``per_process`` = the number of streams the bench opens. Once they are open, a separate client process makes
-``attempts`` connections (50 at a time), each a new TCP connection with one GET; every answer must be a 503
-with Retry-After. Reported: the server's CPU (utime + stime from /proc/<pid>/stat) during the attempts, per
-attempt, gross and net of what the open streams used meanwhile (their rate measured just before); the open
-streams' event rate before and during the attempts; and that the limit still counts exactly the open streams.
+One uvicorn process serves ``/events`` (a stream that writes an event every 50 ms on the clock) behind
+``ASGILimit`` with ``per_process`` = the number of streams the bench opens. Once they are open, a separate
+client process makes ``attempts`` connections (50 at a time), each a new TCP connection with one GET; every
+answer must be a 503 with Retry-After. Reported: the server's CPU (utime + stime from /proc/<pid>/stat) during
+the attempts, per attempt, gross and net of what the open streams used meanwhile (their rate measured just
+before); the open streams' event rate before and during the attempts; and that the limit still counts exactly
+the open streams.
 """
 
 from __future__ import annotations
