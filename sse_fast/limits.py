@@ -26,7 +26,7 @@ from .errors import InvalidType, InvalidValue
 from .types import ASGIApp, Environ, Receive, Scope, Send, StartResponse
 
 Key = Callable[[Any], Hashable]
-BODY = b"too many open streams; retry later\n"
+BODY: bytes = b"too many open streams; retry later\n"
 
 __all__ = ["ASGILimit", "BODY", "Key", "StreamLimit", "WSGILimit", "aiohttp_middleware"]
 
@@ -46,17 +46,17 @@ class StreamLimit:
         key: Optional[Key] = None,
         retry_after: int = 5,
     ) -> None:
-        self.per_process = _cap("per_process", per_process)
-        self.per_client = _cap("per_client", per_client)
+        self.per_process: Optional[int] = _cap("per_process", per_process)
+        self.per_client: Optional[int] = _cap("per_client", per_client)
         if key is not None and not callable(key):
             raise InvalidType(f"StreamLimit key must be a callable or None, got {type(key).__name__}: {shown(key)}")
-        self.key = key
+        self.key: Optional[Key] = key
         if type(retry_after) is not int or retry_after < 0:
             raise InvalidValue(f"StreamLimit retry_after must be an int of seconds >= 0, got {shown(retry_after)}")
-        self.retry_after = retry_after
-        self.open = 0
-        self.admitted = 0
-        self.refused = 0
+        self.retry_after: int = retry_after
+        self.open: int = 0
+        self.admitted: int = 0
+        self.refused: int = 0
         self._by_client: Dict[Hashable, int] = {}  # only clients with a stream open: no key outlives its streams
         self._lock = threading.Lock()
 
@@ -106,9 +106,9 @@ class ASGILimit:
     """
 
     def __init__(self, app: ASGIApp, limit: StreamLimit, *, paths: Optional[Sequence[str]] = None) -> None:
-        self.app = app
-        self.limit = _limit(limit)
-        self.paths = _paths(paths)
+        self.app: ASGIApp = app
+        self.limit: StreamLimit = _limit(limit)
+        self.paths: Tuple[str, ...] = _paths(paths)
         self._refusal = [(name.encode(), value.encode()) for name, value in limit.headers()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -134,9 +134,9 @@ class WSGILimit:
 
     def __init__(self, app: Callable[[Environ, StartResponse], Iterable[bytes]], limit: StreamLimit, *,
                  paths: Optional[Sequence[str]] = None) -> None:  # fmt: skip
-        self.app = app
-        self.limit = _limit(limit)
-        self.paths = _paths(paths)
+        self.app: Callable[[Environ, StartResponse], Iterable[bytes]] = app
+        self.limit: StreamLimit = _limit(limit)
+        self.paths: Tuple[str, ...] = _paths(paths)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if self.paths and not environ.get("PATH_INFO", "").startswith(self.paths):

@@ -43,10 +43,10 @@ __all__ = [
     "multiprocess_dir", "start", "watch", "wsgi_app",
 ]  # fmt: skip
 
-GAUGE = "gauge"
-COUNTER = "counter"
-TOPIC_SIZES = (1, 10, 100, 1000, 10000)  # the bounds of sse_fast_broker_topics_by_subscribers{le}
-DEFAULT_INTERVAL = 1.0
+GAUGE: str = "gauge"
+COUNTER: str = "counter"
+TOPIC_SIZES: Tuple[int, ...] = (1, 10, 100, 1000, 10000)  # the bounds of sse_fast_broker_topics_by_subscribers{le}
+DEFAULT_INTERVAL: float = 1.0
 
 _watched: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _log = logging.getLogger("sse_fast.metrics")
@@ -90,7 +90,7 @@ def families() -> List[Family]:
         Family("sse_fast_open_streams", GAUGE, "Streams open now, by transport.", ("transport",),
                {(kind,): float(n) for kind, n in streams.items()}),
         Family("sse_fast_stream_ends", COUNTER, "Streams ended, by reason.", ("reason",),
-               {(reason,): float(n) for reason, n in registry.ends().items()}),
+               {(str(reason),): float(n) for reason, n in registry.ends().items()}),
         one("sse_fast_broker_topics", GAUGE, "Topics with a subscriber in this process.", total("topics")),
         one("sse_fast_broker_subscribers", GAUGE, "Broker subscribers in this process.", total("subscribers")),
         Family("sse_fast_broker_topics_by_subscribers", GAUGE,
