@@ -342,9 +342,9 @@ def replay_run(missed: int, clients: int) -> Dict[str, Any]:
             "cpu_ms_per_client": cpu * 1e3 / clients}  # fmt: skip
 
 
-def burst_run(subs: int, events: int = 1000, pad: int = 300) -> Dict[str, Any]:
+def burst_run(subs: int, events: int = 1000, pad: int = 300, name: str = "broker") -> Dict[str, Any]:
     """``events`` chunks padded to ~330 B, published with no pause to ``subs`` subscribers: all must get all."""
-    server = _server("broker")
+    server = _server(name)
     try:
         children = _spawn_clients(server.port, subs, events)
         _wait_subscribers(server.port, subs, children)

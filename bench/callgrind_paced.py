@@ -40,11 +40,12 @@ def _get(url: str) -> None:
 
 
 def instructions(app: str, events: int, http: str, loop: str, checkout: str, out: str) -> int:
-    """callgrind's instruction count of a uvicorn process that served ``/paced?n=1`` and ``/paced?n=events``."""
+    """callgrind's instruction count of a uvicorn process that served ``/paced?n=1`` and ``/paced?n=events``
+    (``app``: an app of bench/e2e.py, or ``module:app`` of another bench module)."""
     port = _free_port()
     env = {**os.environ, "PYTHONHASHSEED": "1", "PYTHONPATH": checkout}
     cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-m", "uvicorn",
-           f"e2e:{app}", "--app-dir", HERE, "--port", str(port), "--http", http, "--loop", loop,
+           app if ":" in app else f"e2e:{app}", "--app-dir", HERE, "--port", str(port), "--http", http, "--loop", loop,
            "--log-level", "warning", "--no-access-log"]  # fmt: skip
     # cwd: ``python -m`` puts the working directory first on sys.path, before PYTHONPATH's checkout
     proc = subprocess.Popen(cmd, env=env, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -69,8 +70,9 @@ def instructions(app: str, events: int, http: str, loop: str, checkout: str, out
 
 
 def per_event(app: str, events: int, http: str, loop: str, checkout: str, keep: str) -> float:
-    one = instructions(app, 1, http, loop, checkout, os.path.join(keep, f"{app}.1"))
-    many = instructions(app, events + 1, http, loop, checkout, os.path.join(keep, f"{app}.{events + 1}"))
+    name = app.replace(":", ".")
+    one = instructions(app, 1, http, loop, checkout, os.path.join(keep, f"{name}.1"))
+    many = instructions(app, events + 1, http, loop, checkout, os.path.join(keep, f"{name}.{events + 1}"))
     return (many - one) / events
 
 

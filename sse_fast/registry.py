@@ -14,13 +14,14 @@ import signal
 import threading
 import time
 import weakref
-from typing import Any, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
-from .context import SHUTDOWN
+from .context import CLOSED, SHUTDOWN
 
 _lock = threading.Lock()
 _streams: "weakref.WeakSet[Any]" = weakref.WeakSet()  # a dropped writer leaves the set by itself
 _draining = 0  # > 0 while a shutdown runs: a stream opened meanwhile is told to finish at once
+_ends: Dict[str, int] = {}  # streams ended in this process, by reason (read by sse_fast.metrics)
 
 
 def register(writer: Any) -> None:
@@ -34,14 +35,22 @@ def register(writer: Any) -> None:
 
 def unregister(writer: Any) -> None:
     """Forget a closed writer (writers call this themselves)."""
+    reason = writer.context.reason or CLOSED
     with _lock:
         _streams.discard(writer)
+        _ends[reason] = _ends.get(reason, 0) + 1
 
 
 def open_streams() -> List[Any]:
     """The writers open right now."""
     with _lock:
         return list(_streams)
+
+
+def ends() -> Dict[str, int]:
+    """How many streams ended in this process, by reason (``"client_disconnected"``, ``"slow"``...)."""
+    with _lock:
+        return dict(_ends)
 
 
 def shutdown_sync(grace: float = 5.0, close_timeout: float = 5.0) -> int:

@@ -12,7 +12,7 @@ import pytest
 import sse_fast
 
 PACKAGE = Path(sse_fast.__file__).resolve().parent
-MODULES = ["client", "relay", "resume", "errors", "integrations.starlette"]
+MODULES = ["client", "relay", "resume", "errors", "integrations.starlette", "limits", "metrics"]
 MODULES += ["auth.selectors", "auth.grant", "auth.guard", "auth.credentials", "auth.jwt_guard", "auth.refusal"]
 
 
