@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
+from held_sockets import holds
 from server_procs import SERVERS, Running, h2_data, h2_request, running
-from servers import frozen_request
+from servers import frozen_request, wait_until
 from sse_apps import FAREWELL, FROZEN_TIMEOUT
 from wire_table import TABLE_BYTES
 
@@ -32,6 +33,29 @@ OLD_GRANIAN = (
     "granian before 2.8 (2.5.7 is the newest on Python 3.9) accepts every ASGI body send at once: the handler "
     "wrote all 128 MiB to a client that reads nothing, so send_timeout never fired; 2.8.0 pushes back"
 )
+
+
+# Servers that keep a dropped frozen client's connection (and what they queued for it) open for as long as the
+# client stays connected: after the app ends the response they close the transport gracefully, which waits to
+# flush to a client that reads nothing; no ASGI / WSGI interface lets the app abort the connection instead.
+_UVICORN = (
+    "uvicorn ends a response the app did not complete with transport.close(), which (asyncio's and uvloop's "
+    "alike) closes the socket only once its write buffer is flushed, to a client that reads nothing"
+)
+KEEPS_THE_SOCKET = {
+    "uvicorn-h11-asyncio": _UVICORN,
+    "uvicorn-httptools-asyncio": _UVICORN,
+    "uvicorn-h11-uvloop": _UVICORN,
+    "uvicorn-httptools-uvloop": _UVICORN,
+    "gunicorn-uvicorn-worker": _UVICORN,
+    "hypercorn-http1": "hypercorn closes the connection with StreamWriter.close() and waits in wait_closed() "
+    "until the write buffer is flushed, to a client that reads nothing",
+    "granian-http1": "granian (hyper, in Rust) keeps the connection until the body it queued is written",
+    "granian-h2c": "granian (hyper, in Rust) keeps the HTTP/2 connection until the data it queued is written",
+    "gunicorn-gthread": "gunicorn's gthread worker writes each body chunk with a blocking sendall(); for a client "
+    "that reads nothing it stays in that call, holding the socket and the worker thread",
+}
+RELEASE_GUARD = 5.0  # seconds given to the server to release the socket after the drop
 
 
 def buffers_the_body(name: str) -> Optional[str]:
@@ -91,6 +115,21 @@ def test_a_frozen_client_is_dropped_at_send_timeout(server: Running, request: py
     assert reason == "send_timeout"
     assert f"{FROZEN_TIMEOUT} s" in message
     assert written < 64 * 1024 * 1024  # the server pushed back long before the handler's 128 MiB
+
+
+def test_a_dropped_frozen_client_gets_its_socket_released(server: Running, request: pytest.FixtureRequest) -> None:
+    why = buffers_the_body(server.name) or KEEPS_THE_SOCKET.get(server.name)
+    if why is not None:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=why))
+    server.probe.clear()
+    sock = h2_request(server.port, "/frozen") if server.spec.http2 else frozen_request(server.port)
+    try:
+        reason, _, _ = server.probe.get("frozen", timeout=20)
+        assert reason == "send_timeout"
+        client_port = sock.getsockname()[1]
+        wait_until(lambda: not holds(server.proc.pid, client_port), RELEASE_GUARD)  # the client stays, frozen
+    finally:
+        sock.close()
 
 
 @pytest.mark.parametrize("name", list(SERVERS))

@@ -149,25 +149,30 @@ class EventSourceResponse(Response):
             self.active = False
         if writer.context.reason == SEND_TIMEOUT:
             raise SendTimeoutError() from error
+        if isinstance(error, ClientDisconnected) and isinstance(error.__cause__, OSError):
+            raise error.__cause__  # what the server's send raised, re-raised as sse-starlette does
         if error is not None and not (writer.context.done and isinstance(error, ConnectionError)):
             await _flush(writer)  # what came before the error is sent, as sse-starlette would have
             writer.abort(CLOSED)  # the body is not ended, so the client can tell the stream broke
             raise error
-        await writer.close()
-        if writer.context.reason == CLIENT_DISCONNECTED and self.client_close_handler_callable is not None:
-            await self.client_close_handler_callable(dict(DISCONNECT))
+        if writer.context.reason == CLIENT_DISCONNECTED:
+            writer.abort(CLIENT_DISCONNECTED)  # nothing more is sent to a client that left: no closing body
+            if self.client_close_handler_callable is not None:
+                await self.client_close_handler_callable(dict(DISCONNECT))
+        else:
+            await writer.close()
         if self.background is not None:
             await self.background()
 
     async def _run(self, writer: AsyncWriter) -> BaseException | None:
         """Stream until the content ends, the client leaves, a send fails or shutdown's grace is over."""
-        stream = asyncio.ensure_future(self._stream_response(writer))
+        helpers: set[asyncio.Future[None]] = set()
+        if self.data_sender_callable is not None:
+            helpers.add(asyncio.ensure_future(self.data_sender_callable()))
+        stream = asyncio.ensure_future(self._stream_response(writer, helpers))
         enders = {stream, asyncio.ensure_future(self._until_stream_must_end(writer, stream))}
         if self._ping_interval > 0:
             enders.add(asyncio.ensure_future(self._ping(writer)))
-        helpers = set()
-        if self.data_sender_callable is not None:
-            helpers.add(asyncio.ensure_future(self.data_sender_callable()))
         try:
             while True:
                 done, _ = await asyncio.wait(enders | helpers, return_when=asyncio.FIRST_COMPLETED)
@@ -178,31 +183,39 @@ class EventSourceResponse(Response):
                     return None
                 helpers -= done
         finally:
-            running = [task for task in enders | helpers if not task.done()]
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await _cancelled(enders | helpers)
 
-    async def _stream_response(self, writer: AsyncWriter) -> None:
+    async def _stream_response(self, writer: AsyncWriter, helpers: set[asyncio.Future[None]]) -> None:
         async for data in self.body_iterator:
             try:
-                await self._write(writer, ensure_bytes(data, self.sep))
+                chunk = ensure_bytes(data, self.sep)
+                logger.debug("chunk: %s", chunk)  # as sse-starlette logs it
+                await self._write(writer, chunk)
             except BaseException:
-                await self._close_body_iterator()
+                await _shielded(self._clean_up(helpers))
                 raise
         self.active = False
+
+    async def _clean_up(self, helpers: set[asyncio.Future[None]]) -> None:
+        """After a failed encode or send: as sse-starlette's task group, the producer feeding the content
+        (``data_sender_callable``) is cancelled before the content is closed under it."""
+        await _cancelled(helpers)
+        await self._close_body_iterator()
 
     async def _close_body_iterator(self) -> None:
         """Run the iterator's cleanup after a failed encode or send, within ``cleanup_timeout``."""
         aclose = getattr(self.body_iterator, "aclose", None)
         if aclose is None:
             return
-        try:
-            await asyncio.wait_for(aclose(), self._cleanup_timeout)
-        except asyncio.TimeoutError:
+        cleanup = asyncio.ensure_future(aclose())
+        # as sse-starlette's deadline: the cleanup starts even with 0 s, and is reported as cut short once it
+        # was cancelled, also when it swallows the cancellation
+        if not (await asyncio.wait({cleanup}, timeout=self._cleanup_timeout))[0]:
+            cleanup.cancel()
+            await asyncio.wait({cleanup})
             logger.warning("Body iterator cleanup cancelled after %s seconds", self._cleanup_timeout)
-        except Exception:
-            logger.exception("Error closing body iterator after encoding or send failure")
+        if not cleanup.cancelled() and cleanup.exception() is not None:
+            logger.error("Error closing body iterator after encoding or send failure", exc_info=cleanup.exception())
 
     async def _ping(self, writer: AsyncWriter) -> None:
         while self.active:
@@ -211,7 +224,9 @@ class EventSourceResponse(Response):
                 ping = self.ping_message_factory()
             else:
                 ping = ServerSentEvent(comment=f"ping - {datetime.now(timezone.utc)}", sep=self.sep)
-            await writer.write_frame(ensure_bytes(ping, self.sep))
+            ping_bytes = ensure_bytes(ping, self.sep)
+            logger.debug("ping: %s", ping_bytes)
+            await writer.write_frame(ping_bytes)
             await writer.flush()  # in both modes: a ping waits for a pending send, and never queues behind one
 
     async def _write(self, writer: AsyncWriter, frame: bytes) -> None:
@@ -252,6 +267,25 @@ class EventSourceResponse(Response):
             raise SendTimeoutError() from exc
         if self.background is not None:
             await self.background()
+
+
+async def _cancelled(tasks: set[asyncio.Future[None]]) -> None:
+    """Cancel the ``tasks`` still running and wait until they stopped."""
+    running = [task for task in tasks if not task.done()]
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
+
+
+async def _shielded(cleanup: Coroutine[Any, Any, None]) -> None:
+    """Run ``cleanup`` to its end (as sse-starlette's shielded scope) even if the caller is cancelled
+    meanwhile; the cancellation is raised once it ended."""
+    task = asyncio.ensure_future(cleanup)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise
 
 
 async def _flush(writer: AsyncWriter) -> ClientDisconnected | None:

@@ -85,9 +85,11 @@ class ASGISink:
             await self.send(data)
 
     async def end(self) -> None:
-        self._unwatch()
         await self.start()
-        await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+        try:  # receive() stays watched during the closing send: a server may answer it only once it returned
+            await self._send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self._unwatch()
 
     async def break_off(self, error: BaseException) -> None:
         """Leave the body unfinished: the app raises ``error`` next, and the server drops the connection."""
@@ -121,7 +123,8 @@ def _start_message(scope: Scope, options: Options) -> Dict[str, Any]:
 async def answer_head(scope: Scope, send: Send, options: Options) -> None:
     """HEAD: the status and headers a GET would get, and an empty body; each send bounded by
     ``send_timeout`` (``SendTimedOut`` when it stalls)."""
-    for message in (_start_message(scope, options), {"type": "http.response.body", "body": b""}):
+    end = {"type": "http.response.body", "body": b"", "more_body": False}
+    for message in (_start_message(scope, options), end):
         await _bounded(send(message), options.send_timeout, f"the ASGI send of {message['type']!r} for HEAD")
 
 
