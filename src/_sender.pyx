@@ -15,6 +15,7 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 from asyncio import current_task
 from collections.abc import Coroutine
 from types import SimpleNamespace
+from warnings import warn as _warn
 
 from sse_fast._encoder import encode_json
 from sse_fast.writer._sender_py import HIGH_WATER as _HIGH_WATER, INLINE, MARK_EVERY as _MARK_EVERY
@@ -296,7 +297,9 @@ cdef class _Write:
         return self.inner
 
     def close(self):
-        if self.step == SENDING or self.step == WAITING:
+        if self.step == NEW:  # as a coroutine closed before it ran: over, and no warning
+            self.step = OVER
+        elif self.step == SENDING or self.step == WAITING:
             inner = self.inner
             try:
                 closer = getattr(inner, "close", None)
@@ -307,6 +310,10 @@ cdef class _Write:
                     self._sent()
                 self.step = OVER
                 self.inner = None
+
+    def __dealloc__(self):
+        if self.step == NEW:  # never awaited: the frame was not written; say so as a coroutine would
+            _warn(f"coroutine '{_QUALNAME}' was never awaited", RuntimeWarning, 1)
 
     cdef object _resume(self, value, exc):
         cdef PyObject *res = NULL
@@ -425,6 +432,7 @@ cdef class _Write:
         return _OVER
 
 
+cdef str _QUALNAME = "SenderCore.write"  # the twin's coroutine's name, in the never-awaited warning
 cdef object _OVER = object()  # what _resume returns when the write is over
 _CREATED = SimpleNamespace(f_lasti=-1)  # a cr_frame stand-in for inspect on Python < 3.11: not started yet
 _SUSPENDED = SimpleNamespace(f_lasti=0)  # and waiting in the sink

@@ -8,11 +8,15 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import functools
+import gc
 import inspect
 import threading
+import warnings
 from typing import Any, Awaitable, Callable
 
+import httpx
 import pytest
+from servers import uvicorn_server
 
 import sse_fast
 from sse_fast import AsyncWriter, ClientDisconnected
@@ -90,15 +94,43 @@ async def test_a_write_awaited_twice_is_refused() -> None:
         await write
 
 
-@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")  # the pure twin's, as for any coroutine
 @on_a_loop
-async def test_a_write_never_awaited_sends_nothing() -> None:
+async def test_a_write_never_awaited_sends_nothing_and_warns() -> None:
+    """On both cores, as any coroutine left unawaited: nothing is written, and a RuntimeWarning says so."""
     sink = MemorySink()
     writer = AsyncWriter(sink)
-    writer.write_event("never")
+    with pytest.warns(RuntimeWarning, match=r"^coroutine '[\w.]+' was never awaited$"):
+        writer.write_event("never")  # type: ignore[unused-coroutine]
     await writer.write_event("awaited")
     await writer.flush()
     assert sink.data == b'data: "awaited"\n\n'
+
+
+@on_a_loop
+async def test_a_write_closed_before_it_ran_warns_nothing() -> None:
+    """``close()`` on a write not yet begun (as on any coroutine) discards it without the warning."""
+    writer = AsyncWriter(MemorySink())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write = writer.write_comment("dropped")
+        write.close()
+        del write
+        gc.collect()
+    await writer.write_comment("next")
+    assert writer._sender.size == 0
+
+
+def test_a_handler_that_forgets_await_is_warned_under_a_real_server() -> None:
+    """The silent failure of issue 21: a handler answering 200 with no event; now the server warns."""
+
+    async def handler(writer: AsyncWriter) -> None:
+        writer.write_event("lost")  # type: ignore[unused-coroutine]
+        await writer.write_event("sent")
+
+    with pytest.warns(RuntimeWarning, match="was never awaited"):
+        with uvicorn_server(sse_fast.ASGIResponse(handler, heartbeat=None)) as server:
+            body = httpx.get(server.url, timeout=10).text
+    assert body == 'data: "sent"\n\n'
 
 
 @on_a_loop

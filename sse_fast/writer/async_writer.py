@@ -7,7 +7,7 @@ import concurrent.futures
 import contextlib
 import inspect
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, AsyncIterable, Callable, Coroutine, Optional, Union
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
@@ -19,7 +19,7 @@ _NO_LOCK = contextlib.nullcontext()  # reentrant and reusable: one for every Asy
 Handler = Callable[["AsyncWriter"], Any]
 
 
-class AsyncWriter(BaseWriter[Awaitable[None]]):
+class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
     """The writer for asyncio transports (ASGI, asyncio streams): every method is awaited.
 
     A write that finds the writer idle hands its frame to the transport at once, from the caller's task (a
@@ -31,6 +31,9 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     next write raises ``ClientDisconnected`` (``SendTimedOut`` for the timeout); ``close()`` sends what is
     queued, then ends the body, and a write after it raises ``StreamClosed``. Use the writer on its event
     loop's thread; from other threads, ``close_threadsafe()``.
+
+    Every write returns a coroutine (typed so: a type checker reports one left unused); a write never awaited
+    writes nothing and warns ``RuntimeWarning: coroutine ... was never awaited``, as any coroutine does.
     """
 
     __slots__ = ("_loop", "_sender", "_send", "_ended", "_owner", "_cancels")
