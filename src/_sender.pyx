@@ -5,7 +5,7 @@
 The twin's ``write`` is a coroutine; here it returns a ``_Write``, an awaitable object that does the same
 steps when first resumed and then hands each resume straight to the sink's own awaitable. A paced event so
 costs one small object instead of a Python frame and a coroutine. ``write_event`` (``AsyncWriter``'s, the
-token-by-token path) and ``body_send`` (ASGI's body ``send``) spare two more Python frames per event.
+token-by-token path) spares one more Python frame per event.
 """
 
 cimport cython
@@ -135,7 +135,7 @@ cdef extern from *:
 
 cdef object _OPEN = State.OPEN
 # the call sites of sse_fast_slot_get / _set: each keeps where its attribute lies
-cdef sse_fast_slot _AT_SENDER, _AT_DEFAULT, _AT_STATE, _AT_LAST_WRITE, _AT_SEND
+cdef sse_fast_slot _AT_SENDER, _AT_DEFAULT, _AT_STATE, _AT_LAST_WRITE
 cdef Py_ssize_t HIGH_WATER = _HIGH_WATER
 cdef Py_ssize_t MARK_EVERY = _MARK_EVERY
 
@@ -214,27 +214,6 @@ def write_event(writer, data):
     cdef SenderCore sender = sse_fast_slot_get(writer, "_sender", &_AT_SENDER)
     default = sse_fast_slot_get(writer, "_default", &_AT_DEFAULT)
     return sender._new_write(encode_json(data) if default is None else encode_json(data, None, None, None, default))
-
-
-def body_send(send):
-    """ASGI: the sink's ``send(data)`` once the response started (see the twin)."""
-    return BodySend(send)
-
-
-@cython.final
-cdef class BodySend:
-    """What ``body_send`` returns: the body message is built here, and a write calls it with no Python call."""
-
-    cdef object _send
-
-    def __init__(self, send):
-        self._send = send
-
-    def __call__(self, data):
-        return self._body(data)
-
-    cdef inline object _body(self, data):
-        return self._send({"type": "http.response.body", "body": data, "more_body": True})
 
 
 @cython.freelist(16)
@@ -382,12 +361,7 @@ cdef class _Write:
             s._loop.call_soon(s._turn_marked)
         self.step = SENDING
         try:
-            send = sse_fast_slot_get(s._sink, "send", &_AT_SEND)
-            if type(send) is BodySend:  # ASGI after the start: no Python call
-                sent = (<BodySend>send)._body(self.frame)
-            else:
-                sent = send(self.frame)
-            self.inner = sse_fast_awaited(sent)
+            self.inner = sse_fast_awaited(s._sink.send(self.frame))
         except BaseException as error:
             if not self._failed(error):
                 raise

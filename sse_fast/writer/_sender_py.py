@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, List, Optional
 
 from .base import BaseWriter, State
 
@@ -117,13 +117,3 @@ class SenderCore:
     def _absorbs(self, exc: BaseException) -> bool:
         """Report a send that raised ``exc``; True when ``exc`` stops here."""
         raise NotImplementedError
-
-
-def body_send(send: Callable[[Dict[str, Any]], Awaitable[None]]) -> Callable[[bytes], Awaitable[None]]:
-    """ASGI: the sink's ``send(data)`` once the response started (one body chunk, more to come). A closure:
-    called from Python code, it costs no more than a method."""
-
-    def send_body(data: bytes) -> Awaitable[None]:
-        return send({"type": "http.response.body", "body": data, "more_body": True})
-
-    return send_body

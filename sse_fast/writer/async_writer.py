@@ -7,7 +7,7 @@ import concurrent.futures
 import contextlib
 import inspect
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterable, Callable, Coroutine, Optional, Union
+from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Coroutine, Optional, Union
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
@@ -78,6 +78,12 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
     def kick(self) -> None:
         """Start the sender for what ``offer(start=False)`` queued (nothing if it runs already)."""
         self._sender.kick()
+
+    def send_first(self, start: Callable[[], Awaitable[None]]) -> None:
+        """Call ``start()`` (a transport's response start) now, from the sender, before anything written:
+        bounded by ``send_timeout`` as every send, and a failure drops the stream as a failed send does.
+        Call once, before the first write."""
+        self._sender.send_first(start)
 
     def _discard_pending(self) -> None:
         self._sender.stop()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any, List, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, List, Optional
 
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
 from ..encoder import IMPLEMENTATION
@@ -25,12 +25,12 @@ from ._sender_py import HIGH_WATER, INLINE, MARK_EVERY
 from .base import HEARTBEAT, IS_CLOSED, BaseWriter, State
 
 if TYPE_CHECKING or IMPLEMENTATION != "c":
-    from ._sender_py import SenderCore, body_send
+    from ._sender_py import SenderCore
 
     compiled_write_event = None  # AsyncWriter keeps BaseWriter.write_event
 else:
     try:
-        from ._sender import SenderCore, body_send
+        from ._sender import SenderCore
         from ._sender import write_event as compiled_write_event
     except ImportError as exc:  # a build from before src/_sender.pyx existed: half a core
         raise ImportError(
@@ -68,6 +68,11 @@ class Sender(SenderCore):
         if self.pending and self._task is None and not self.stopped:
             self._task = self._loop.create_task(self._drain())
 
+    def send_first(self, start: Callable[[], Awaitable[None]]) -> None:
+        """Start the sender now with ``start()`` (the transport's response start), bounded as every send;
+        what is written meanwhile queues behind it."""
+        self._task = self._loop.create_task(self._drain(start))
+
     async def wait_for_room(self) -> None:
         """Wait until the sender has taken the queue, if ``HIGH_WATER`` bytes or more are in it."""
         if self.size < HIGH_WATER:
@@ -93,7 +98,7 @@ class Sender(SenderCore):
                 data = self._take()
                 self._task = INLINE
                 self._caller = asyncio.current_task(self._loop)
-                await self._send(data)
+                await self._send(self._sink.send, data)
             elif task is INLINE:  # another task's write is in the sink: look again next turn
                 await asyncio.sleep(0)
             else:
@@ -116,10 +121,12 @@ class Sender(SenderCore):
             self._watchdog.cancel()  # drops its reference to the writer at once
             self._watchdog = None
 
-    async def _drain(self) -> None:
+    async def _drain(self, start: Optional[Callable[[], Awaitable[None]]] = None) -> None:
         try:
+            if start is not None:
+                await self._send(start)
             while self.pending and not self.stopped:
-                await self._send(self._take())
+                await self._send(self._sink.send, self._take())
         finally:
             self._task = None
 
@@ -138,11 +145,12 @@ class Sender(SenderCore):
     def _release(self) -> None:
         self._holds -= 1
 
-    async def _send(self, data: bytes) -> None:
-        """Hand ``data`` to the sink (from the sender task, or ``flush``'s caller), bounded by the watchdog."""
+    async def _send(self, send: Callable[..., Awaitable[None]], *data: bytes) -> None:
+        """``await send(*data)``: the sink's ``send(data)`` (or its response start), from the sender task or
+        ``flush``'s caller, bounded by the watchdog."""
         self._begin(time.monotonic())
         try:
-            await self._sink.send(data)
+            await send(*data)
         except BaseException as exc:
             if not self._absorbs(exc):
                 raise
@@ -254,7 +262,6 @@ __all__ = [
     "MARK_EVERY",
     "Sender",
     "SenderCore",
-    "body_send",
     "compiled_write_event",
     "uncancel",
 ]
