@@ -1,4 +1,4 @@
-"""What an ``AsyncWriter`` write returns, on whichever core is in use (CI runs this file on both: the compiled
+"""What an ``AsyncWriter`` write returns, on both twins of the write path (the ``sender`` fixture: the compiled
 core's write is an awaitable object, the pure twin's a coroutine). Both must be usable wherever a coroutine is:
 ``await``, ``create_task``, ``run_coroutine_threadsafe``, ``asyncio.wait_for``; a write thrown into, closed or
 awaited twice behaves as a coroutine would, and leaves the writer able to send the next frame."""
@@ -21,7 +21,6 @@ from servers import uvicorn_server
 import sse_fast
 from sse_fast import AsyncWriter, ClientDisconnected
 from sse_fast.testing import MemorySink
-from sse_fast.writer import sender
 
 
 def on_a_loop(test: Callable[[], Awaitable[Any]]) -> Callable[[], None]:
@@ -32,10 +31,7 @@ def on_a_loop(test: Callable[[], Awaitable[Any]]) -> Callable[[], None]:
     return run
 
 
-def test_the_compiled_core_brings_the_compiled_write() -> None:
-    compiled = sse_fast.IMPLEMENTATION == "c"
-    assert (sender.SenderCore.__module__ == "sse_fast.writer._sender") is compiled
-    assert (sender.compiled_write_event is not None) is compiled
+pytestmark = pytest.mark.usefixtures("sender")  # every test here runs on both twins of the write path
 
 
 @on_a_loop
@@ -188,8 +184,9 @@ async def test_a_burst_queued_past_high_water_waits_and_then_goes_out_whole() ->
 
 @on_a_loop
 async def test_a_writer_class_changed_after_writes_is_read_anew() -> None:
-    """The compiled write reads the writer's fields at their slot offsets, kept per class; a class changed
-    since (here: ``state`` made a property that says the stream is closing) must be read as it is now."""
+    """A write reads the writer's fields as Python does: a class changed since the last write (here: ``state``
+    made a property that says the stream is closing) is read as it is now (the compiled write once kept slot
+    offsets per class, and had to check this)."""
 
     class Changed(AsyncWriter):
         __slots__ = ()

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Corou
 from ..context import StreamContext
 from ..errors import ClientDisconnected
 from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
-from .sender import Sender, compiled_write_event, uncancel
+from .sender import Sender, uncancel
+from .sender import write_event as _write_event
 
 _OPEN = State.OPEN
 _NO_LOCK = contextlib.nullcontext()  # reentrant and reusable: one for every AsyncWriter
@@ -39,8 +40,8 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
     __slots__ = ("_loop", "_sender", "_send", "_ended", "_owner", "_cancels")
     _lock = _NO_LOCK  # used on its loop's thread only
 
-    if not TYPE_CHECKING and compiled_write_event is not None:  # BaseWriter's, compiled: no Python frame
-        write_event = compiled_write_event
+    if not TYPE_CHECKING:  # the write path's own (BaseWriter's, one call less; compiled: no Python frame)
+        write_event = _write_event
 
     def __init__(
         self,
@@ -51,7 +52,7 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
         default: Default = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._sender = Sender(self, self._loop, sink, send_timeout)
+        self._sender = Sender(self, self._loop, sink, send_timeout, default)
         self._send = self._sender.write  # one call less on every write
         self._ended: Optional[asyncio.Future[None]] = None  # done once close() has ended the body
         self._owner: Optional[asyncio.Task[Any]] = None  # the task running ``run``'s handler, while it does
@@ -72,7 +73,7 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
         if self.state is not _OPEN or self._sender.size + len(frame) > limit:
             return False
         self._sender.queue(frame, start)
-        self._last_write = time.monotonic()
+        self._sender.last_write = time.monotonic()
         return True
 
     def kick(self) -> None:
