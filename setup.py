@@ -1,5 +1,5 @@
-"""Builds sse_fast, with the compiled core: ``sse_fast._encoder`` and ``sse_fast._parser`` from the ``.pyx``
-beside their pure-Python twins, and ``sse_fast.writer._sender``.
+"""Builds sse_fast, with the compiled core: ``sse_fast._encoder``, ``sse_fast._parser`` and
+``sse_fast.writer._sender``, each from the ``.pyx`` beside its pure-Python twin.
 
 ``SSE_FAST_NO_EXTENSIONS=1`` asks for the pure-Python build on purpose. A build that cannot compile
 the core falls back to the pure-Python twin. Either way the wheel is then ``py3-none-any`` (never a
@@ -18,7 +18,7 @@ from setuptools.command.build_ext import build_ext
 CORE = {
     "sse_fast._encoder": "sse_fast/_encoder.pyx",
     "sse_fast._parser": "sse_fast/_parser.pyx",
-    "sse_fast.writer._sender": "src/_sender.pyx",
+    "sse_fast.writer._sender": "sse_fast/writer/_sender.pyx",
 }
 
 

@@ -7,9 +7,10 @@ the server's cost of one event (the ASGI send, the loop turn, the encoding, sse_
 start-up. Unlike CPU seconds, the count hardly moves between runs, so before/after and sse_fast/floor ratios
 show from one run.
 
-    python bench/callgrind_paced.py [--http httptools --loop uvloop] [--events 20000] [--checkout PATH]
+    python bench/callgrind_paced.py [--http httptools --loop uvloop] [--events 20000] [--checkout PATH] [--path /stream]
 
 ``--checkout PATH`` serves sse_fast from another checkout (its package first on PYTHONPATH), to compare.
+``--path /stream`` counts a burst instead: the same route with no loop turn between events.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ def _get(url: str) -> None:
             pass
 
 
-def instructions(app: str, events: int, http: str, loop: str, checkout: str, out: str) -> int:
-    """callgrind's instruction count of a uvicorn process that served ``/paced?n=1`` and ``/paced?n=events``
+def instructions(app: str, events: int, http: str, loop: str, checkout: str, out: str, path: str = "/paced") -> int:
+    """callgrind's instruction count of a uvicorn process that served ``path?n=1`` and ``path?n=events``
     (``app``: an app of bench/e2e.py, or ``module:app`` of another bench module)."""
     port = _free_port()
     env = {**os.environ, "PYTHONHASHSEED": "1", "PYTHONPATH": checkout}
@@ -53,13 +54,13 @@ def instructions(app: str, events: int, http: str, loop: str, checkout: str, out
         deadline = time.monotonic() + 300
         while True:
             try:
-                _get(f"http://127.0.0.1:{port}/paced?n=1")
+                _get(f"http://127.0.0.1:{port}{path}?n=1")
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError(f"uvicorn under valgrind did not come up: {proc.stderr.read()}") from None
                 time.sleep(0.5)
-        _get(f"http://127.0.0.1:{port}/paced?n={events}")
+        _get(f"http://127.0.0.1:{port}{path}?n={events}")
     finally:
         proc.send_signal(2)
         _, err = proc.communicate(timeout=300)
@@ -69,10 +70,10 @@ def instructions(app: str, events: int, http: str, loop: str, checkout: str, out
     return int(found.group(1))
 
 
-def per_event(app: str, events: int, http: str, loop: str, checkout: str, keep: str) -> float:
+def per_event(app: str, events: int, http: str, loop: str, checkout: str, keep: str, path: str = "/paced") -> float:
     name = app.replace(":", ".")
-    one = instructions(app, 1, http, loop, checkout, os.path.join(keep, f"{name}.1"))
-    many = instructions(app, events + 1, http, loop, checkout, os.path.join(keep, f"{name}.{events + 1}"))
+    one = instructions(app, 1, http, loop, checkout, os.path.join(keep, f"{name}.1"), path)
+    many = instructions(app, events + 1, http, loop, checkout, os.path.join(keep, f"{name}.{events + 1}"), path)
     return (many - one) / events
 
 
@@ -81,16 +82,17 @@ def main() -> None:
     parser.add_argument("--http", default="h11")
     parser.add_argument("--loop", default="asyncio")
     parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--path", default="/paced", help="/paced, or /stream for a burst (no loop turn between events)")
     parser.add_argument("--checkout", default=os.path.dirname(HERE), help="the sse_fast checkout to serve")
     parser.add_argument("--keep", help="a folder for the callgrind files (callgrind_annotate them)")
     args = parser.parse_args()
     keep = args.keep or tempfile.mkdtemp(prefix="callgrind_paced.")
     os.makedirs(keep, exist_ok=True)
     checkout = os.path.abspath(args.checkout)
-    print(f"uvicorn --http {args.http} --loop {args.loop}: instructions per paced event ({args.events:,} events)")
-    floor = per_event("hand_app", args.events, args.http, args.loop, checkout, keep)
+    print(f"uvicorn --http {args.http} --loop {args.loop}: instructions per {args.path} event ({args.events:,} events)")
+    floor = per_event("hand_app", args.events, args.http, args.loop, checkout, keep, args.path)
     print(f"  hand-written floor  {floor:>9,.0f}")
-    ours = per_event("sse_fast_app", args.events, args.http, args.loop, checkout, keep)
+    ours = per_event("sse_fast_app", args.events, args.http, args.loop, checkout, keep, args.path)
     print(f"  sse_fast            {ours:>9,.0f}  {ours / floor:.3f}x the floor  ({checkout})")
     if args.keep is None:
         for name in os.listdir(keep):

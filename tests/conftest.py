@@ -1,4 +1,5 @@
-"""Shared test setup: Hypothesis profiles, and the ``encoder`` and ``parser`` fixtures that run a test on both twins.
+"""Shared test setup: Hypothesis profiles, and the ``encoder``, ``parser`` and ``sender`` fixtures that run a test on
+both twins.
 
 Profiles: ``ci`` (the default) and ``thorough``, picked with ``HYPOTHESIS_PROFILE=thorough``.
 The compiled twin must be importable, or its half of the tests fails; with ``SSE_FAST_NO_EXTENSIONS=1``
@@ -104,3 +105,16 @@ def parser(request: pytest.FixtureRequest) -> type:
 def parser_twins() -> tuple:
     """Both ``EventParser`` twins at once, (compiled, pure Python), for tests that compare them."""
     return compiled_module("sse_fast._parser").EventParser, importlib.import_module("sse_fast._parser_py").EventParser
+
+
+@pytest.fixture(params=["c", "python"])
+def sender(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """One twin of the write path, the compiled ``_sender`` ("c") or ``_sender_py`` ("python"), made the one
+    every ``AsyncWriter`` of this test is built on (its ``Sender`` and ``write_event``)."""
+    from sse_fast.writer import AsyncWriter, async_writer
+
+    name = "sse_fast.writer._sender"
+    twin = compiled_module(name) if request.param == "c" else importlib.import_module(name + "_py")
+    monkeypatch.setattr(async_writer, "Sender", twin.Sender)
+    monkeypatch.setattr(AsyncWriter, "write_event", twin.write_event)
+    return twin

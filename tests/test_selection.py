@@ -138,6 +138,15 @@ def test_import_sse_fast_loads_no_framework():
     assert run_python(code, SSE_FAST_NO_EXTENSIONS="1").strip() == "[]"
 
 
+def test_the_write_path_is_selected_with_the_encoder():
+    from sse_fast.writer import AsyncWriter, sender
+
+    compiled = sse_fast.IMPLEMENTATION == "c"
+    assert (sender.Sender.__module__ == "sse_fast.writer._sender") is compiled
+    assert (sender.write_event.__module__ == "sse_fast.writer._sender") is compiled
+    assert AsyncWriter.write_event is sender.write_event
+
+
 def test_the_parser_is_selected_with_the_encoder():
     import sse_fast.parse
 

@@ -86,3 +86,15 @@ def test_the_public_api_is_type_complete(tmp_path: Path) -> None:
     ]
     assert report["packageRootDirectory"].startswith(str(Path(sse_fast.__file__).parent))
     assert report["completenessScore"] >= MIN_TYPE_COMPLETENESS, unknown
+def test_a_write_left_unawaited_is_caught(tmp_path: Path) -> None:
+    """The writes are typed as coroutines, so the checker reports one whose ``await`` was forgotten."""
+    forgot = tmp_path / "forgot.py"
+    forgot.write_text(
+        "from sse_fast import AsyncWriter\n"
+        "async def handler(writer: AsyncWriter) -> None:\n"
+        "    writer.write_event({'n': 1})\n"
+        "    await writer.write_done()\n"
+    )
+    done = run("mypy", "--strict", str(forgot))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "forgot.py:3: error: Value of type" in done.stdout and "[unused-coroutine]" in done.stdout, done.stdout

@@ -1,4 +1,4 @@
-"""What an ``AsyncWriter`` write returns, on whichever core is in use (CI runs this file on both: the compiled
+"""What an ``AsyncWriter`` write returns, on both twins of the write path (the ``sender`` fixture: the compiled
 core's write is an awaitable object, the pure twin's a coroutine). Both must be usable wherever a coroutine is:
 ``await``, ``create_task``, ``run_coroutine_threadsafe``, ``asyncio.wait_for``; a write thrown into, closed or
 awaited twice behaves as a coroutine would, and leaves the writer able to send the next frame."""
@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import functools
+import gc
 import inspect
 import threading
+import warnings
 from typing import Any, Awaitable, Callable
 
+import httpx
 import pytest
+from servers import uvicorn_server
 
 import sse_fast
 from sse_fast import AsyncWriter, ClientDisconnected
 from sse_fast.testing import MemorySink
-from sse_fast.writer import sender
 
 
 def on_a_loop(test: Callable[[], Awaitable[Any]]) -> Callable[[], None]:
@@ -28,10 +31,7 @@ def on_a_loop(test: Callable[[], Awaitable[Any]]) -> Callable[[], None]:
     return run
 
 
-def test_the_compiled_core_brings_the_compiled_write() -> None:
-    compiled = sse_fast.IMPLEMENTATION == "c"
-    assert (sender.SenderCore.__module__ == "sse_fast.writer._sender") is compiled
-    assert (sender.compiled_write_event is not None) is compiled
+pytestmark = pytest.mark.usefixtures("sender")  # every test here runs on both twins of the write path
 
 
 @on_a_loop
@@ -90,15 +90,43 @@ async def test_a_write_awaited_twice_is_refused() -> None:
         await write
 
 
-@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited")  # the pure twin's, as for any coroutine
 @on_a_loop
-async def test_a_write_never_awaited_sends_nothing() -> None:
+async def test_a_write_never_awaited_sends_nothing_and_warns() -> None:
+    """On both cores, as any coroutine left unawaited: nothing is written, and a RuntimeWarning says so."""
     sink = MemorySink()
     writer = AsyncWriter(sink)
-    writer.write_event("never")
+    with pytest.warns(RuntimeWarning, match=r"^coroutine '[\w.]+' was never awaited$"):
+        writer.write_event("never")  # type: ignore[unused-coroutine]
     await writer.write_event("awaited")
     await writer.flush()
     assert sink.data == b'data: "awaited"\n\n'
+
+
+@on_a_loop
+async def test_a_write_closed_before_it_ran_warns_nothing() -> None:
+    """``close()`` on a write not yet begun (as on any coroutine) discards it without the warning."""
+    writer = AsyncWriter(MemorySink())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write = writer.write_comment("dropped")
+        write.close()
+        del write
+        gc.collect()
+    await writer.write_comment("next")
+    assert writer._sender.size == 0
+
+
+def test_a_handler_that_forgets_await_is_warned_under_a_real_server() -> None:
+    """The silent failure of issue 21: a handler answering 200 with no event; now the server warns."""
+
+    async def handler(writer: AsyncWriter) -> None:
+        writer.write_event("lost")  # type: ignore[unused-coroutine]
+        await writer.write_event("sent")
+
+    with pytest.warns(RuntimeWarning, match="was never awaited"):
+        with uvicorn_server(sse_fast.ASGIResponse(handler, heartbeat=None)) as server:
+            body = httpx.get(server.url, timeout=10).text
+    assert body == 'data: "sent"\n\n'
 
 
 @on_a_loop
@@ -156,8 +184,9 @@ async def test_a_burst_queued_past_high_water_waits_and_then_goes_out_whole() ->
 
 @on_a_loop
 async def test_a_writer_class_changed_after_writes_is_read_anew() -> None:
-    """The compiled write reads the writer's fields at their slot offsets, kept per class; a class changed
-    since (here: ``state`` made a property that says the stream is closing) must be read as it is now."""
+    """A write reads the writer's fields as Python does: a class changed since the last write (here: ``state``
+    made a property that says the stream is closing) is read as it is now (the compiled write once kept slot
+    offsets per class, and had to check this)."""
 
     class Changed(AsyncWriter):
         __slots__ = ()

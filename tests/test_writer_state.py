@@ -19,6 +19,8 @@ from sse_fast.testing import MemorySink, ThreadSink
 from sse_fast.writer import HIGH_WATER, State
 from sse_fast.writer.sender import MARK_EVERY
 
+pytestmark = pytest.mark.usefixtures("sender")  # on both twins of the write path
+
 FRAME = b"data: x\n\n"
 
 

@@ -15,8 +15,7 @@ from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
 from ..errors import HTTPTransportFailed, InvalidType, NotHTTP, SendTimedOut, StreamingNotSupported
 from ..types import Receive, Scope, Send
-from ..writer import DEFAULT_SEND_TIMEOUT, HIGH_WATER, AsyncWriter, Default
-from ..writer.sender import body_send
+from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter, Default
 from .base import Lost, nobody
 from .headers import Headers
 from .options import DEFAULT_HEARTBEAT, Options
@@ -25,20 +24,18 @@ Handler = Callable[[AsyncWriter], Awaitable[Any]]
 
 
 class ASGISink:
-    """Sends the response start first, then body chunks with ``more_body=True``; ``end()`` sends the
-    closing ``more_body=False``.
+    """Owns the ASGI framing: ``start()`` sends the response start, ``send(data)`` a body chunk with
+    ``more_body=True``, ``end()`` the closing ``more_body=False``.
 
     It watches ``receive`` for ``http.disconnect`` (or a broken ``receive``) with one task on ``receive()``
     at a time and a done callback, no coroutine of its own: an idle stream holds little more than the
     server's own receive."""
 
-    __slots__ = ("_send", "_start", "_receive", "_receiving", "_lost", "send")
+    __slots__ = ("_send", "_start", "_receive", "_receiving", "_lost")
 
     def __init__(self, receive: Receive, send: Send, start: Dict[str, Any]) -> None:
         self._send = send
         self._start: Optional[Dict[str, Any]] = start  # until it is sent
-        # send(data): the start first, then (``body_send``'s, compiled where the core is) body chunks
-        self.send: Callable[[bytes], Awaitable[None]] = self._start_then_send
         self._receive = receive
         self._receiving: Optional[asyncio.Future[Any]] = None  # the pending receive(), while watched
         self._lost: Lost = nobody
@@ -76,13 +73,11 @@ class ASGISink:
         """Send ``http.response.start`` (once)."""
         start, self._start = self._start, None
         if start is not None:
-            self.send = body_send(self._send)
             await self._send(start)
 
-    async def _start_then_send(self, data: bytes) -> None:
-        await self.start()
-        if data:
-            await self.send(data)
+    def send(self, data: bytes) -> Awaitable[None]:
+        """Send ``data`` as a body chunk, more to come (the writer sends ``start()`` before any)."""
+        return self._send({"type": "http.response.body", "body": data, "more_body": True})
 
     async def end(self) -> None:
         await self.start()
@@ -154,9 +149,8 @@ async def open_asgi(scope: Scope, receive: Receive, send: Send, options: Options
 
 def _starting(scope: Scope, receive: Receive, send: Send, options: Options) -> AsyncWriter:
     """A writer whose sender sends the response start now; the handler need not wait for it."""
-    _, writer = _new(scope, receive, send, options)
-    writer.offer(b"", HIGH_WATER, start=False)
-    writer.kick()  # started now, so that it runs before the handler's first pause, not a turn after it
+    sink, writer = _new(scope, receive, send, options)
+    writer.send_first(sink.start)  # started now, so that it runs before the handler's first pause
     return writer
 
 

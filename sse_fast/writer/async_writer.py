@@ -7,19 +7,20 @@ import concurrent.futures
 import contextlib
 import inspect
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Coroutine, Optional, Union
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
 from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
-from .sender import Sender, compiled_write_event, uncancel
+from .sender import Sender, uncancel
+from .sender import write_event as _write_event
 
 _OPEN = State.OPEN
 _NO_LOCK = contextlib.nullcontext()  # reentrant and reusable: one for every AsyncWriter
 Handler = Callable[["AsyncWriter"], Any]
 
 
-class AsyncWriter(BaseWriter[Awaitable[None]]):
+class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
     """The writer for asyncio transports (ASGI, asyncio streams): every method is awaited.
 
     A write that finds the writer idle hands its frame to the transport at once, from the caller's task (a
@@ -31,13 +32,16 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
     next write raises ``ClientDisconnected`` (``SendTimedOut`` for the timeout); ``close()`` sends what is
     queued, then ends the body, and a write after it raises ``StreamClosed``. Use the writer on its event
     loop's thread; from other threads, ``close_threadsafe()``.
+
+    Every write returns a coroutine (typed so: a type checker reports one left unused); a write never awaited
+    writes nothing and warns ``RuntimeWarning: coroutine ... was never awaited``, as any coroutine does.
     """
 
     __slots__ = ("_loop", "_sender", "_send", "_ended", "_owner", "_cancels")
     _lock = _NO_LOCK  # used on its loop's thread only
 
-    if not TYPE_CHECKING and compiled_write_event is not None:  # BaseWriter's, compiled: no Python frame
-        write_event = compiled_write_event
+    if not TYPE_CHECKING:  # the write path's own (BaseWriter's, one call less; compiled: no Python frame)
+        write_event = _write_event
 
     def __init__(
         self,
@@ -48,7 +52,7 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         default: Default = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
-        self._sender = Sender(self, self._loop, sink, send_timeout)
+        self._sender = Sender(self, self._loop, sink, send_timeout, default)
         self._send = self._sender.write  # one call less on every write
         self._ended: Optional[asyncio.Future[None]] = None  # done once close() has ended the body
         self._owner: Optional[asyncio.Task[Any]] = None  # the task running ``run``'s handler, while it does
@@ -69,12 +73,18 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         if self.state is not _OPEN or self._sender.size + len(frame) > limit:
             return False
         self._sender.queue(frame, start)
-        self._last_write = time.monotonic()
+        self._sender.last_write = time.monotonic()
         return True
 
     def kick(self) -> None:
         """Start the sender for what ``offer(start=False)`` queued (nothing if it runs already)."""
         self._sender.kick()
+
+    def send_first(self, start: Callable[[], Awaitable[None]]) -> None:
+        """Call ``start()`` (a transport's response start) now, from the sender, before anything written:
+        bounded by ``send_timeout`` as every send, and a failure drops the stream as a failed send does.
+        Call once, before the first write."""
+        self._sender.send_first(start)
 
     def _discard_pending(self) -> None:
         self._sender.stop()

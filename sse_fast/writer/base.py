@@ -19,7 +19,6 @@ client can tell that failure from an end, and the error goes on to the server, w
 from __future__ import annotations
 
 import enum
-import time
 from typing import (
     Any,
     AsyncIterable,
@@ -71,7 +70,7 @@ class BaseWriter(Generic[R]):
     # available, made only for an instance someone sets an attribute of their own on (subclasses, tests);
     # ``__weakref__`` for the registry's WeakSet.
     __slots__ = ("sink", "context", "send_timeout", "_default", "state", "_ending", "closed_event", "finished",
-                 "_last_write", "_stops", "__dict__", "__weakref__")  # fmt: skip
+                 "_stops", "__dict__", "__weakref__")  # fmt: skip
     _lock: ContextManager[Any]  # guards the state: a real lock where other threads can reach it
     _send: Callable[[bytes], R]  # hands a frame on towards the sink: each writer's own
 
@@ -87,7 +86,6 @@ class BaseWriter(Generic[R]):
         self._ending: Tuple[str, str, Optional[BaseException]] = _NOT_ENDED
         self.closed_event: Flag = Flag()  # set on leaving OPEN, for threads that wait on it
         self.finished: Flag = Flag()  # set once nothing more can reach the client (LOST, ENDED or DROPPED)
-        self._last_write = time.monotonic()
         self._stops: Tuple[Callable[[], None], ...] = ()  # heartbeats to stop on leaving OPEN
         _registry.register(self)
         sink.watch(self.lost)
@@ -229,9 +227,6 @@ class BaseWriter(Generic[R]):
 
     def _cancel_owner(self) -> None:
         """Stop the work that writes to this stream (``AsyncWriter.run``'s handler)."""
-
-    def _idle_for(self) -> float:
-        return time.monotonic() - self._last_write
 
 
 def write_item(writer: BaseWriter[R], item: Any) -> R:

@@ -21,7 +21,7 @@ class Writer(BaseWriter[None]):
     threads while one write is in flight go out together in the next.
     """
 
-    __slots__ = ("_lock", "_sending", "_pending", "_batch", "_sent")
+    __slots__ = ("_lock", "_sending", "_pending", "_batch", "_sent", "_last_write")
 
     def __init__(
         self,
@@ -36,6 +36,7 @@ class Writer(BaseWriter[None]):
         self._pending = bytearray()  # frames waiting for the next transport write
         self._batch = 0  # number of the batch that `_pending` will go out in
         self._sent = 0  # batches written to the transport so far
+        self._last_write = time.monotonic()  # the heartbeat's clock
         super().__init__(sink, context, send_timeout, default)
 
     def _send(self, frame: bytes) -> None:
@@ -130,7 +131,7 @@ class Writer(BaseWriter[None]):
 
         def beat() -> None:
             while not stopped.is_set():
-                wait = interval - self._idle_for()
+                wait = interval - (time.monotonic() - self._last_write)
                 if wait > 0:
                     stopped.wait(wait)
                     continue

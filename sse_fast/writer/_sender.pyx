@@ -1,24 +1,29 @@
 # cython: language_level=3
-"""The compiled twin of ``sse_fast/writer/_sender_py.py``: ``SenderCore``, the fields of a ``Sender`` and its
-``write``; same behaviour and errors.
+"""The compiled twin of ``_sender_py.py`` beside it: ``Sender``, an ``AsyncWriter``'s write path, whole;
+same behaviour and errors (the twin's docstrings say what each step does, and why).
 
 The twin's ``write`` is a coroutine; here it returns a ``_Write``, an awaitable object that does the same
 steps when first resumed and then hands each resume straight to the sink's own awaitable. A paced event so
 costs one small object instead of a Python frame and a coroutine. ``write_event`` (``AsyncWriter``'s, the
-token-by-token path) and ``body_send`` (ASGI's body ``send``) spare two more Python frames per event.
+token-by-token path) spares one more Python frame per event.
 """
 
 cimport cython
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 
+import asyncio
 from asyncio import current_task
 from collections.abc import Coroutine
+from time import monotonic
 from types import SimpleNamespace
+from warnings import warn as _warn
 
 from sse_fast._encoder import encode_json
-from sse_fast.writer._sender_py import HIGH_WATER as _HIGH_WATER, INLINE, MARK_EVERY as _MARK_EVERY
-from sse_fast.writer.base import State
+from sse_fast.context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
+from sse_fast.errors import ClientDisconnected
+from sse_fast.writer._sender_common import HIGH_WATER as _HIGH_WATER, MARK_EVERY as _MARK_EVERY, uncancel
+from sse_fast.writer.base import HEARTBEAT, IS_CLOSED, State
 
 cdef extern from *:
     """
@@ -67,57 +72,6 @@ cdef extern from *:
     #endif
     }
 
-    /* An attribute that is a __slots__ member of obj's class (the writers' and sinks' fields), read or set
-       at its offset as CPython's own LOAD_ATTR_SLOT does: the offset is kept per call site, for the class and
-       its version tag (which changes when anything in the class or its bases is reassigned). Anything else
-       goes through the usual getattr / setattr. */
-    #include "structmember.h"  /* PyMemberDef, T_OBJECT_EX, READONLY (in Python.h itself from 3.12) */
-    typedef struct { PyTypeObject *type; unsigned int version; Py_ssize_t offset; } sse_fast_slot;
-
-    #ifdef Py_TPFLAGS_VALID_VERSION_TAG
-    #define SSE_FAST_TAG_VALID(tp) (PyType_HasFeature((tp), Py_TPFLAGS_VALID_VERSION_TAG) && (tp)->tp_version_tag != 0)
-    #else
-    #define SSE_FAST_TAG_VALID(tp) ((tp)->tp_version_tag != 0)
-    #endif
-
-    static int sse_fast_slot_find(PyObject *obj, PyObject *name, sse_fast_slot *site) {
-        PyTypeObject *tp = Py_TYPE(obj);
-        if (site->type == tp && site->offset > 0 && tp->tp_version_tag == site->version && SSE_FAST_TAG_VALID(tp))
-            return 1;
-        PyObject *descr = _PyType_Lookup(tp, name);
-        if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type)
-                && ((PyMemberDescrObject *)descr)->d_member->type == T_OBJECT_EX
-                && !(((PyMemberDescrObject *)descr)->d_member->flags & READONLY)
-                && SSE_FAST_TAG_VALID(tp)) {
-            site->type = tp;
-            site->version = tp->tp_version_tag;
-            site->offset = ((PyMemberDescrObject *)descr)->d_member->offset;
-            return 1;
-        }
-        site->offset = 0;
-        return 0;
-    }
-
-    static PyObject *sse_fast_slot_get(PyObject *obj, PyObject *name, sse_fast_slot *site) {
-        if (sse_fast_slot_find(obj, name, site)) {
-            PyObject *value = *(PyObject **)((char *)obj + site->offset);
-            if (value != NULL) { Py_INCREF(value); return value; }
-        }
-        return PyObject_GetAttr(obj, name);
-    }
-
-    static int sse_fast_slot_set(PyObject *obj, PyObject *name, PyObject *value, sse_fast_slot *site) {
-        if (sse_fast_slot_find(obj, name, site)) {
-            PyObject **at = (PyObject **)((char *)obj + site->offset);
-            PyObject *old = *at;
-            Py_INCREF(value);
-            *at = value;
-            Py_XDECREF(old);
-            return 0;
-        }
-        return PyObject_SetAttr(obj, name, value);
-    }
-
     static void sse_fast_set_iternext(PyObject *type, iternextfunc next) {
         ((PyTypeObject *)type)->tp_iternext = next;
     }
@@ -127,14 +81,9 @@ cdef extern from *:
     ctypedef PyObject *(*iternextfunc)(PyObject *)
     void sse_fast_set_iternext(object type, iternextfunc next)
     double sse_fast_monotonic()
-    ctypedef struct sse_fast_slot:
-        pass
-    object sse_fast_slot_get(object obj, object name, sse_fast_slot *site)
-    int sse_fast_slot_set(object obj, object name, object value, sse_fast_slot *site) except -1
 
 cdef object _OPEN = State.OPEN
-# the call sites of sse_fast_slot_get / _set: each keeps where its attribute lies
-cdef sse_fast_slot _AT_SENDER, _AT_DEFAULT, _AT_STATE, _AT_LAST_WRITE, _AT_SEND
+cdef object INLINE = object()  # stands for the sender task while a write goes straight to the sink
 cdef Py_ssize_t HIGH_WATER = _HIGH_WATER
 cdef Py_ssize_t MARK_EVERY = _MARK_EVERY
 
@@ -149,15 +98,18 @@ cdef enum:
 cdef class _Write
 
 
-cdef class SenderCore:
-    """What a write reads and changes: the queue, the send in flight, the marks of the loop turn."""
+cdef class Sender:
+    """The queue of frames not yet handed to the sink, the send in flight, and the one task that hands them over."""
 
-    cdef public object _writer, _loop, _sink, _send_timeout, _task, _started, _watchdog, _caller
+    cdef public object _writer, _loop, _sink, _send_timeout, _task, _started, _watchdog, _caller, _room, _beat_frame
+    cdef public object _default
+    cdef public double last_write
     cdef public list pending
     cdef public Py_ssize_t size, _holds, _every, _unmarked
+    cdef public double _beat_every
     cdef public bint stopped, _kick_due
 
-    def __init__(self, writer, loop, sink, send_timeout):
+    def __init__(self, writer, loop, sink, send_timeout, default=None):
         self._writer = writer
         self._loop = loop
         self._sink = sink
@@ -173,6 +125,11 @@ cdef class SenderCore:
         self._kick_due = False
         self._every = 1
         self._unmarked = 0
+        self._room = None
+        self._beat_every = 0.0
+        self._beat_frame = HEARTBEAT
+        self._default = default
+        self.last_write = sse_fast_monotonic()
 
     def write(self, frame):
         """The writer's write of ``frame`` (see the twin); awaitable once."""
@@ -184,6 +141,81 @@ cdef class SenderCore:
         w.frame = frame
         return w
 
+    def queue(self, frame, start=True):
+        """Add ``frame``; the sender starts at the end of this loop turn (``start=False``: at ``kick()``)."""
+        self._queue(frame, start)
+
+    cdef int _queue(self, frame, bint start) except -1:
+        self.pending.append(frame)
+        self.size += len(frame)
+        if start and self._task is None and not self._kick_due:
+            self._kick_due = True
+            self._loop.call_soon(self._due_kick)
+        return 0
+
+    def kick(self):
+        """Start the sender for what is queued (nothing if it runs already)."""
+        if self.pending and self._task is None and not self.stopped:
+            self._task = self._loop.create_task(self._drain())
+
+    def send_first(self, start):
+        """Start the sender now with ``start()`` (the transport's response start), bounded as every send."""
+        self._task = self._loop.create_task(self._drain(start))
+
+    async def wait_for_room(self):
+        """Wait until the sender has taken the queue, if ``HIGH_WATER`` bytes or more are in it."""
+        if self.size < HIGH_WATER:
+            return
+        room = self._loop.create_future()
+        if self._room is None:
+            self._room = []
+        self._room.append(room)
+        try:
+            await room
+        finally:
+            if self._room and room in self._room:  # cancelled while it waited
+                self._room.remove(room)
+
+    async def flush(self):
+        """Hand everything queued to the sink and wait until it has taken it; False if the stream was dropped."""
+        while not self.stopped:
+            task = self._task
+            if task is None:
+                if not self.pending:
+                    return True
+                data = self._take()
+                self._task = INLINE
+                self._caller = current_task(self._loop)
+                await self._send(self._sink.send, data)
+            elif task is INLINE:  # another task's write is in the sink: look again next turn
+                await asyncio.sleep(0)
+            else:
+                await asyncio.wait({task})
+        return False
+
+    def stop(self):
+        """Throw the queue away and send nothing more: the client can no longer get it."""
+        self.stopped = True
+        self.pending.clear()
+        self.size = 0
+        self._wake_writers()
+        self.stop_watchdog()
+        task = self._caller if self._task is INLINE else self._task  # the send in flight is interrupted
+        if task is not None and task is not current_task():
+            task.cancel()
+
+    def stop_watchdog(self):
+        """Cancel the timer (send bound and heartbeat): the stream has ended."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def beat(self, interval, frame=HEARTBEAT):
+        """Queue ``frame`` after ``interval`` seconds without a write, again and again (0: stop)."""
+        self._beat_every = interval
+        self._beat_frame = frame
+        self._arm(interval)
+
     def _turn_marked(self):
         self._holds -= 1
         self._every = 1 if self.pending else min(2 * self._every, MARK_EVERY)
@@ -192,58 +224,128 @@ cdef class SenderCore:
         self._kick_due = False
         self.kick()
 
-    # -- what ``Sender`` adds, and ``write`` calls
+    async def _drain(self, start=None):
+        try:
+            if start is not None:
+                await self._send(start)
+            while self.pending and not self.stopped:
+                await self._send(self._sink.send, self._take())
+        finally:
+            self._task = None
 
-    def kick(self):
-        raise NotImplementedError
+    cdef bytes _take(self):
+        """Everything queued, as one send (see the twin)."""
+        data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+        self.pending.clear()
+        self.size = 0
+        if self._room:
+            self._wake_writers()
+            self._holds += 1  # until the woken writers have run
+            self._loop.call_soon(self._release)
+        return data
 
-    async def wait_for_room(self):
-        raise NotImplementedError
+    def _release(self):
+        self._holds -= 1
+
+    async def _send(self, send, *data):
+        """``await send(*data)``, bounded by the watchdog: the send step of ``flush`` and the sender task (a
+        write's is ``_Write``'s, the same steps without a coroutine)."""
+        self._started = monotonic()
+        if self._watchdog is None and self._send_timeout is not None:
+            self._watchdog = self._loop.call_later(self._send_timeout, self._watch)
+        try:
+            await send(*data)
+        except BaseException as exc:
+            if not self._absorbs(exc):
+                raise
+        finally:
+            self._started = None
+            if self._task is INLINE:
+                self._task = self._caller = None
+                if self.pending:  # written meanwhile by others (a heartbeat, a broker)
+                    self.kick()
+
+    cdef bint _absorbs(self, exc) except -1:
+        """Report a send that raised ``exc`` to the writer; True when ``exc`` stops here."""
+        lost = self._writer.lost
+        if isinstance(exc, asyncio.CancelledError):
+            if not self.stopped:  # cancelled from outside: a half-finished send leaves the stream unusable
+                lost(CLOSED, IS_CLOSED, None)
+                return False
+            if self._task is INLINE:  # stop() interrupted the caller's own task: the write raises why instead
+                uncancel(current_task())
+        elif isinstance(exc, (OSError, ClientDisconnected)):
+            lost(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
+        elif isinstance(exc, Exception):  # the transport broke: the stream cannot go on
+            lost(CLIENT_DISCONNECTED, f"the transport failed ({type(exc).__name__}: {exc})", exc)
+        else:
+            return False
+        return True
+
+    def _arm(self, beat_in=None):
+        """(Re)arm the timer for the sooner of the send in flight's deadline and the heartbeat's next check."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        if self.stopped:
+            return
+        timeout = self._send_timeout
+        wait = None
+        if self._started is not None and timeout is not None:
+            wait = max(0.0, self._started + timeout - monotonic())
+        every = self._beat_every
+        if every and self._writer.state is _OPEN:
+            due = beat_in if beat_in is not None else every - (monotonic() - self.last_write)
+            if timeout is not None and due > timeout:
+                due = timeout
+            wait = due if wait is None else min(wait, due)
+        if wait is not None:
+            self._watchdog = self._loop.call_later(wait, self._watch)
 
     def _watch(self):
-        raise NotImplementedError
+        """The writer's one timer: the send bound and the heartbeat (see the twin)."""
+        self._watchdog = None
+        if self.stopped:
+            return
+        timeout = self._send_timeout
+        started = self._started
+        if started is not None and timeout is not None and started + timeout <= monotonic():
+            self._writer.lost(SEND_TIMEOUT, f"the client read nothing for {timeout} s", None)
+            return
+        writer = self._writer
+        if self._beat_every and writer.state is _OPEN:
+            if monotonic() - self.last_write >= self._beat_every:
+                if self.size < HIGH_WATER:
+                    self._queue(self._beat_frame, True)
+                    self.last_write = monotonic()
+                self._arm(self._beat_every)
+                return
+        self._arm()
 
-    def _absorbs(self, exc):
-        raise NotImplementedError
+    cdef int _wake_writers(self) except -1:
+        room, self._room = self._room, None
+        for waiter in room or ():
+            if not waiter.done():
+                waiter.set_result(None)
+        return 0
 
 
 @cython.binding(True)
 def write_event(writer, data):
-    """``data: <json>``."""
-    cdef SenderCore sender = sse_fast_slot_get(writer, "_sender", &_AT_SENDER)
-    default = sse_fast_slot_get(writer, "_default", &_AT_DEFAULT)
+    """``AsyncWriter.write_event``: ``data: <json>``."""
+    cdef Sender sender = writer._sender
+    default = sender._default
     return sender._new_write(encode_json(data) if default is None else encode_json(data, None, None, None, default))
-
-
-def body_send(send):
-    """ASGI: the sink's ``send(data)`` once the response started (see the twin)."""
-    return BodySend(send)
-
-
-@cython.final
-cdef class BodySend:
-    """What ``body_send`` returns: the body message is built here, and a write calls it with no Python call."""
-
-    cdef object _send
-
-    def __init__(self, send):
-        self._send = send
-
-    def __call__(self, data):
-        return self._body(data)
-
-    cdef inline object _body(self, data):
-        return self._send({"type": "http.response.body", "body": data, "more_body": True})
 
 
 @cython.freelist(16)
 cdef class _Write:
-    """One ``SenderCore.write``: its steps run at the first resume, as a coroutine's body would."""
+    """One ``Sender.write``: its steps run at the first resume, as a coroutine's body would."""
 
-    cdef SenderCore sender
+    cdef Sender sender
     cdef object frame
     cdef object inner  # the awaitable resumes go to, while SENDING or WAITING
-    cdef object began  # time.monotonic() when the write began
+    cdef double began  # time.monotonic() when the write began
     cdef int step
 
     def __await__(self):
@@ -296,7 +398,9 @@ cdef class _Write:
         return self.inner
 
     def close(self):
-        if self.step == SENDING or self.step == WAITING:
+        if self.step == NEW:  # as a coroutine closed before it ran: over, and no warning
+            self.step = OVER
+        elif self.step == SENDING or self.step == WAITING:
             inner = self.inner
             try:
                 closer = getattr(inner, "close", None)
@@ -307,6 +411,10 @@ cdef class _Write:
                     self._sent()
                 self.step = OVER
                 self.inner = None
+
+    def __dealloc__(self):
+        if self.step == NEW:  # never awaited: the frame was not written; say so as a coroutine would
+            _warn(f"coroutine '{_QUALNAME}' was never awaited", RuntimeWarning, 1)
 
     cdef object _resume(self, value, exc):
         cdef PyObject *res = NULL
@@ -348,19 +456,16 @@ cdef class _Write:
 
     cdef bint _begin(self) except -1:
         """The write's steps up to the sink's send; False when there is nothing to wait for."""
-        cdef SenderCore s = self.sender
+        cdef Sender s = self.sender
+        cdef double now
         writer = s._writer
-        if sse_fast_slot_get(writer, "state", &_AT_STATE) is not _OPEN:
+        if writer.state is not _OPEN:
             self.step = OVER
             raise writer._refusal()
         now = sse_fast_monotonic()
-        sse_fast_slot_set(writer, "_last_write", now, &_AT_LAST_WRITE)
+        s.last_write = now
         if s._holds or s._task is not None or s.pending or s.stopped:
-            s.pending.append(self.frame)
-            s.size += len(self.frame)
-            if s._task is None and not s._kick_due:
-                s._kick_due = True
-                s._loop.call_soon(s._due_kick)
+            s._queue(self.frame, True)
             if s.size >= HIGH_WATER:
                 self.inner = sse_fast_awaited(s.wait_for_room())
                 self.step = WAITING
@@ -375,12 +480,7 @@ cdef class _Write:
             s._loop.call_soon(s._turn_marked)
         self.step = SENDING
         try:
-            send = sse_fast_slot_get(s._sink, "send", &_AT_SEND)
-            if type(send) is BodySend:  # ASGI after the start: no Python call
-                sent = (<BodySend>send)._body(self.frame)
-            else:
-                sent = send(self.frame)
-            self.inner = sse_fast_awaited(sent)
+            self.inner = sse_fast_awaited(s._sink.send(self.frame))
         except BaseException as error:
             if not self._failed(error):
                 raise
@@ -391,7 +491,7 @@ cdef class _Write:
         """The send waits (most sends to a reading client do not): what the twin sets before it begins, here
         set only now, from the same task: who waits in it (``stop`` interrupts that task), since when, and the
         watchdog that bounds it."""
-        cdef SenderCore s = self.sender
+        cdef Sender s = self.sender
         s._caller = current_task(s._loop)
         s._started = self.began
         if s._watchdog is None and s._send_timeout is not None:
@@ -408,7 +508,7 @@ cdef class _Write:
 
     cdef int _sent(self) except -1:
         """The send is over (the twin's ``finally``)."""
-        cdef SenderCore s = self.sender
+        cdef Sender s = self.sender
         s._task = s._caller = s._started = None
         self.step = OVER
         self.inner = None
@@ -425,6 +525,7 @@ cdef class _Write:
         return _OVER
 
 
+cdef str _QUALNAME = "Sender.write"  # the twin's coroutine's name, in the never-awaited warning
 cdef object _OVER = object()  # what _resume returns when the write is over
 _CREATED = SimpleNamespace(f_lasti=-1)  # a cr_frame stand-in for inspect on Python < 3.11: not started yet
 _SUSPENDED = SimpleNamespace(f_lasti=0)  # and waiting in the sink
