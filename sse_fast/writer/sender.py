@@ -15,6 +15,7 @@ The same timer writes the writer's heartbeat (``beat``): an idle stream holds on
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from typing import TYPE_CHECKING, Any, List, Optional
 
@@ -39,6 +40,7 @@ else:
         ) from exc
 
 _OPEN = State.OPEN
+BEAT_SPREAD = 0.1  # a writer's heartbeat comes after 90% to 100% of its interval of silence
 
 
 class Sender(SenderCore):
@@ -181,10 +183,14 @@ class Sender(SenderCore):
 
     def beat(self, interval: float, frame: bytes = HEARTBEAT) -> None:
         """Queue ``frame`` (a heartbeat) after ``interval`` seconds without a write, again and again (0: stop),
-        while the writer is open; the first check comes ``interval`` seconds from now. Call on the writer's loop."""
-        self._beat_every = interval
+        while the writer is open; the first check comes ``interval`` seconds from now. Call on the writer's loop.
+
+        The silence this writer waits for is ``interval`` less a random part of up to ``BEAT_SPREAD`` of it:
+        streams written at the same moment (a broker's publish to all) would otherwise all come due together
+        and stop the loop for their heartbeats at once, again every ``interval`` while they stay idle."""
+        self._beat_every = interval * (1.0 - BEAT_SPREAD * random.random())
         self._beat_frame = frame
-        self._arm(interval)
+        self._arm(self._beat_every)
 
     def _arm(self, beat_in: Optional[float] = None) -> None:
         """(Re)arm the timer for the sooner of the send in flight's deadline and the heartbeat's next check.
