@@ -10,21 +10,23 @@ Per N: server RSS per stream (VmRSS with N open minus before, over N, connection
 accept them all (from the clients' go to the last response head), and ``--rounds`` lone publishes, each
 carrying the server's ``time.time()`` just before ``publish``: the p50/p99/max latency of one publish to
 all N (arrival in the client minus that stamp, over every stream of every round), server CPU per delivery
-(utime + stime over the rounds, less the same time's CPU before them with no publish, over N x
-rounds), and the longest event-loop pause (a probe task in the
-server sleeping 1 ms at a time: the worst overshoot) and the longest pause of Python's cyclic garbage
-collector (``gc.callbacks``) while the streams are open, rounds and ``--idle`` seconds of quiet included
-(15 s by default: the default heartbeat comes due then), and what one full collection (``gc.collect()``)
-takes with them open: the pause a generation-2 collection would make. The clients' own loop lag (the same
-probe in each client process) is shown next to the latency: arrival times include it. ``--floor`` first
-times raw ``send()`` calls to 10,000 loopback connections from one process: what a delivery costs at the
-least here, the kernel's loopback path (the receiving side's too) included.
+(utime + stime over the rounds, less the same time's CPU before them with no publish, over N x rounds),
+the longest event-loop pause (a probe task in the server sleeping 1 ms at a time: the worst overshoot) and
+the longest pause of Python's cyclic garbage collector (``gc.callbacks``) while the streams are open,
+rounds and ``--idle`` seconds of quiet included (15 s by default: the default heartbeat comes due then),
+and what one full collection (``gc.collect()``) takes with them open: the pause a generation-2 collection
+would make. Pauses are in wall time and, in brackets, in the server thread's CPU time, which other
+processes taking the CPU do not inflate. The clients' own loop lag (the same probe in each client process)
+is shown next to the latency: arrival times include it. ``--gc-freeze`` calls ``gc.freeze()`` in the
+server before the clients connect (what docs/scale.md advises after startup). ``--floor`` first times raw
+``send()`` calls to 10,000 loopback connections from one process: what a delivery costs here at the least,
+the kernel's loopback path (the receiving side's too) included.
 
-Clients are lean (asyncio protocols on raw sockets, no HTTP library) in ``--procs`` processes, each
-connecting from its own loopback source addresses (127.0.0.2, 127.0.0.3, ...: each address has the
-ephemeral port range, ~28,000 ports, to itself). Every process raises ``RLIMIT_NOFILE`` (to N + 1,000 when
-allowed, else to its hard limit: check ``ulimit -Hn``). Linux only; loopback only. Reports; fails only when
-an output is wrong (a stream that did not get an event), never on time.
+Clients are lean (asyncio protocols on raw
+sockets, no HTTP library) in ``--procs`` processes, each connecting from its own loopback source addresses
+(127.0.0.2, 127.0.0.3, ...: each address has the ephemeral port range, ~28,000 ports, to itself). Every process
+raises ``RLIMIT_NOFILE`` (to N + 1,000 when allowed, else to its hard limit: check ``ulimit -Hn``). Linux only;
+loopback only. Reports; fails only when an output is wrong (a stream that did not get an event), never on time.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from typing import Any, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -66,31 +69,35 @@ def raise_nofile(want: int) -> int:
 
 
 class Pauses:
-    """The longest event-loop pause (a task sleeping ``PROBE`` at a time) and the longest GC pause."""
+    """The longest event-loop pause (a task sleeping ``PROBE`` at a time) and the longest GC pause, each in
+    wall time and in this thread's CPU time (which a busy machine's preemption does not inflate)."""
 
     def __init__(self) -> None:
-        self.loop = self.gc = 0.0
+        self.loop = self.loop_cpu = self.gc = self.gc_cpu = 0.0
         self.collections = 0
-        self._gc_start = 0.0
+        self._gc_start = self._gc_start_cpu = 0.0
         gc.callbacks.append(self._on_gc)
 
     def _on_gc(self, phase: str, info: Dict[str, Any]) -> None:
         if phase == "start":
-            self._gc_start = time.perf_counter()
+            self._gc_start, self._gc_start_cpu = time.perf_counter(), time.thread_time()
         else:
             self.collections += 1
             self.gc = max(self.gc, time.perf_counter() - self._gc_start)
+            self.gc_cpu = max(self.gc_cpu, time.thread_time() - self._gc_start_cpu)
 
     async def probe(self) -> None:
         while True:
-            before = time.perf_counter()
+            before, before_cpu = time.perf_counter(), time.thread_time()
             await asyncio.sleep(PROBE)
             self.loop = max(self.loop, time.perf_counter() - before - PROBE)
+            self.loop_cpu = max(self.loop_cpu, time.thread_time() - before_cpu)
 
     def take(self) -> Dict[str, float]:
         """The worst pauses since the last ``take``, in ms; starts again."""
-        out = {"loop_ms": self.loop * 1e3, "gc_ms": self.gc * 1e3, "collections": self.collections}
-        self.loop = self.gc = 0.0
+        out = {"loop_ms": self.loop * 1e3, "loop_cpu_ms": self.loop_cpu * 1e3, "gc_ms": self.gc * 1e3,
+               "gc_cpu_ms": self.gc_cpu * 1e3, "collections": self.collections}  # fmt: skip
+        self.loop = self.loop_cpu = self.gc = self.gc_cpu = 0.0
         self.collections = 0
         return out
 
@@ -121,9 +128,10 @@ def _server_app() -> Any:
         elif path == "/pauses":
             body = json.dumps(pauses[0].take()).encode()
         elif path == "/gc-full":  # what a collection of every generation costs with the streams open
-            start = time.perf_counter()
+            start = time.thread_time()
             gc.collect()
-            body = repr(time.perf_counter() - start).encode()
+            kinds = Counter(type(o).__name__ for o in gc.get_objects())
+            body = json.dumps([time.thread_time() - start, sum(kinds.values()), kinds.most_common(15)]).encode()
         elif path == "/gc-freeze":
             gc.collect()
             gc.freeze()
@@ -248,6 +256,8 @@ def scale_run(
     server = Server("scale:app", "httptools", "uvloop", probe="/count", expect=b" 200 OK")
     children: List[Any] = []
     try:
+        if freeze:
+            _get(server.port, "/gc-freeze")
         rss0 = _rss_kib(server.proc.pid)
         share = [streams // procs + (1 if i < streams % procs else 0) for i in range(procs)]
         per_proc = -(-max(share) // PORTS_PER_ADDRESS)  # source addresses each client process needs
@@ -264,8 +274,6 @@ def scale_run(
         accept_s = max(h["headed"] for h in heads) - min(h["go"] for h in heads)
         while int(_get(server.port, "/count")) < streams:
             time.sleep(0.1)
-        if freeze:
-            _get(server.port, "/gc-freeze")
         time.sleep(0.5)
         rss = _rss_kib(server.proc.pid)
         _get(server.port, "/pauses")  # the pauses of the connecting are not counted
@@ -287,7 +295,7 @@ def scale_run(
             spy.wait()
         time.sleep(idle)
         pauses = json.loads(_get(server.port, "/pauses"))
-        full_gc = float(_get(server.port, "/gc-full"))
+        full_gc, tracked, kinds = json.loads(_get(server.port, "/gc-full"))
         for child in children:
             child.stdin.write("report\n")
             child.stdin.flush()
@@ -311,9 +319,13 @@ def scale_run(
         "max_ms": worst_round * 1e3,
         "cpu_us_per_delivery": cpu / (streams * rounds) * 1e6,
         "loop_pause_ms": pauses["loop_ms"],
+        "loop_pause_cpu_ms": pauses["loop_cpu_ms"],
         "gc_pause_ms": pauses["gc_ms"],
+        "gc_pause_cpu_ms": pauses["gc_cpu_ms"],
         "collections": pauses["collections"],
         "full_gc_ms": full_gc * 1e3,
+        "tracked_per_stream": tracked / streams,
+        "tracked_kinds": {kind: round(n / streams, 1) for kind, n in kinds},
         "client_loop_lag_ms": max(rep["loop_ms"] for rep in reports),
     }
 
@@ -358,7 +370,7 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=4, help="client processes")
     parser.add_argument("--rounds", type=int, default=5, help="lone publishes, 1 s apart")
     parser.add_argument("--idle", type=float, default=15.0, help="quiet seconds watched after the rounds")
-    parser.add_argument("--gc-freeze", action="store_true", help="gc.collect(); gc.freeze() once all are open")
+    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() in the server before the streams")
     parser.add_argument("--floor", action="store_true", help="first, raw loopback sends from one process")
     parser.add_argument("--py-spy", default="", metavar="FILE",
                         help="profile the server over the rounds with py-spy (raw stacks to FILE)")  # fmt: skip
@@ -376,14 +388,17 @@ def main() -> None:
     print(f"scale: one uvicorn process (httptools, uvloop), {args.procs} client processes, {args.rounds} lone "
           f"publishes 1 s apart, then {args.idle:g} s idle; fd limit {limit}")  # fmt: skip
     print(f"{'streams':>8} {'RSS/stream':>11} {'accept':>7} {'p50':>8} {'p99':>8} {'max':>8} {'CPU/deliv':>10} "
-          f"{'loop max':>9} {'GC max':>7} {'full GC':>8} {'client lag':>10}")  # fmt: skip
+          f"{'loop max (CPU)':>16} {'GC max (CPU)':>14} {'full GC':>8} {'client lag':>10}")  # fmt: skip
     for n in args.streams:
         r = scale_run(n, args.procs, args.rounds, args.idle, args.gc_freeze, args.py_spy)
         print(f"{n:>8,} {r['rss_kib_per_stream']:>7.1f} KiB {r['accept_s']:>6.1f}s {r['p50_ms']:>6.1f}ms "
               f"{r['p99_ms']:>6.1f}ms {r['max_ms']:>6.1f}ms {r['cpu_us_per_delivery']:>7.2f} us "
-              f"{r['loop_pause_ms']:>7.1f}ms {r['gc_pause_ms']:>5.1f}ms {r['full_gc_ms']:>6.1f}ms "
-              f"{r['client_loop_lag_ms']:>8.1f}ms",
+              f"{r['loop_pause_ms']:>6.1f} ({r['loop_pause_cpu_ms']:>5.1f})ms "
+              f"{r['gc_pause_ms']:>5.1f} ({r['gc_pause_cpu_ms']:>4.1f})ms {r['full_gc_ms']:>6.1f}ms "
+              f"{r['client_loop_lag_ms']:>8.1f}ms {r['tracked_per_stream']:>17.1f}",
               flush=True)  # fmt: skip
+        kinds = ", ".join(f"{k} {v:g}" for k, v in r["tracked_kinds"].items())
+        print(f"         GC-tracked objects per stream, by type: {kinds}")
 
 
 if __name__ == "__main__":
