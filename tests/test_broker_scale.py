@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import List, Tuple
+from typing import Any, List, Tuple
 
 import sse_fast
 from sse_fast.broker.fanout import SLICE
@@ -73,3 +73,49 @@ def test_the_heartbeats_of_streams_written_at_the_same_moment_come_due_at_differ
     together = max(Counter(round(d, 3) for d in due).values())  # due in the same millisecond
     assert together <= len(due) // 10, f"{together} of {len(due)} heartbeats come due together"
     assert all(0.9 - 0.01 <= d <= 1.0 + 0.01 for d in due), sorted(due)[:: len(due) // 10]
+
+
+async def tasks_per_publish(subscribers: int, stalled: int) -> Tuple[int, List[MemorySink]]:
+    """Tasks the loop made while one publish reached ``subscribers`` (the first ``stalled`` of them not
+    reading until it was out to the rest), and the sinks after."""
+    made = [0]
+    loop = asyncio.get_running_loop()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> "asyncio.Task[Any]":
+        made[0] += 1
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    broker = sse_fast.Broker()
+    sinks = [MemorySink() for _ in range(subscribers)]
+    writers = [sse_fast.AsyncWriter(sink, send_timeout=30) for sink in sinks]
+    streams = [asyncio.ensure_future(broker.stream(w, "room")) for w in writers]
+    while broker.stats()["subscribers"] < subscribers:
+        await asyncio.sleep(0)
+    for sink in sinks[:stalled]:
+        sink.stall()
+    loop.set_task_factory(counting)
+    await broker.publish("room", "e0", id="0")
+    while sum(1 for s in sinks if s.writes) < subscribers - stalled:
+        await asyncio.sleep(0)
+    loop.set_task_factory(None)
+    for sink in sinks[:stalled]:
+        sink.resume()
+    while broker.stats()["delivered"] < subscribers or any(w.buffered for w in writers):
+        await asyncio.sleep(0)
+    for w in writers:
+        await w.close()
+    await asyncio.gather(*streams)
+    await broker.close()
+    return made[0], sinks
+
+
+def test_a_publish_makes_no_task_per_subscriber_when_their_transports_take_the_frame_at_once() -> None:
+    made, sinks = asyncio.run(tasks_per_publish(3 * SLICE, 0))
+    assert made <= 3, f"{made} tasks for one publish to {3 * SLICE} subscribers"
+    assert all(s.writes == [sse_fast.encode("e0", id="0")] for s in sinks)
+
+
+def test_a_subscriber_whose_transport_makes_the_send_wait_gets_the_frame_once_it_reads_again() -> None:
+    made, sinks = asyncio.run(tasks_per_publish(100, 3))
+    assert made <= 3 + 3, f"{made} tasks for one publish to 100 subscribers, 3 of them stalled"
+    assert all(s.writes == [sse_fast.encode("e0", id="0")] for s in sinks)

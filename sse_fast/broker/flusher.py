@@ -1,8 +1,9 @@
-"""Starting the broker's subscriber senders a slice at a time, so a loaded server sends fewer, larger writes.
+"""Sending the broker subscribers' queues a slice at a time, so a loaded server sends fewer, larger writes.
 
 The fan-out queues a frame on every subscriber's writer without starting its sender (``offer(start=False)``)
-and hands the writer to its loop's ``Flusher``. The flusher starts the senders ``SLICE`` writers at a time
-and lets the loop run between slices. On a quiet server that costs one loop turn. On a loaded one, events
+and hands the writer to its loop's ``Flusher``. The flusher sends ``SLICE`` writers' queues at a time, from
+its own task (``send_queued``: no task per writer unless the transport makes a send wait), and lets the
+loop run between slices. On a quiet server that costs one loop turn. On a loaded one, events
 published while a pass is under way join the queues of the writers not started yet, so each of those sends
 several events in one transport write instead of one write per event.
 """
@@ -15,7 +16,7 @@ from typing import Dict, Optional
 
 from ..writer import AsyncWriter
 
-SLICE = 64  # senders started per loop turn
+SLICE = 64  # writers whose queue is sent per loop turn
 
 _flushers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Flusher]" = weakref.WeakKeyDictionary()
 
@@ -42,7 +43,7 @@ class Flusher:
                     if start:
                         await asyncio.sleep(0)
                     for writer in writers[start : start + SLICE]:
-                        writer.kick()
+                        writer.send_queued()
         finally:
             self._task = None
 

@@ -76,6 +76,11 @@ class AsyncWriter(BaseWriter[Awaitable[None]]):
         """Start the sender for what ``offer(start=False)`` queued (nothing if it runs already)."""
         self._sender.kick()
 
+    def send_queued(self) -> None:
+        """Hand what ``offer(start=False)`` queued to the transport now, from the caller, when the transport
+        takes it without waiting; else the sender task goes on with it (nothing if a send is under way)."""
+        self._sender.send_now()
+
     def _discard_pending(self) -> None:
         self._sender.stop()
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import TYPE_CHECKING, Any, List, Optional
+import types
+from typing import TYPE_CHECKING, Any, Generator, List, Optional
 
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
 from ..encoder import IMPLEMENTATION
@@ -240,11 +241,62 @@ class Sender(SenderCore):
                 return
         self._arm()
 
+    def send_now(self) -> None:
+        """Hand what is queued to the sink from here, with no task when the sink takes it without waiting (a
+        broker fan-out's usual case: a task per subscriber per publish costs CPU and feeds the garbage
+        collector); a send that has to wait goes on in the sender task, bounded by the watchdog as any other."""
+        if not self.pending or self._task is not None or self.stopped:
+            return
+        data = self._take()
+        self._begin(time.monotonic())
+        steps = self._sink.send(data).__await__()
+        self._task = INLINE  # while the first step runs: a write meanwhile queues
+        try:
+            waits_on = steps.send(None)
+        except StopIteration:
+            self._task = None
+            self._sent()
+            return
+        except BaseException as exc:
+            self._task = None
+            self._sent()
+            if not self._absorbs(exc):
+                raise
+            return
+        self._task = self._loop.create_task(self._go_on(steps, waits_on))
+
+    async def _go_on(self, steps: Any, waits_on: Any) -> None:
+        """The sender task, taking over a send ``send_now`` began that has to wait."""
+        try:
+            try:
+                await _resumed(steps, waits_on)
+            except BaseException as exc:
+                if not self._absorbs(exc):
+                    raise
+            finally:
+                self._sent()
+            while self.pending and not self.stopped:
+                await self._send(self._take())
+        finally:
+            self._task = None
+
     def _wake_writers(self) -> None:
         room, self._room = self._room, None
         for waiter in room or ():
             if not waiter.done():
                 waiter.set_result(None)
+
+
+@types.coroutine
+def _resumed(steps: Any, waits_on: Any) -> Generator[Any, None, Any]:
+    """The rest of an awaitable begun outside a task (``steps``, which yielded ``waits_on``): the task running
+    this waits on that, then the awaitable goes on; cancelled meanwhile, it is closed."""
+    try:
+        yield waits_on
+    except BaseException:
+        steps.close()
+        raise
+    return (yield from steps)
 
 
 def uncancel(task: Optional["asyncio.Task[Any]"]) -> int:
