@@ -1,8 +1,8 @@
 """Running a broker's fan-outs on an event loop a slice of subscribers at a time, in publish order.
 
 One publish pushes its frame to every subscriber of its topic on a loop. Done in one callback, that stops
-the loop for time in proportion to the subscribers (~0.3 s at 100,000), and nothing else runs meanwhile:
-not the senders, not new connections, not timers. The loop's ``FanOuts`` runs the fan-outs ``SLICE``
+the loop for time in proportion to the subscribers, and nothing else runs meanwhile: not the senders, not
+new connections, not timers. The loop's ``FanOuts`` runs the fan-outs ``SLICE``
 subscribers per loop turn instead, one fan-out after the other, so every subscriber still gets the events
 in publish order. A fan-out that fits in a slice runs at once, as before.
 """
