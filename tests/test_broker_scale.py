@@ -119,3 +119,28 @@ def test_a_subscriber_whose_transport_makes_the_send_wait_gets_the_frame_once_it
     made, sinks = asyncio.run(tasks_per_publish(100, 3))
     assert made <= 3 + 3, f"{made} tasks for one publish to 100 subscribers, 3 of them stalled"
     assert all(s.writes == [sse_fast.encode("e0", id="0")] for s in sinks)
+
+
+def test_heartbeats_make_no_task_when_the_transport_takes_them_at_once() -> None:
+    async def body() -> Tuple[int, List[MemorySink]]:
+        made = [0]
+        loop = asyncio.get_running_loop()
+
+        def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> "asyncio.Task[Any]":
+            made[0] += 1
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+        sinks = [MemorySink() for _ in range(50)]
+        writers = [sse_fast.AsyncWriter(sink) for sink in sinks]
+        loop.set_task_factory(counting)
+        for w in writers:
+            w.start_heartbeat(0.02)
+        await asyncio.sleep(0.15)  # several heartbeats each
+        loop.set_task_factory(None)
+        for w in writers:
+            await w.close()
+        return made[0], sinks
+
+    made, sinks = asyncio.run(body())
+    assert all(s.writes.count(sse_fast.writer.HEARTBEAT) >= 2 for s in sinks)
+    assert made <= 1, f"{made} tasks for the heartbeats of 50 streams"

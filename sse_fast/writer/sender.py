@@ -235,8 +235,9 @@ class Sender(SenderCore):
         if self._beat_every and writer.state is _OPEN:
             if writer._idle_for() >= self._beat_every:
                 if self.size < HIGH_WATER:
-                    self.queue(self._beat_frame)
+                    self.queue(self._beat_frame, start=False)
                     writer._last_write = time.monotonic()
+                    self.send_now()  # from the timer: no task, unless the transport makes the send wait
                 self._arm(self._beat_every)
                 return
         self._arm()
