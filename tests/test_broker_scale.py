@@ -144,3 +144,32 @@ def test_heartbeats_make_no_task_when_the_transport_takes_them_at_once() -> None
     made, sinks = asyncio.run(body())
     assert all(s.writes.count(sse_fast.writer.HEARTBEAT) >= 2 for s in sinks)
     assert made <= 1, f"{made} tasks for the heartbeats of 50 streams"
+
+
+def test_a_send_that_waits_past_send_timeout_drops_that_subscriber_and_no_other() -> None:
+    async def body() -> Tuple[List[Any], List[MemorySink], List[sse_fast.AsyncWriter]]:
+        errors: List[Any] = []
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(context))
+        broker = sse_fast.Broker()
+        sinks = [MemorySink() for _ in range(5)]
+        writers = [sse_fast.AsyncWriter(sink, send_timeout=0.1) for sink in sinks]
+        streams = [asyncio.ensure_future(broker.stream(w, "room")) for w in writers]
+        while broker.stats()["subscribers"] < 5:
+            await asyncio.sleep(0)
+        sinks[0].stall()  # its send waits: the sender task takes it over, and the watchdog ends it
+        await broker.publish("room", "e0", id="0")
+        await asyncio.wait_for(streams[0], 5)
+        await broker.publish("room", "e1", id="1")
+        while any(len(s.writes) < 2 for s in sinks[1:]):
+            await asyncio.sleep(0.01)
+        for w in writers[1:]:
+            await w.close()
+        await asyncio.gather(*streams)
+        await broker.close()
+        return errors, sinks, writers
+
+    errors, sinks, writers = asyncio.run(body())
+    assert not errors
+    assert writers[0].context.reason == "send_timeout" and sinks[0].aborted
+    frames = [sse_fast.encode(f"e{n}", id=str(n)) for n in range(2)]
+    assert all(s.writes == frames for s in sinks[1:])

@@ -250,9 +250,9 @@ class Sender(SenderCore):
             return
         data = self._take()
         self._begin(time.monotonic())
-        steps = self._sink.send(data).__await__()
         self._task = INLINE  # while the first step runs: a write meanwhile queues
         try:
+            steps = self._sink.send(data).__await__()
             waits_on = steps.send(None)
         except StopIteration:
             self._task = None
@@ -290,14 +290,22 @@ class Sender(SenderCore):
 
 @types.coroutine
 def _resumed(steps: Any, waits_on: Any) -> Generator[Any, None, Any]:
-    """The rest of an awaitable begun outside a task (``steps``, which yielded ``waits_on``): the task running
-    this waits on that, then the awaitable goes on; cancelled meanwhile, it is closed."""
-    try:
-        yield waits_on
-    except BaseException:
-        steps.close()
-        raise
-    return (yield from steps)
+    """The rest of an awaitable begun outside a task (``steps``, its ``__await__``, which yielded
+    ``waits_on``): the task running this waits on what it yields, then resumes it, or throws into it what
+    the task got (a cancellation), as if the task had run it from the start."""
+    while True:
+        try:
+            yield waits_on
+        except BaseException as exc:
+            try:
+                waits_on = steps.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                waits_on = steps.send(None)
+            except StopIteration as done:
+                return done.value
 
 
 def uncancel(task: Optional["asyncio.Task[Any]"]) -> int:
