@@ -392,7 +392,8 @@ def main() -> None:
     print(f"scale: one uvicorn process (httptools, uvloop), {args.procs} client processes, {args.rounds} lone "
           f"publishes 1 s apart, then {args.idle:g} s idle; fd limit {limit}")  # fmt: skip
     print(f"{'streams':>8} {'RSS/stream':>11} {'accept':>7} {'p50':>8} {'p99':>8} {'max':>8} {'CPU/deliv':>10} "
-          f"{'loop max (CPU)':>16} {'GC max (CPU)':>14} {'full GC':>8} {'client lag':>10}")  # fmt: skip
+          f"{'loop max (CPU)':>16} {'GC max (CPU)':>14} {'full GC':>8} {'client lag':>10} "
+          f"{'GC objs/stream':>17}")  # fmt: skip
     for n in args.streams:
         r = scale_run(n, args.procs, args.rounds, args.idle, args.gc_freeze, args.py_spy)
         print(f"{n:>8,} {r['rss_kib_per_stream']:>7.1f} KiB {r['accept_s']:>6.1f}s {r['p50_ms']:>6.1f}ms "
