@@ -44,11 +44,6 @@ class FanOuts:
         if not self._busy:
             self._run()
 
-    @property
-    def pending(self) -> int:
-        """Fan-outs not yet done."""
-        return len(self._jobs)
-
     def _run(self) -> None:
         self._busy = True
         budget = SLICE
