@@ -57,7 +57,7 @@ def test_implementation_is_exported_from_the_selector():
 UNITS = (
     "import sse_fast, sse_fast.writer.sender as s; "
     "print(sse_fast.IMPLEMENTATION, sse_fast.encode.__module__, sse_fast.EventParser.__module__, "
-    "s.SenderCore.__module__)"
+    "s.Sender.__module__)"
 )
 
 

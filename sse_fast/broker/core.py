@@ -26,6 +26,7 @@ from ..errors import BrokerClosed, InvalidEventId, InvalidTopic, InvalidType, In
 from ..resume import valid_id
 from ..writer import AsyncWriter, Writer
 from .engine import CAUSES, EventLog, Key, Replay, Reset
+from .fanout import fan_outs_for
 from .flusher import flusher_for
 from .logs import log_for
 from .memory import DEFAULT_HISTORY
@@ -203,6 +204,38 @@ class _SyncSubscriber(_Subscriber):
             self.cond.notify()
 
 
+class _FanOut:
+    """One frame on its way to one loop's (or the threads') subscribers of a topic; ``FanOuts`` runs it a
+    slice of subscribers per loop turn, then counts what it reached."""
+
+    __slots__ = ("broker", "key", "frame", "counter", "marks", "scheduled", "reached", "dropped")
+
+    def __init__(self, broker: "Broker", key: Key, frame: bytes, counter: str, scheduled: int) -> None:
+        self.broker, self.key, self.frame, self.counter, self.scheduled = broker, key, frame, counter, scheduled
+        self.marks = counter != DELIVERED  # a reset: its subscribers then skip events up to its key
+        self.reached = self.dropped = 0
+
+    def visit(self, subs: Iterable[Any]) -> None:
+        key, frame, marks = self.key, self.frame, self.marks
+        for sub in subs:
+            if sub.last is not None and sub.held is None and key <= sub.last:
+                continue
+            was_slow = sub.slow
+            if sub.push(key, frame, marks):
+                self.reached += 1
+            elif sub.slow and not was_slow:
+                self.dropped += 1
+
+    def finish(self) -> None:
+        broker = self.broker
+        with broker._lock:
+            broker._pressure.backlog -= self.scheduled
+            broker._counts[self.counter] += self.reached
+            if self.marks:
+                broker._counts["resets"] += self.reached
+            broker._counts["dropped_slow"] += self.dropped
+
+
 class Broker:
     """Publish once, deliver to every subscriber of a topic, resume after a reconnect.
 
@@ -335,34 +368,22 @@ class Broker:
         running = _running_loop()
         for loop, subs in by_loop.items():
             if loop is None:
-                self._fan_out(subs, key, frame, counter)
+                job = _FanOut(self, key, frame, counter, 0)
+                job.visit(list(subs))
+                job.finish()
                 continue
             self._pressure.backlog += len(frame)
             try:
                 if loop is running:
-                    loop.call_soon(self._fan_out, subs, key, frame, counter, len(frame))
+                    loop.call_soon(self._fan_out, subs, _FanOut(self, key, frame, counter, len(frame)))
                 else:
-                    loop.call_soon_threadsafe(self._fan_out, subs, key, frame, counter, len(frame))
+                    loop.call_soon_threadsafe(self._fan_out, subs, _FanOut(self, key, frame, counter, len(frame)))
             except RuntimeError:  # that loop is closed; its subscribers are gone
                 self._pressure.backlog -= len(frame)
 
-    def _fan_out(self, subs: Set[Any], key: Key, frame: bytes, counter: str, scheduled: int = 0) -> None:
-        reached = dropped = 0
-        marks = counter != DELIVERED  # a reset: its subscribers then skip events up to its key
-        for sub in list(subs):
-            if sub.last is not None and sub.held is None and key <= sub.last:
-                continue
-            was_slow = sub.slow
-            if sub.push(key, frame, marks):
-                reached += 1
-            elif sub.slow and not was_slow:
-                dropped += 1
-        with self._lock:
-            self._pressure.backlog -= scheduled
-            self._counts[counter] += reached
-            if counter != DELIVERED:
-                self._counts["resets"] += reached
-            self._counts["dropped_slow"] += dropped
+    def _fan_out(self, subs: Set[Any], job: "_FanOut") -> None:
+        """On the subscribers' loop: queue ``job`` over the subscribers there now, behind the fan-outs before it."""
+        fan_outs_for(asyncio.get_running_loop()).add(list(subs), job)
 
     def _drop_slow(self, sub: Any) -> None:
         """End ``sub``'s stream as slow, from any thread (on its writer's loop for an async one)."""

@@ -22,7 +22,7 @@ from warnings import warn as _warn
 from sse_fast._encoder import encode_json
 from sse_fast.context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
 from sse_fast.errors import ClientDisconnected
-from sse_fast.writer._sender_common import HIGH_WATER as _HIGH_WATER, MARK_EVERY as _MARK_EVERY, uncancel
+from sse_fast.writer._sender_common import HIGH_WATER as _HIGH_WATER, MARK_EVERY as _MARK_EVERY, beat_silence, uncancel
 from sse_fast.writer.base import HEARTBEAT, IS_CLOSED, State
 
 cdef extern from *:
@@ -211,10 +211,10 @@ cdef class Sender:
             self._watchdog = None
 
     def beat(self, interval, frame=HEARTBEAT):
-        """Queue ``frame`` after ``interval`` seconds without a write, again and again (0: stop)."""
-        self._beat_every = interval
+        """Queue ``frame`` after ``beat_silence(interval)`` seconds without a write, again and again (0: stop)."""
+        self._beat_every = beat_silence(interval)
         self._beat_frame = frame
-        self._arm(interval)
+        self._arm(self._beat_every)
 
     def _turn_marked(self):
         self._holds -= 1

@@ -1,13 +1,22 @@
-"""What both twins of the write path share (``_sender_py`` and the compiled ``_sender``): its two numbers,
-and the undo of a cancellation."""
+"""What both twins of the write path share (``_sender_py`` and the compiled ``_sender``): its numbers, the
+heartbeat's silence, and the undo of a cancellation."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any, Optional
 
 HIGH_WATER = 64 * 1024  # bytes an AsyncWriter queues before a write waits for the transport
 MARK_EVERY = 16  # most straight writes between two marks of the loop turn (see ``Sender.write``)
+BEAT_SPREAD = 0.1  # a writer's heartbeat comes after 90% to 100% of its interval of silence
+
+
+def beat_silence(interval: float) -> float:
+    """The silence one writer waits for before a heartbeat: ``interval`` less a random part of up to
+    ``BEAT_SPREAD`` of it. Streams a broker wrote to at the same moment would otherwise all come due in the
+    same loop turn, and stop the loop for their heartbeats at once, every ``interval`` while they stay idle."""
+    return interval * (1.0 - BEAT_SPREAD * random.random())
 
 
 def uncancel(task: Optional["asyncio.Task[Any]"]) -> int:

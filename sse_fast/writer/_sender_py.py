@@ -20,7 +20,7 @@ from typing import Any, Awaitable, Callable, Coroutine, List, Optional
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
 from ..encoder import encode_json
 from ..errors import ClientDisconnected
-from ._sender_common import HIGH_WATER, MARK_EVERY, uncancel
+from ._sender_common import HIGH_WATER, MARK_EVERY, beat_silence, uncancel
 from .base import HEARTBEAT, IS_CLOSED, BaseWriter, Default, State
 
 INLINE: Any = object()  # stands for the sender task while a write goes straight to the sink
@@ -159,11 +159,12 @@ class Sender:
             self._watchdog = None
 
     def beat(self, interval: float, frame: bytes = HEARTBEAT) -> None:
-        """Queue ``frame`` (a heartbeat) after ``interval`` seconds without a write, again and again (0: stop),
-        while the writer is open; the first check comes ``interval`` seconds from now. Call on the writer's loop."""
-        self._beat_every = interval
+        """Queue ``frame`` (a heartbeat) after ``beat_silence(interval)`` seconds (90-100% of ``interval``)
+        without a write, again and again (0: stop), while the writer is open; the first check comes that long
+        from now. Call on the writer's loop."""
+        self._beat_every = beat_silence(interval)
         self._beat_frame = frame
-        self._arm(interval)
+        self._arm(self._beat_every)
 
     def _turn_marked(self) -> None:
         self._holds -= 1

@@ -210,9 +210,11 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
         returns an idempotent stop (callable from any thread). A writer has one heartbeat: a second call changes
         its interval and frame.
 
-        The sender's timer writes it (the one that bounds each send by ``send_timeout``), no task. A heartbeat
-        never waits: when 64 KiB are still queued the client is behind and gets none (``send_timeout`` watches
-        such a client). It stops when the writer leaves OPEN.
+        The sender's timer writes it (the one that bounds each send by ``send_timeout``), no task. Each writer
+        takes a silence of its own between 90% and 100% of ``interval``, so the streams a broker wrote to at the
+        same moment do not all come due in the same loop turn. A heartbeat never waits: when 64 KiB are still
+        queued the client is behind and gets none (``send_timeout`` watches such a client). It stops when the
+        writer leaves OPEN.
         """
         if self.closed:
             return _nothing
