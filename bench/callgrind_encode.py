@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 import tempfile
+
+import callgrind_count
 
 # The workloads of sse_fast/_bench.py, built here without importing its peers (start-up under valgrind).
 SETUP = """
@@ -56,15 +57,8 @@ NAMES = [
 
 
 def instructions(name: str, calls: int, out: str) -> int:
-    subprocess.run(
-        ["valgrind", "--tool=callgrind", "--toggle-collect=partial_vectorcall", "--toggle-collect=partial_call",
-         f"--callgrind-out-file={out}", sys.executable, "-c", SETUP, name, str(calls)],
-        check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"},  # the same start-up twice
-    )  # fmt: skip
-    with open(out) as f:
-        match = re.search(r"^(?:summary|totals): (\d+)", f.read(), re.M)
-    assert match, f"no instruction total in {out}"
-    return int(match.group(1))
+    toggle = ("partial_vectorcall", "partial_call")
+    return callgrind_count.instructions([sys.executable, "-c", SETUP, name, str(calls)], out, toggle)
 
 
 def main() -> None:

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+import callgrind_count
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -64,10 +65,10 @@ def instructions(app: str, events: int, http: str, loop: str, checkout: str, out
     finally:
         proc.send_signal(2)
         _, err = proc.communicate(timeout=300)
-    found = re.search(r"Collected : (\d+)", err)
-    if found is None:
-        raise RuntimeError(f"no callgrind total in: {err[-2000:]}")
-    return int(found.group(1))
+    try:
+        return callgrind_count.total(out)
+    except (OSError, RuntimeError) as exc:
+        raise RuntimeError(f"no callgrind total ({exc}): {err[-2000:]}") from None
 
 
 def per_event(app: str, events: int, http: str, loop: str, checkout: str, keep: str, path: str = "/paced") -> float:

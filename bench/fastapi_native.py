@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import time
 from typing import Any, AsyncIterable, Dict, List, Optional
@@ -163,7 +162,8 @@ def main() -> None:
     print("\nratios (one run):")
     print(f"  switched over the floor: {switched['burst']['cpu_per_100k'] / floor['burst']['cpu_per_100k']:.2f}x "
           f"CPU per burst event, {switched['paced']['cpu_per_100k'] / floor['paced']['cpu_per_100k']:.2f}x per "
-          f"paced event; best paced ratio any switch could reach: {native['paced']['cpu_per_100k'] / floor['paced']['cpu_per_100k']:.2f}x")
+          f"paced event; best paced ratio any switch could reach: "
+          f"{native['paced']['cpu_per_100k'] / floor['paced']['cpu_per_100k']:.2f}x")
     print(f"  {_verdict(ratios['burst'] >= 5)} server CPU per burst event: {ratios['burst']:.2f}x less (want >= 5)")
     print(f"  {_verdict(ratios['paced'] >= 5)} server CPU per paced event: {ratios['paced']:.2f}x less (want >= 5)")
     print(f"  {_verdict(ratios['idle'] <= 0.5)} RSS per idle stream: {ratios['idle']:.2f}x (want <= 0.5)")

@@ -202,7 +202,8 @@ cdef extern from *:
     #else
     #define sse_simd_init()
     #define sse_count_lf sse_count_lf_in
-    SSE_NOINLINE static char *sse_put_lf_lines(char *out, const char *prefix, Py_ssize_t plen, const char *s, Py_ssize_t n) {
+    SSE_NOINLINE static char *sse_put_lf_lines(char *out, const char *prefix, Py_ssize_t plen, const char *s,
+                                               Py_ssize_t n) {
         const char *end = s + n, *brk;
         out = sse_put_prefix(out, prefix, plen);
         while ((brk = (const char *)memchr(s, '\\n', end - s)) != NULL) {
@@ -541,21 +542,21 @@ cdef inline object _emit(Frame* f, FrameBuffer sink):
 
 
 # ---- the four frame kinds, each shared by its function and its FrameBuffer method ----
-# The keep_* locals hold the objects a Frame points into until the frame is written.
+# The _keep_* locals hold the objects a Frame points into until the frame is written.
 
 cdef object _data_frame(FrameBuffer sink, object data, object event, object id, object retry):
     cdef Frame f
-    cdef object keep_retry = _set_head(&f, event, id, retry)
-    cdef object keep_data = None
+    cdef object _keep_retry = _set_head(&f, event, id, retry)
+    cdef object _keep_data = None
     if data is not None:
-        keep_data = _set_text(&f, "data", data, DATA)
+        _keep_data = _set_text(&f, "data", data, DATA)
     return _emit(&f, sink)
 
 
 cdef object _json_frame(FrameBuffer sink, object obj, object event, object id, object retry,
                         object default):
     cdef Frame f
-    cdef object keep_retry = _set_head(&f, event, id, retry)
+    cdef object _keep_retry = _set_head(&f, event, id, retry)
     cdef bytes payload
     try:
         # orjson treats default=None as no default; leaving the keyword out saves its parsing.
@@ -586,14 +587,14 @@ cdef object _json_frame(FrameBuffer sink, object obj, object event, object id, o
 cdef object _comment_frame(FrameBuffer sink, object text):
     cdef Frame f
     _set_head(&f, None, None, None)
-    cdef object keep_text = _set_text(&f, "comment", text, COMMENT)
+    cdef object _keep_text = _set_text(&f, "comment", text, COMMENT)
     return _emit(&f, sink)
 
 
 cdef object _retry_frame(FrameBuffer sink, object ms):
     cdef Frame f
     _set_head(&f, None, None, None)
-    cdef object keep_retry = _set_retry(&f, ms)  # None is refused here, not taken as "no retry"
+    cdef object _keep_retry = _set_retry(&f, ms)  # None is refused here, not taken as "no retry"
     return _emit(&f, sink)
 
 

@@ -480,13 +480,19 @@ def test_data_sender_callable(server: Server) -> None:
             for n in range(3):
                 await send_chan.send({"data": f"event {n}", "id": str(n)})
 
+    receivers: list = []
+
     def make() -> Response:
         send_chan, recv_chan = anyio.create_memory_object_stream(max_buffer_size=10)
+        receivers.append(recv_chan)
         return EventSourceResponse(recv_chan, data_sender_callable=functools.partial(data_sender, send_chan))
 
     assert get(route(server, make)).content == b"".join(
         b"id: %d\r\ndata: event %d\r\n\r\n" % (n, n) for n in range(3)
     )
+    # The response reads the stream to its end but, like sse-starlette's, leaves closing it to its owner.
+    for recv_chan in receivers:
+        recv_chan.close()
 
 
 def test_a_failing_data_sender_fails_the_response(server: Server) -> None:

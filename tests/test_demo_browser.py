@@ -53,14 +53,16 @@ class Demo:
         try:
             return self.proc.wait(10)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            self.kill()
             pytest.fail("the demo did not stop within 10 s of Ctrl-C", pytrace=False)
+        finally:
+            self.proc.stdout.close()  # a pipe left open warns (ResourceWarning) when collected
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self.proc.stdout.close()
 
 
 @pytest.fixture

@@ -134,21 +134,22 @@ def serve(block: Block, cwd: Path, module: str) -> None:
     }[block.kind]
     if block.kind == "main":
         (cwd / f"{module}.py").write_text(block.code.replace("8000", str(port)), encoding="utf-8")
-    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        read_stream(f"http://127.0.0.1:{port}{path}", proc, headers_only=block.args[-1:] == ["headers"])
-    except BaseException:
-        proc.kill()
-        print(proc.communicate(timeout=10)[0])
-        raise
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    # the with closes the output pipe once the server has stopped
+    with subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        try:
+            read_stream(f"http://127.0.0.1:{port}{path}", proc, headers_only=block.args[-1:] == ["headers"])
+        except BaseException:
+            proc.kill()
+            print(proc.communicate(timeout=10)[0])
+            raise
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the servers are stopped with SIGINT")

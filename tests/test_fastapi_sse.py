@@ -14,7 +14,7 @@ import pytest
 from httpx_sse import connect_sse
 from servers import uvicorn_server, wait_until
 
-fastapi = pytest.importorskip("fastapi")
+pytest.importorskip("fastapi")
 pytest.importorskip("fastapi.sse")
 
 import fastapi.routing  # noqa: E402

@@ -8,7 +8,6 @@ from typing import Any, Iterator
 
 import pytest
 from integration_common import (
-    first_after,
     SEEN,
     TOO_LONG_ID,
     async_items,
@@ -20,6 +19,7 @@ from integration_common import (
     check_resumed,
     endless,
     fails,
+    first_after,
 )
 from servers import Server, run_aiohttp
 

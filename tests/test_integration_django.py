@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from integration_common import (
-    first_after,
     SEEN,
     async_items,
     check_client_leaving,
@@ -27,6 +26,7 @@ from integration_common import (
     fails_late,
     fails_late_sync,
     fails_sync,
+    first_after,
     items,
     logged_errors,
     wait_for_one,
@@ -34,7 +34,7 @@ from integration_common import (
 from servers import leave_after_first_event, uvicorn_server, wait_until, waitress_server
 
 from sse_fast import AsyncWriter, Writer
-from sse_fast.testing import read_events, read_response
+from sse_fast.testing import read_events
 
 django = pytest.importorskip("django")
 from django.conf import settings  # noqa: E402

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from integration_common import (
-    first_after,
     SEEN,
     TOO_LONG_ID,
     async_items,
@@ -18,6 +17,7 @@ from integration_common import (
     check_resumed,
     endless,
     fails,
+    first_after,
 )
 from servers import uvicorn_server
 

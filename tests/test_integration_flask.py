@@ -9,7 +9,6 @@ from typing import Any, Iterator
 
 import pytest
 from integration_common import (
-    first_after,
     SEEN,
     TOO_LONG_ID,
     check_client_leaving,
@@ -19,6 +18,7 @@ from integration_common import (
     check_resumed,
     endless_sync,
     fails_sync,
+    first_after,
     items,
 )
 from servers import HOST, Server, waitress_server
