@@ -180,9 +180,12 @@ class Unauthorized(Refused):
     """No credentials where they are needed, or credentials that do not hold (a bad signature, an
     algorithm not allowed, expired, not yet valid, malformed): ``401`` with ``WWW-Authenticate: Bearer``."""
 
-    status = 401
-    body = b"unauthorized\n"
-    headers = (("content-type", "text/plain; charset=utf-8"), ("www-authenticate", "Bearer"))
+    status: int = 401
+    body: bytes = b"unauthorized\n"
+    headers: Tuple[Tuple[str, str], ...] = (
+        ("content-type", "text/plain; charset=utf-8"),
+        ("www-authenticate", "Bearer"),
+    )
 
 
 class Forbidden(Refused):

@@ -29,10 +29,10 @@ try:
     from prometheus_client import CollectorRegistry, Counter, Gauge, multiprocess
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
     from prometheus_client.registry import Collector
-except ModuleNotFoundError as error:
+except ModuleNotFoundError as _absent:
     from .integrations._missing import missing_framework
 
-    raise missing_framework(error, "sse_fast.metrics", "prometheus_client", "metrics") from None
+    raise missing_framework(_absent, "sse_fast.metrics", "prometheus_client", "metrics") from None
 
 from .broker import Broker
 from .broker.engine import CAUSES

@@ -41,7 +41,7 @@ from .engine import LOST, Reset
 from .memory import DEFAULT_HISTORY
 from .redis import START, RedisLog, _quietly, parse_key, safe_url
 
-log = logging.getLogger("sse_fast.broker.cluster")
+log: logging.Logger = logging.getLogger("sse_fast.broker.cluster")
 
 SCHEMES = ("redis+cluster", "rediss+cluster")
 POLL_S = 0.01  # the reader's wait between rounds that found nothing new
