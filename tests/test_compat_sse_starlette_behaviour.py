@@ -49,6 +49,7 @@ class Served:
         self.returned = threading.Event()
         self.producer_exit: list[type[BaseException]] = []
         self.producer_blocked: Callable[[], bool] = lambda: False
+        self.opened: list[Any] = []  # what the route opened for the response: closed once it returned
 
 
 ROUTES: dict[str, Callable[[Served], Response]] = {}
@@ -80,6 +81,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         seen.error = exc
         raise
     finally:
+        for stream in seen.opened:  # (sse-starlette leaves the channel's receiving end to the collector)
+            stream.close()
         seen.returned.set()
 
 
@@ -113,6 +116,7 @@ def memory_channel_response(impl: str) -> Callable[[Served], Response]:
     def make(seen: Served) -> Response:
         send_chan, recv_chan = anyio.create_memory_object_stream[dict[str, str]](0)
         seen.producer_blocked = lambda: send_chan.statistics().tasks_waiting_send > 0
+        seen.opened += [send_chan, recv_chan]
 
         async def producer() -> None:
             try:
