@@ -172,3 +172,58 @@ def test_the_redis_readers_reconnects_and_unavailable_errors_are_scraped(redis: 
     finally:
         asyncio.run(broker.close())
 
+
+
+def test_the_redis_readers_lag_is_the_entries_one_read_returned(redis: RedisServer) -> None:
+    """Five entries appended in one transaction wake the reader's XREAD once: it reads all five at once."""
+    import gc
+
+    import redis as redis_py
+
+    from sse_fast.broker.redis import APPEND
+
+    gc.collect()  # brokers of earlier tests leave the watched set
+    broker = sse_fast.Broker(redis.url, timeout=1.0)
+    sse_fast.metrics.watch(broker)
+    got: List[str] = []
+    done = threading.Event()  # the stream stays open till then (leaving would unwatch the topic: a new read)
+
+    async def follow(writer: sse_fast.AsyncWriter) -> None:
+        await broker.subscriber("room")(writer)
+
+    try:
+        with uvicorn_server(asgi_app(sse_fast.ASGIResponse(follow, heartbeat=None))) as server:
+            http = httpx.Client(base_url=server.url, timeout=10)
+
+            def read() -> None:
+                with http.stream("GET", "/events") as response:
+                    for line in response.iter_lines():
+                        if line.startswith("data: "):
+                            got.append(line[6:])
+                            if len(got) == 6:
+                                done.wait(10)
+                                return
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            assert wait_until(lambda: broker.stats()["subscribers"] == 1)
+            broker.publish_sync("room", "one")
+            assert wait_until(lambda: len(got) == 1)
+            assert broker.log.stats()["lag_entries"] == 1
+            keys, args = broker.log._append_args("room", b"data: five\n\n", None)
+            with redis_py.Redis.from_url(redis.url) as admin:
+                pipe = admin.pipeline(transaction=True)
+                for _ in range(5):
+                    pipe.eval(APPEND, len(keys), *keys, *args)
+                pipe.execute()
+            assert wait_until(lambda: len(got) == 6)
+            stats = broker.log.stats()  # the next read blocks for up to 5 s: the figures are the last read's
+            samples = scrape(http)
+            done.set()
+            reader.join(10)
+            http.close()
+        assert got == ["one"] + ["five"] * 5
+        assert stats["lag_entries"] == 5 and stats["lag_ms"] >= 0
+        assert value(samples, "sse_fast_redis_reader_lag_entries") == 5
+    finally:
+        asyncio.run(broker.close())
