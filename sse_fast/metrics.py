@@ -1,7 +1,8 @@
 """Prometheus metrics (extra ``[metrics]``): streams, their ends, the broker and the stream limit.
 
-Nothing is counted per event for them: every figure is read, when Prometheus scrapes, from what sse_fast
-keeps anyway (the registry of open streams and its ends by reason, ``Broker.stats()``, a ``StreamLimit``'s
+Nothing is counted per event for them but a writer's frames, bytes and heartbeats (plain ints): every
+figure is read, when Prometheus scrapes, from what sse_fast keeps anyway (the registry of open streams, its
+ends by reason and the written counts, ``Broker.stats()``, the Redis log's ``stats()``, a ``StreamLimit``'s
 counts). In one process a collector reads them at scrape time. Under several worker processes (prometheus
 -client's multiprocess mode, ``PROMETHEUS_MULTIPROC_DIR`` set) a scrape reaches one worker only, so each
 worker copies its figures into the shared files every ``interval`` seconds, and before it answers a scrape::
@@ -78,9 +79,14 @@ def families() -> List[Family]:
     brokers = [obj for obj in watched if isinstance(obj, Broker)]
     limits = [obj for obj in watched if isinstance(obj, StreamLimit)]
     stats = [broker.stats() for broker in brokers]
+    readers = [_reader_stats(broker) for broker in brokers]
+    frames, size, beats = registry.written()
 
     def total(key: str) -> float:
         return float(sum(s.get(key, 0) for s in stats))
+
+    def reader(key: str) -> float:
+        return float(sum(s.get(key, 0) for s in readers))
 
     def one(name: str, kind: str, doc: str, value: float) -> Family:
         return Family(name, kind, doc, (), {(): value})
@@ -91,6 +97,10 @@ def families() -> List[Family]:
                {(kind,): float(n) for kind, n in streams.items()}),
         Family("sse_fast_stream_ends", COUNTER, "Streams ended, by reason.", ("reason",),
                {(str(reason),): float(n) for reason, n in registry.ends().items()}),
+        one("sse_fast_events_written", COUNTER, "Frames written to streams, heartbeats not included.",
+            float(frames - beats)),
+        one("sse_fast_bytes_written", COUNTER, "Bytes written to streams, heartbeats included.", float(size)),
+        one("sse_fast_heartbeats", COUNTER, "Heartbeats written to streams.", float(beats)),
         one("sse_fast_broker_topics", GAUGE, "Topics with a subscriber in this process.", total("topics")),
         one("sse_fast_broker_subscribers", GAUGE, "Broker subscribers in this process.", total("subscribers")),
         Family("sse_fast_broker_topics_by_subscribers", GAUGE,
@@ -104,6 +114,14 @@ def families() -> List[Family]:
         Family("sse_fast_broker_resets", COUNTER, "Reset frames sent, by cause.", ("cause",),
                {(cause,): total(f"resets_{cause}") for cause in CAUSES}),
         one("sse_fast_broker_gaps", COUNTER, "Gaps found in the live feed.", total("gaps")),
+        one("sse_fast_redis_reader_lag_entries", GAUGE,
+            "Entries the Redis reader's last read returned at once (waiting when it read).", reader("lag_entries")),
+        one("sse_fast_redis_reader_lag_ms", GAUGE,
+            "Redis's clock at the reader's last read minus its newest entry's id, in ms.", reader("lag_ms")),
+        one("sse_fast_redis_reader_reconnects", COUNTER, "Redis reader retries after a fault.",
+            reader("reconnects")),
+        one("sse_fast_broker_unavailable", COUNTER, "BrokerUnavailable errors the Redis log raised.",
+            reader("unavailable")),
         one("sse_fast_limit_open", GAUGE, "Streams a StreamLimit counts as open.", float(sum(x.open for x in limits))),
         one("sse_fast_limit_admitted", COUNTER, "Streams a StreamLimit admitted.",
             float(sum(x.admitted for x in limits))),
@@ -248,6 +266,12 @@ def _topic_sizes(broker: Broker) -> List[int]:
     """How many subscribers each topic of ``broker`` has in this process."""
     with broker._lock:
         return [sum(len(group) for group in by_loop.values()) for by_loop in broker._topics.values()]
+
+
+def _reader_stats(broker: Broker) -> Dict[str, int]:
+    """The Redis reader's figures of ``broker`` (``RedisLog.stats()``); none for a log without them (memory)."""
+    stats = getattr(broker.log, "stats", None)
+    return stats() if callable(stats) else {}
 
 
 def _bound(le: float) -> str:

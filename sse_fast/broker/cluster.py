@@ -36,7 +36,7 @@ from urllib.parse import unquote, urlsplit
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ClusterError, NoScriptError, RedisClusterException
 
-from ..errors import BrokerUnavailable, InvalidBrokerURL, InvalidTopic, InvalidType, InvalidValue
+from ..errors import InvalidBrokerURL, InvalidTopic, InvalidType, InvalidValue
 from .engine import LOST, Reset
 from .memory import DEFAULT_HISTORY
 from .redis import START, RedisLog, _quietly, parse_key, safe_url
@@ -165,19 +165,19 @@ class ClusterLog(RedisLog):
             if isinstance(entry_id, Exception):
                 raise entry_id
             if self._commands.get_node_from_key(keys[0]).name != node.name:  # MOVED: WAIT ran on the old master
-                raise BrokerUnavailable(
+                raise self._unavailable(
                     f"Redis Cluster at {safe_url(self.url)}: event {entry_id.decode()} was stored on the slot's "
                     "new master while it moved; that a replica holds it is not confirmed"
                 )
             if isinstance(acknowledged, Exception) or acknowledged < self.replicas:
-                raise BrokerUnavailable(
+                raise self._unavailable(
                     f"Redis Cluster at {safe_url(self.url)}: event {entry_id.decode()} was stored but "
                     f"{acknowledged!r} of the {self.replicas} replicas asked for held it within "
                     f"{self.timeout / 2} s (it may be lost in a failover); Broker(..., replicas=0) for a "
                     "cluster without replicas"
                 )
             return entry_id
-        raise BrokerUnavailable(f"Redis Cluster at {safe_url(self.url)} refused the APPEND script")
+        raise self._unavailable(f"Redis Cluster at {safe_url(self.url)} refused the APPEND script")
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -210,12 +210,14 @@ class ClusterLog(RedisLog):
             if failed:  # those groups' nodes: back off, check them again, resume from their positions
                 self._looked.difference_update(g for g, _ in failed)
                 backoff = min(max(backoff * 2, 0.05), self.max_backoff)
+                self._counts["reconnects"] += 1
                 where = safe_url(self.url)
                 log.warning("Redis Cluster reader at %s: %s; retrying in %.2f s", where, failed[0][1], backoff)
                 await asyncio.sleep(backoff)
                 continue
             backoff = 0.0
             if not any(replies):
+                self._lagged(0, 0)
                 try:
                     await asyncio.wait_for(self._changed.wait(), POLL_S)
                 except asyncio.TimeoutError:
@@ -263,7 +265,7 @@ class ClusterLog(RedisLog):
 
     def _failure(self, error: Exception) -> Exception:
         if isinstance(error, (ClusterError, RedisClusterException)):  # redirects ran out, slots not served
-            return BrokerUnavailable(f"Redis Cluster at {safe_url(self.url)} failed: {type(error).__name__}: {error}")
+            return self._unavailable(f"Redis Cluster at {safe_url(self.url)} failed: {type(error).__name__}: {error}")
         return super()._failure(error)
 
     async def _shutdown(self) -> None:

@@ -221,6 +221,27 @@ class RedisLog:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._failed: Optional[BaseException] = None  # what ended the log's thread, if anything did
+        self._counts = {"reconnects": 0, "unavailable": 0}  # reader retries after a fault; BrokerUnavailable made
+        self._counting = threading.Lock()  # for "unavailable", made on any thread (some hold _lock)
+        self._lag = (0, 0)  # (entries, ms): the reader's last read: entries it returned, newest one's age
+
+    def stats(self) -> Dict[str, int]:
+        """The reader's figures: ``lag_entries`` (entries its last read returned at once, i.e. waiting when it
+        read; 0 when it found none), ``lag_ms`` (Redis's clock then minus the newest one's id, in ms); since
+        the log was made: ``reconnects`` (retries after a fault) and ``unavailable`` (``BrokerUnavailable``
+        errors raised)."""
+        entries, ms = self._lag
+        return {"lag_entries": entries, "lag_ms": ms, **self._counts}
+
+    def _unavailable(self, message: str) -> BrokerUnavailable:
+        """A ``BrokerUnavailable`` saying ``message``, counted."""
+        with self._counting:
+            self._counts["unavailable"] += 1
+        return BrokerUnavailable(message)
+
+    def _lagged(self, entries: int, newest_ms: int) -> None:
+        """Record the reader's read of ``entries`` entries, the newest made at ``newest_ms`` (Redis ms)."""
+        self._lag = (entries, max(0, self._redis_now() - newest_ms) if entries else 0)
 
     def _checked(self, url: str) -> str:
         return check_url(url)
@@ -251,7 +272,7 @@ class RedisLog:
                 self._thread.start()
                 ready.wait(self.timeout)
             if self._failed is not None:
-                raise BrokerUnavailable(f"the Redis log's thread failed: {self._failed!r}") from self._failed
+                raise self._unavailable(f"the Redis log's thread failed: {self._failed!r}") from self._failed
             assert self._loop is not None
             return self._loop
 
@@ -314,8 +335,8 @@ class RedisLog:
 
     def _timed_out(self) -> BrokerUnavailable:
         if self._failed is not None:
-            return BrokerUnavailable(f"the Redis log's thread failed: {self._failed!r}")
-        return BrokerUnavailable(f"Redis at {safe_url(self.url)} did not answer within {self.timeout} s")
+            return self._unavailable(f"the Redis log's thread failed: {self._failed!r}")
+        return self._unavailable(f"Redis at {safe_url(self.url)} did not answer within {self.timeout} s")
 
     # -- EventLog ---------------------------------------------------------------------------------
 
@@ -332,7 +353,7 @@ class RedisLog:
 
     def _append_args(self, topic: str, body: bytes, id: Optional[str]) -> Tuple[List[str], List[Any]]:
         if self._closed:
-            raise BrokerUnavailable("the Redis log is closed")
+            raise self._unavailable("the Redis log is closed")
         if id is not None and not ENTRY_ID.match(id):
             raise InvalidEventId(
                 f"on Redis an event id is a stream entry id '<ms>-<seq>' of ASCII digits (e.g. '1700000000000-0'), "
@@ -467,11 +488,14 @@ class RedisLog:
                         await _quietly(reader.aclose())
                         reader = None
                     backoff = min(max(backoff * 2, 0.05), self.max_backoff)
+                    self._counts["reconnects"] += 1
                     log.warning("Redis reader at %s: %s; retrying in %.2f s", safe_url(self.url), error, backoff)
                     await asyncio.sleep(backoff)
                     continue
                 if reply:
                     self._dispatch(reply)
+                else:
+                    self._lagged(0, 0)
         finally:
             if reader is not None:
                 await _quietly(reader.aclose())
@@ -518,6 +542,7 @@ class RedisLog:
                     return  # read again from the new data set's start
                 batch.append((parse_key(entry_id), topic, entry_id, fields))
         batch.sort(key=lambda item: item[0])
+        self._lagged(len(batch), batch[-1][0][0] if batch else 0)
         gaps: List[Tuple[Key, str, Reset]] = []  # (key after which it opens, topic, reset), in key order
         wanted = []
         with self._lock:
@@ -567,15 +592,15 @@ class RedisLog:
         where = f"Redis at {safe_url(self.url)}"
         text = str(error)
         if isinstance(error, AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text:
-            return BrokerUnavailable(f"{where} refused the credentials (wrong or missing password): {text}")
+            return self._unavailable(f"{where} refused the credentials (wrong or missing password): {text}")
         if isinstance(error, ResponseError):
             if "BADID" in text:
                 return InvalidEventId("on Redis an event id " + text.split("BADID ", 1)[1].split(" script:")[0])
             if "unknown command" in text.lower() or "Unknown Redis command" in text:
-                return BrokerUnavailable(f"{where} has no Streams (needs Redis >= 6.2 with XADD/XRANGE): {text}")
-            return BrokerUnavailable(f"{where} failed: {text}")
+                return self._unavailable(f"{where} has no Streams (needs Redis >= 6.2 with XADD/XRANGE): {text}")
+            return self._unavailable(f"{where} failed: {text}")
         if isinstance(error, UNREACHABLE):
-            return BrokerUnavailable(f"{where} is unreachable within {self.timeout} s: {text or type(error).__name__}")
+            return self._unavailable(f"{where} is unreachable within {self.timeout} s: {text or type(error).__name__}")
         return error
 
 

@@ -106,6 +106,7 @@ cdef class Sender:
     cdef public double last_write
     cdef public list pending
     cdef public Py_ssize_t size, _holds, _every, _unmarked
+    cdef public Py_ssize_t frames, written, heartbeats  # what was written (see the twin)
     cdef public double _beat_every
     cdef public bint stopped, _kick_due
 
@@ -130,6 +131,9 @@ cdef class Sender:
         self._beat_frame = HEARTBEAT
         self._default = default
         self.last_write = sse_fast_monotonic()
+        self.frames = 0
+        self.written = 0
+        self.heartbeats = 0
 
     def write(self, frame):
         """The writer's write of ``frame`` (see the twin); awaitable once."""
@@ -146,8 +150,11 @@ cdef class Sender:
         self._queue(frame, start)
 
     cdef int _queue(self, frame, bint start) except -1:
+        cdef Py_ssize_t size = len(frame)
         self.pending.append(frame)
-        self.size += len(frame)
+        self.size += size
+        self.frames += 1
+        self.written += size
         if start and self._task is None and not self._kick_due:
             self._kick_due = True
             self._loop.call_soon(self._due_kick)
@@ -317,6 +324,7 @@ cdef class Sender:
             if monotonic() - self.last_write >= self._beat_every:
                 if self.size < HIGH_WATER:
                     self._queue(self._beat_frame, True)
+                    self.heartbeats += 1
                     self.last_write = monotonic()
                 self._arm(self._beat_every)
                 return
@@ -472,6 +480,8 @@ cdef class _Write:
                 return True
             return False
         s._task = INLINE
+        s.frames += 1
+        s.written += len(self.frame)
         self.began = now  # the caller, the start and the watchdog are set once the send waits (_waits)
         s._unmarked += 1
         if s._unmarked >= s._every:

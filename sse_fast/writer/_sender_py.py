@@ -33,7 +33,7 @@ class Sender:
 
     __slots__ = ("_writer", "_loop", "_sink", "_send_timeout", "_task", "_started", "_watchdog", "_holds",
                  "_caller", "_kick_due", "_every", "_unmarked", "_room", "_beat_every", "_beat_frame",
-                 "_default", "last_write", "pending", "size", "stopped")  # fmt: skip
+                 "_default", "last_write", "pending", "size", "stopped", "frames", "written", "heartbeats")  # fmt: skip
 
     def __init__(
         self,
@@ -63,6 +63,9 @@ class Sender:
         self._beat_frame = HEARTBEAT  # what a heartbeat writes
         self._default = default  # the writer's, for ``write_event``
         self.last_write = time.monotonic()  # when the writer last wrote (the heartbeat's clock)
+        self.frames = 0  # frames written (queued or sent straight), heartbeats included (read by metrics)
+        self.written = 0  # their bytes
+        self.heartbeats = 0  # heartbeats queued
 
     async def write(self, frame: bytes) -> None:
         """The writer's write of ``frame``; raises the writer's refusal once it is closed or was dropped.
@@ -84,6 +87,8 @@ class Sender:
             if self.size >= HIGH_WATER:
                 await self.wait_for_room()
         else:
+            self.frames += 1
+            self.written += len(frame)
             self._unmarked += 1
             if self._unmarked >= self._every:
                 self._unmarked = 0
@@ -97,7 +102,10 @@ class Sender:
         """Add ``frame``; the sender starts once the loop has run what is ready (so a ``flush()`` in this turn
         sends it from its caller instead); ``start=False`` leaves the sender for a later ``kick()``."""
         self.pending.append(frame)
-        self.size += len(frame)
+        size = len(frame)
+        self.size += size
+        self.frames += 1
+        self.written += size
         if start and self._task is None and not self._kick_due:
             self._kick_due = True
             self._loop.call_soon(self._due_kick)
@@ -283,6 +291,7 @@ class Sender:
             if time.monotonic() - self.last_write >= self._beat_every:
                 if self.size < HIGH_WATER:
                     self.queue(self._beat_frame)
+                    self.heartbeats += 1
                     self.last_write = time.monotonic()
                 self._arm(self._beat_every)
                 return

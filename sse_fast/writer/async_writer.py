@@ -7,7 +7,7 @@ import concurrent.futures
 import contextlib
 import inspect
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Coroutine, Optional, Union
+from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Coroutine, Optional, Tuple, Union
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
@@ -63,6 +63,11 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
     def buffered(self) -> int:
         """Bytes written and not yet handed to the transport."""
         return self._sender.size
+
+    def written(self) -> Tuple[int, int, int]:
+        """``(frames, bytes, heartbeats)`` written so far (frames and bytes include the heartbeats)."""
+        sender = self._sender
+        return sender.frames, sender.written, sender.heartbeats
 
     def offer(self, frame: bytes, limit: int, start: bool = True) -> bool:
         """Queue already-encoded bytes without waiting (call on the writer's loop); ``start=False`` leaves

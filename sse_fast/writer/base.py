@@ -225,6 +225,10 @@ class BaseWriter(Generic[R]):
         """Throw away the frames not yet handed to the transport."""
         raise NotImplementedError
 
+    def written(self) -> Tuple[int, int, int]:
+        """``(frames, bytes, heartbeats)`` written so far (frames and bytes include the heartbeats)."""
+        raise NotImplementedError
+
     def _cancel_owner(self) -> None:
         """Stop the work that writes to this stream (``AsyncWriter.run``'s handler)."""
 

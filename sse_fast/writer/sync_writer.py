@@ -7,7 +7,7 @@ import functools
 import queue
 import threading
 import time
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Tuple, Union
 
 from ..context import CLIENT_DISCONNECTED, SEND_TIMEOUT, StreamContext
 from ..errors import ClientDisconnected, SSEError
@@ -21,7 +21,7 @@ class Writer(BaseWriter[None]):
     threads while one write is in flight go out together in the next.
     """
 
-    __slots__ = ("_lock", "_sending", "_pending", "_batch", "_sent", "_last_write")
+    __slots__ = ("_lock", "_sending", "_pending", "_batch", "_sent", "_last_write", "_frames", "_bytes", "_beats")
 
     def __init__(
         self,
@@ -37,10 +37,13 @@ class Writer(BaseWriter[None]):
         self._batch = 0  # number of the batch that `_pending` will go out in
         self._sent = 0  # batches written to the transport so far
         self._last_write = time.monotonic()  # the heartbeat's clock
+        self._frames = 0  # frames written, heartbeats included (read by metrics)
+        self._bytes = 0  # their bytes
+        self._beats = 0  # heartbeats written
         super().__init__(sink, context, send_timeout, default)
 
-    def _send(self, frame: bytes) -> None:
-        batch = self._enqueue(frame)
+    def _send(self, frame: bytes, beat: bool = False) -> None:
+        batch = self._enqueue(frame, beat)
         with self._sending:
             data = self._take(batch)
             if data is None:
@@ -56,12 +59,15 @@ class Writer(BaseWriter[None]):
             with self._lock:
                 self._sent = self._batch
 
-    def _enqueue(self, frame: bytes) -> int:
-        """Add ``frame`` to the pending batch; returns the batch's number."""
+    def _enqueue(self, frame: bytes, beat: bool = False) -> int:
+        """Add ``frame`` (a heartbeat if ``beat``) to the pending batch; returns the batch's number."""
         with self._lock:
             if self.state is not State.OPEN:
                 raise self._refusal()
             self._pending += frame
+            self._frames += 1
+            self._bytes += len(frame)
+            self._beats += beat
             self._last_write = time.monotonic()
             return self._batch
 
@@ -80,6 +86,10 @@ class Writer(BaseWriter[None]):
     def _discard_pending(self) -> None:
         with self._lock:
             self._pending.clear()
+
+    def written(self) -> Tuple[int, int, int]:
+        """``(frames, bytes, heartbeats)`` written so far (frames and bytes include the heartbeats)."""
+        return self._frames, self._bytes, self._beats  # ints read whole: no lock (unregister may hold it)
 
     def close(self) -> None:
         """End the stream: the body is finished (once the server has taken what was written, or after
@@ -136,7 +146,7 @@ class Writer(BaseWriter[None]):
                     stopped.wait(wait)
                     continue
                 try:
-                    self._send(frame)
+                    self._send(frame, beat=True)
                 except SSEError:
                     return
 
