@@ -197,6 +197,7 @@ def test_a_two_worker_server_scrape_sums_both_workers(tmp_path: Path) -> None:
                 sse_fast_limit_open=total,
                 sse_fast_broker_published_total=4,
                 sse_fast_broker_delivered_total=delivered,
+                sse_fast_events_written_total=total + delivered,  # each stream's first event names its worker
             )
         )
         leaving = [i for i, pid in enumerate(streams.pids) if pid == streams.pids[0]]
