@@ -80,7 +80,7 @@ def test_over_the_process_cap_a_request_gets_503_with_retry_after_and_open_strea
     limit = StreamLimit(per_process=2, retry_after=7)
     with limited(kind, limit) as url, contextlib.ExitStack() as stack:
         http = stack.enter_context(httpx.Client(base_url=url, timeout=10))
-        streams = [Stream(stack, httpx.Client(base_url=url, timeout=10)) for _ in range(2)]
+        streams = [Stream(stack, stack.enter_context(httpx.Client(base_url=url, timeout=10))) for _ in range(2)]
         response = refused(http)
         assert response.headers["retry-after"] == "7"
         assert response.headers["content-type"].startswith("text/plain")
@@ -95,8 +95,8 @@ def test_the_per_client_cap_counts_each_key_apart(kind: str) -> None:
     with limited(kind, limit) as url, contextlib.ExitStack() as stack:
         http = stack.enter_context(httpx.Client(base_url=url, timeout=10))
         ann = Stream(stack, http, {"x-user": "ann"})
-        refused(httpx.Client(base_url=url, timeout=10), {"x-user": "ann"})
-        bob = Stream(stack, httpx.Client(base_url=url, timeout=10), {"x-user": "bob"})
+        refused(stack.enter_context(httpx.Client(base_url=url, timeout=10)), {"x-user": "ann"})
+        bob = Stream(stack, stack.enter_context(httpx.Client(base_url=url, timeout=10)), {"x-user": "bob"})
         assert (ann.next_data(), bob.next_data()) == ("tick", "tick")
         assert limit.clients() == 2
 
@@ -106,7 +106,8 @@ def test_the_default_client_key_is_the_peer_address() -> None:
     with limited("asgi", limit) as url, contextlib.ExitStack() as stack:
         held = stack.enter_context(httpx.Client(base_url=url, timeout=10))  # held: a dropped client hangs up
         stream = Stream(stack, held)
-        refused(httpx.Client(base_url=url, timeout=10), {"x-user": "someone else"})  # same address: refused
+        other = stack.enter_context(httpx.Client(base_url=url, timeout=10))
+        refused(other, {"x-user": "someone else"})  # the same address: refused
         assert stream.next_data() == "tick"
 
 
@@ -188,7 +189,7 @@ def test_aiohttp_middleware_limits_streams() -> None:
 def test_a_refusal_is_answered_at_once_even_while_every_stream_is_open() -> None:
     limit = StreamLimit(per_process=1)
     with limited("wsgi", limit) as url, contextlib.ExitStack() as stack:
-        stream = Stream(stack, httpx.Client(base_url=url, timeout=10))
+        stream = Stream(stack, stack.enter_context(httpx.Client(base_url=url, timeout=10)))
         with httpx.Client(base_url=url, timeout=10) as http:
             answers: List[int] = [http.get("/").status_code for _ in range(50)]
         assert answers == [503] * 50
