@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import httpx
 import pytest
@@ -77,6 +77,17 @@ def test_an_open_then_ended_asgi_stream_is_counted_as_its_client_read_it() -> No
         http.close()
 
 
+def read_one_stream(url: str, transport: str) -> Tuple[bytes, List[float]]:
+    """The body of one whole ``/events`` stream, and what the scrape's written figures (events, bytes,
+    heartbeats) grew by once the stream had ended."""
+    with httpx.Client(base_url=url, timeout=10) as http:
+        before = written(scrape(http))
+        body = http.get("/events").content
+        assert wait_until(lambda: value(scrape(http), "sse_fast_open_streams", transport=transport) == 0)
+        after = written(scrape(http))
+    return body, [now - was for now, was in zip(after, before)]
+
+
 def test_asgi_heartbeats_are_counted_apart_from_events() -> None:
     async def beats(writer: sse_fast.AsyncWriter) -> None:
         await writer.write_raw_event("first")
@@ -84,16 +95,11 @@ def test_asgi_heartbeats_are_counted_apart_from_events() -> None:
         await writer.write_raw_event("last")
 
     with uvicorn_server(asgi_app(sse_fast.ASGIResponse(beats, heartbeat=0.05))) as server:
-        http = httpx.Client(base_url=server.url, timeout=10)
-        before = written(scrape(http))
-        body = http.get("/events").content
-        got = frames(body)
-        assert got.count(HEARTBEAT) >= 2
-        assert wait_until(lambda: value(scrape(http), "sse_fast_open_streams", transport="asgi") == 0)
-        after = written(scrape(http))
-        http.close()
+        body, counted = read_one_stream(server.url, "asgi")
+    got = frames(body)
+    assert got.count(HEARTBEAT) >= 2
     events = len(got) - got.count(HEARTBEAT)
-    assert [now - was for now, was in zip(after, before)] == [events, len(body), got.count(HEARTBEAT)]
+    assert counted == [events, len(body), got.count(HEARTBEAT)]
 
 
 def test_wsgi_stream_with_heartbeats_is_counted_as_its_client_read_it() -> None:
@@ -103,17 +109,12 @@ def test_wsgi_stream_with_heartbeats_is_counted_as_its_client_read_it() -> None:
         writer.write_event({"n": 2})
 
     with waitress_server(wsgi_app(sse_fast.WSGIResponse(beats, heartbeat=0.05))) as server:
-        http = httpx.Client(base_url=server.url, timeout=10)
-        before = written(scrape(http))
-        body = http.get("/events").content
-        got = frames(body)
-        assert got.count(HEARTBEAT) >= 2
-        assert wait_until(lambda: value(scrape(http), "sse_fast_open_streams", transport="wsgi") == 0)
-        after = written(scrape(http))
-        http.close()
+        body, counted = read_one_stream(server.url, "wsgi")
+    got = frames(body)
+    assert got.count(HEARTBEAT) >= 2
     events = len(got) - got.count(HEARTBEAT)
     assert events == 2
-    assert [now - was for now, was in zip(after, before)] == [events, len(body), got.count(HEARTBEAT)]
+    assert counted == [events, len(body), got.count(HEARTBEAT)]
 
 
 @pytest.fixture
