@@ -376,8 +376,10 @@ def capacity_main(args: argparse.Namespace) -> None:
                 readers = [subprocess.Popen(spawn + ["reader", "--url", redis.url], **pipes) for _ in range(n)]
                 for reader in readers:
                     assert reader.stdout is not None and reader.stdout.readline().strip() == "ready"
-                publishers = [subprocess.Popen(spawn + ["publisher", "--url", redis.url, "--seconds",
-                                                        str(args.seconds)], **pipes) for _ in range(args.publishers)]
+                publishers = [
+                    subprocess.Popen(spawn + ["publisher", "--url", redis.url, "--seconds", str(args.seconds)], **pipes)
+                    for _ in range(args.publishers)
+                ]
                 time.sleep(1.0)  # every publisher connected and warmed up
                 before, start = _cpu_seconds(redis.process.pid), time.monotonic()
                 for publisher in publishers:

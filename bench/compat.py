@@ -39,12 +39,12 @@ CHUNK = {
 EVENTS = 20_000
 EVENT_CASES: Dict[str, Callable[[Any], Callable[[], bytes]]] = {
     "JSONServerSentEvent(chunk).encode()": lambda m: lambda: m.JSONServerSentEvent(CHUNK).encode(),
-    "ServerSentEvent('hello', event=, id=).encode()": lambda m: lambda: m.ServerSentEvent(
-        "hello", event="m", id="1"
-    ).encode(),
+    "ServerSentEvent('hello', event=, id=).encode()": lambda m: (
+        lambda: m.ServerSentEvent("hello", event="m", id="1").encode()
+    ),
     "ensure_bytes('text', sep)": lambda m: lambda: m.ensure_bytes("text", "\r\n"),
-    "ensure_bytes({'data': 'x', 'event': 'e'}, sep)": lambda m: lambda: m.ensure_bytes(
-        {"data": "x", "event": "e"}, "\r\n"
+    "ensure_bytes({'data': 'x', 'event': 'e'}, sep)": lambda m: (
+        lambda: m.ensure_bytes({"data": "x", "event": "e"}, "\r\n")
     ),
 }
 

@@ -406,9 +406,7 @@ def driver_main(args: argparse.Namespace) -> None:
             speed = a[run]["events_per_s"] / b[run]["events_per_s"]
             cpu = b[run]["cpu_per_100k"] / a[run]["cpu_per_100k"]
             verdict = "MET " if speed >= 2 and cpu > 1 else "MISS"
-            print(
-                f"  {verdict} {run}: {speed:.2f}x events/s (want >= 2), {cpu:.2f}x less CPU per event (want > 1)"
-            )
+            print(f"  {verdict} {run}: {speed:.2f}x events/s (want >= 2), {cpu:.2f}x less CPU per event (want > 1)")
     if all("paced" in results.get(name, {}) for name in ("sse_fast", "hand-written")):
         cost = results["sse_fast"]["paced"]["cpu_per_100k"] / results["hand-written"]["paced"]["cpu_per_100k"]
         verdict = "MET " if cost <= 1.1 else "MISS"
@@ -419,9 +417,7 @@ def driver_main(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="role")
     client = sub.add_parser("client")
     client.add_argument("--port", type=int, required=True)

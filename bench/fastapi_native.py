@@ -130,8 +130,10 @@ def main() -> None:
     scale = 10 if args.quick else 1
     burst, paced, idle = 50_000 // scale, 20_000 // scale, 1_000 // scale
     print(json.dumps({**e2e.versions(), "fastapi": _version("fastapi"), "pydantic": _version("pydantic")}))
-    print(f"{time.strftime('%Y-%m-%d', time.gmtime())}; uvicorn --http {args.http} --loop {args.loop}; 1 client x "
-          f"{burst:,} chunks (burst), 1 client x {paced:,} paced chunks, {idle:,} idle streams (fresh server)")
+    print(
+        f"{time.strftime('%Y-%m-%d', time.gmtime())}; uvicorn --http {args.http} --loop {args.loop}; 1 client x "
+        f"{burst:,} chunks (burst), 1 client x {paced:,} paced chunks, {idle:,} idle streams (fresh server)"
+    )
     results: Dict[str, Dict[str, Any]] = {}
     for name, app in SERVERS.items():
         server = e2e.Server(app, args.http, args.loop)
@@ -150,8 +152,10 @@ def main() -> None:
             server.stop()
     print(f"\n{'':<10}{'burst ev/s':>12}{'burst CPU us/ev':>17}{'paced CPU us/ev':>17}{'idle KiB/stream':>17}")
     for name, r in results.items():
-        print(f"{name:<10}{r['burst']['events_per_s']:>12,.0f}{r['burst']['cpu_per_100k'] * 10:>17.2f}"
-              f"{r['paced']['cpu_per_100k'] * 10:>17.2f}{r['idle']['kib_per_conn']:>17.1f}")
+        print(
+            f"{name:<10}{r['burst']['events_per_s']:>12,.0f}{r['burst']['cpu_per_100k'] * 10:>17.2f}"
+            f"{r['paced']['cpu_per_100k'] * 10:>17.2f}{r['idle']['kib_per_conn']:>17.1f}"
+        )
     native, switched = results["native"], results["switched"]
     ratios = {
         "burst": native["burst"]["cpu_per_100k"] / switched["burst"]["cpu_per_100k"],
@@ -160,10 +164,12 @@ def main() -> None:
     }
     floor = results["floor"]
     print("\nratios (one run):")
-    print(f"  switched over the floor: {switched['burst']['cpu_per_100k'] / floor['burst']['cpu_per_100k']:.2f}x "
-          f"CPU per burst event, {switched['paced']['cpu_per_100k'] / floor['paced']['cpu_per_100k']:.2f}x per "
-          f"paced event; best paced ratio any switch could reach: "
-          f"{native['paced']['cpu_per_100k'] / floor['paced']['cpu_per_100k']:.2f}x")
+    print(
+        f"  switched over the floor: {switched['burst']['cpu_per_100k'] / floor['burst']['cpu_per_100k']:.2f}x "
+        f"CPU per burst event, {switched['paced']['cpu_per_100k'] / floor['paced']['cpu_per_100k']:.2f}x per "
+        f"paced event; best paced ratio any switch could reach: "
+        f"{native['paced']['cpu_per_100k'] / floor['paced']['cpu_per_100k']:.2f}x"
+    )
     print(f"  {_verdict(ratios['burst'] >= 5)} server CPU per burst event: {ratios['burst']:.2f}x less (want >= 5)")
     print(f"  {_verdict(ratios['paced'] >= 5)} server CPU per paced event: {ratios['paced']:.2f}x less (want >= 5)")
     print(f"  {_verdict(ratios['idle'] <= 0.5)} RSS per idle stream: {ratios['idle']:.2f}x (want <= 0.5)")

@@ -101,8 +101,10 @@ def _callgrind(events: int) -> None:
     with tempfile.TemporaryDirectory() as keep:
         off = callgrind_paced.per_event("sse_fast_app", events, "h11", "asyncio", checkout, keep)
         on = callgrind_paced.per_event("metrics_overhead:paced_app", events, "h11", "asyncio", checkout, keep)
-    print(f"instructions per paced event ({events:,} events, uvicorn h11 asyncio, callgrind): without "
-          f"{off:,.0f}, with metrics + limit (not scraped) {on:,.0f}: {on / off:.4f}x")
+    print(
+        f"instructions per paced event ({events:,} events, uvicorn h11 asyncio, callgrind): without "
+        f"{off:,.0f}, with metrics + limit (not scraped) {on:,.0f}: {on / off:.4f}x"
+    )
     started = time.perf_counter()
     for _ in range(100):
         prometheus_client.generate_latest()

@@ -21,9 +21,7 @@ def _slug(text: str) -> str:
 
 def cases(*names: str) -> list[Any]:
     """``pytest.param(workload, contender)`` for every contender of the named workloads."""
-    return [
-        pytest.param(_ALL[n], c, id=f"{_slug(n)}:{_slug(c.name)}") for n in names for c in _ALL[n].contenders
-    ]
+    return [pytest.param(_ALL[n], c, id=f"{_slug(n)}:{_slug(c.name)}") for n in names for c in _ALL[n].contenders]
 
 
 def run_case(benchmark: Any, workload: Workload, contender: Contender) -> None:

@@ -248,9 +248,7 @@ def _pct(values: List[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
-def scale_run(
-    streams: int, procs: int, rounds: int, idle: float, freeze: bool, py_spy: str = ""
-) -> Dict[str, Any]:
+def scale_run(streams: int, procs: int, rounds: int, idle: float, freeze: bool, py_spy: str = "") -> Dict[str, Any]:
     """One server, ``streams`` subscribers over ``procs`` client processes, ``rounds`` lone publishes."""
     raise_nofile(streams + 1000)  # inherited by the server and the clients
     os.environ["BENCH_SCALE_SERVER"] = "1"
@@ -403,8 +401,10 @@ def main() -> None:
               f"{r['client_loop_lag_ms']:>8.1f}ms {r['tracked_per_stream']:>17.1f}",
               flush=True)  # fmt: skip
         kinds = ", ".join(f"{k} {v:g}" for k, v in r["tracked_kinds"].items())
-        print(f"         {r['collections']} collections while watched, {r['full_collections']} of them full; "
-              f"GC-tracked objects per stream, by type: {kinds}")
+        print(
+            f"         {r['collections']} collections while watched, {r['full_collections']} of them full; "
+            f"GC-tracked objects per stream, by type: {kinds}"
+        )
 
 
 if __name__ == "__main__":

@@ -37,18 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="serve the browser demo (needs uvicorn: pip install sse-fast[demo])")
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    demo.add_argument(
-        "--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks a free one)"
-    )
+    demo.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks a free one)")
     demo.add_argument("--redis", metavar="URL", help="run the room on this Redis (pip install sse-fast[redis])")
     demo.add_argument("--workers", type=int, default=1, help="worker processes (default 1; more need --redis)")
     bench = sub.add_parser("bench", help="a quick benchmark against the peers installed (sse-fast[bench])")
-    bench.add_argument(
-        "--repeats", type=int, default=7, help="rounds per contender; the best counts (default 7)"
-    )
-    bench.add_argument(
-        "--budget", type=float, default=0.02, help="seconds per round per contender (default 0.02)"
-    )
+    bench.add_argument("--repeats", type=int, default=7, help="rounds per contender; the best counts (default 7)")
+    bench.add_argument("--budget", type=float, default=0.02, help="seconds per round per contender (default 0.02)")
     args = parser.parse_args(argv)
     try:
         code = _run(args)

@@ -195,24 +195,18 @@ def _burst_workload(count: int) -> Workload:
         w.contenders.append(Contender(f"sse_fast {impl}", OURS, partial(_fill, mod.FrameBuffer(), chunks)))
     if starlette_event is not None:
         json_event = starlette_event.JSONServerSentEvent
-        w.contenders.append(
-            Contender(SSE_STARLETTE, PEER, lambda: b"".join([json_event(c).encode() for c in chunks]))
-        )
+        w.contenders.append(Contender(SSE_STARLETTE, PEER, lambda: b"".join([json_event(c).encode() for c in chunks])))
     if fastapi is not None:
         fmt, jsonable = fastapi
         w.contenders.append(
-            Contender(
-                "fastapi", PEER, lambda: b"".join([fmt(data_str=json.dumps(jsonable(c))) for c in chunks])
-            )
+            Contender("fastapi", PEER, lambda: b"".join([fmt(data_str=json.dumps(jsonable(c))) for c in chunks]))
         )
     dumps = json.dumps
     w.contenders.append(
         Contender("f-string", PEER, lambda: "".join([f"data: {dumps(c)}\n\n" for c in chunks]).encode())
     )
     w.contenders.append(
-        Contender(
-            "orjson.dumps", FLOOR, partial(_dump_all, chunks), lambda: [orjson.dumps(c) for c in chunks]
-        )
+        Contender("orjson.dumps", FLOOR, partial(_dump_all, chunks), lambda: [orjson.dumps(c) for c in chunks])
     )
     return w
 
@@ -237,9 +231,7 @@ def workloads() -> list[Workload]:
     line = "x" * 63
     return [
         _json_workload("small json", 'a small dict, {"content": "hello"}', {"content": "hello"}),
-        _json_workload(
-            "chat chunk", "an OpenAI-style chat.completion.chunk, ~240 B of JSON", chat_chunk(" world")
-        ),
+        _json_workload("chat chunk", "an OpenAI-style chat.completion.chunk, ~240 B of JSON", chat_chunk(" world")),
         _text_workload("4 KiB / 64 lines", "4 KiB of text in 64 lines", "\n".join([line] * 64) + "x"),
         _text_workload("64 KiB line", "64 KiB of text on one line", "y" * 65536),
         _burst_workload(1000),
@@ -303,9 +295,7 @@ def table(workload: Workload, seconds: dict[str, float], sizes: dict[str, int]) 
     """
     floor = next((c.name for c in workload.contenders if c.role == FLOOR and c.name in seconds), None)
     peers = [c.name for c in workload.contenders if c.role == PEER and c.name in seconds]
-    head = f"{'contender':<16}{'ns/event':>11}{'MB/s':>9}{'x floor':>9}" + "".join(
-        f"{'vs ' + p:>18}" for p in peers
-    )
+    head = f"{'contender':<16}{'ns/event':>11}{'MB/s':>9}{'x floor':>9}" + "".join(f"{'vs ' + p:>18}" for p in peers)
     lines = [f"{workload.name}: {workload.about} ({workload.events:,} event(s) per call)", head]
     for c in workload.contenders:
         if c.name not in seconds:
@@ -319,9 +309,7 @@ def table(workload: Workload, seconds: dict[str, float], sizes: dict[str, int]) 
             row += f"{seconds[p] / s:>17.2f}x" if c.role == OURS else f"{'':>18}"
         lines.append(row)
     if workload.missing:
-        lines.append(
-            f"  (not installed, left out: {', '.join(workload.missing)}; pip install sse-fast[bench])"
-        )
+        lines.append(f"  (not installed, left out: {', '.join(workload.missing)}; pip install sse-fast[bench])")
     return lines
 
 
@@ -354,9 +342,7 @@ def measure(workload: Workload, repeats: int = 7, budget: float = 0.02) -> dict[
     return best
 
 
-def quick(
-    repeats: int = 7, budget: float = 0.02, echo: Callable[[str], None] = print
-) -> dict[str, dict[str, float]]:
+def quick(repeats: int = 7, budget: float = 0.02, echo: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
     """Check and time every workload, print the tables and the targets; return the times."""
     import platform
     import sys

@@ -78,9 +78,7 @@ def _lines(prefix: bytes, raw: bytes) -> bytes:
     return prefix + raw.replace(b"\n", b"\n" + prefix) + b"\n"
 
 
-def encode(
-    data: Any, event: Optional[str] = None, id: Optional[str] = None, retry: Optional[int] = None
-) -> bytes:
+def encode(data: Any, event: Optional[str] = None, id: Optional[str] = None, retry: Optional[int] = None) -> bytes:
     head = _head(event, id, retry)
     if data is None:
         return head + b"\n"

@@ -51,8 +51,7 @@ def nul_in_id(value: str) -> NoReturn:
 
 def not_utf8(what: str, value: str, exc: UnicodeEncodeError) -> NoReturn:
     raise InvalidValue(
-        f"{what} must be encodable as UTF-8, got a lone surrogate {value[exc.start]!r} "
-        f"at index {exc.start}"
+        f"{what} must be encodable as UTF-8, got a lone surrogate {value[exc.start]!r} at index {exc.start}"
     ) from None
 
 
@@ -72,15 +71,12 @@ def bad_retry(value: Any) -> NoReturn:
                 f"reconnect at once; got {value}"
             )
         raise InvalidValue(f"retry must be a non-negative int (milliseconds), got {value}")
-    raise InvalidValue(
-        f"retry must be a non-negative int (milliseconds), got {type(value).__name__}: {shown(value)}"
-    )
+    raise InvalidValue(f"retry must be a non-negative int (milliseconds), got {type(value).__name__}: {shown(value)}")
 
 
 def not_json(obj: Any, exc: Exception) -> NoReturn:
     raise NotJSONSerializable(
-        f"cannot encode {type(obj).__name__} as JSON: {exc}; "
-        "pass default= to convert values orjson does not know"
+        f"cannot encode {type(obj).__name__} as JSON: {exc}; pass default= to convert values orjson does not know"
     ) from exc
 
 

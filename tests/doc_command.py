@@ -34,9 +34,7 @@ def parse_curl(curl: str) -> Tuple[str, Dict[str, str]]:
     return url, headers
 
 
-def read_stream(
-    url: str, proc: subprocess.Popen, headers_only: bool, headers: Optional[Dict[str, str]] = None
-) -> None:
+def read_stream(url: str, proc: subprocess.Popen, headers_only: bool, headers: Optional[Dict[str, str]] = None) -> None:
     """Wait until ``url``'s port listens (``proc`` still running), then read it: 200, ``text/event-stream``
     and at least one event (the first 3 are enough), or only the status and headers."""
     import httpx

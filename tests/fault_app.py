@@ -86,13 +86,12 @@ async def app(scope: Dict[str, Any], receive: Any, send: Any) -> None:
             await answer(send, 200, new_id.encode())
         elif path == "/burst":
             topic = query.get("topic", ["room"])[0]
-            n, pad, threads = (int(query.get(name, [default])[0]) for name, default in
-                               (("n", "1"), ("pad", "0"), ("threads", "0")))
+            n, pad, threads = (
+                int(query.get(name, [default])[0]) for name, default in (("n", "1"), ("pad", "0"), ("threads", "0"))
+            )
             data = "x" * pad
             if threads:
-                ids = await asyncio.get_running_loop().run_in_executor(
-                    None, burst_in_threads, topic, n, data, threads
-                )
+                ids = await asyncio.get_running_loop().run_in_executor(None, burst_in_threads, topic, n, data, threads)
             else:
                 ids = [await broker.publish(topic, data) for _ in range(n)]
             await answer(send, 200, json.dumps(ids).encode(), b"application/json")

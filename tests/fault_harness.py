@@ -248,7 +248,12 @@ def verify(
     followed = (topics,) if isinstance(topics, str) else tuple(topics)
     mine = sorted((e.id for e in truth.events if e.topic in followed), key=key)
     found = check(
-        truth.events, recorders, key, topics, sentinel=sentinel, unacknowledged_ok=unacknowledged_ok,
+        truth.events,
+        recorders,
+        key,
+        topics,
+        sentinel=sentinel,
+        unacknowledged_ok=unacknowledged_ok,
         since=mine[0] if mine else None,
     )
     if found:

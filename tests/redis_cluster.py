@@ -41,13 +41,20 @@ class ClusterNode(RedisServer):
 
     def command(self) -> List[str]:
         return super().command() + [
-            "--cluster-port", str(self.bus_port),
-            "--cluster-enabled", "yes",
-            "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-            "--cluster-replica-validity-factor", "0",
-            "--cluster-require-full-coverage", "no",  # the other masters serve while one shard fails over
-            "--appendfsync", "everysec",
+            "--cluster-port",
+            str(self.bus_port),
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            str(NODE_TIMEOUT_MS),
+            "--cluster-replica-validity-factor",
+            "0",
+            "--cluster-require-full-coverage",
+            "no",  # the other masters serve while one shard fails over
+            "--appendfsync",
+            "everysec",
         ]
 
     def cli(self, *args: str, timeout: float = 5) -> str:
@@ -66,7 +73,7 @@ class ClusterNode(RedisServer):
         return {key: value.strip() for key, _, value in lines if value}
 
     def role(self) -> str:
-        """"master" or "slave" (as ``ROLE`` says), or "" when the node does not answer."""
+        """ "master" or "slave" (as ``ROLE`` says), or "" when the node does not answer."""
         return (self.cli("role").splitlines() or [""])[0]
 
 

@@ -29,8 +29,6 @@ def missing_reason() -> Optional[str]:
     return None
 
 
-
-
 class RedisServer:
     """One redis-server process; ``url`` reaches it (with the password when one is set)."""
 
@@ -95,9 +93,7 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def redis_server(
-    directory: str, password: Optional[str] = None, persistence: bool = True
-) -> Iterator[RedisServer]:
+def redis_server(directory: str, password: Optional[str] = None, persistence: bool = True) -> Iterator[RedisServer]:
     """A started redis-server in ``directory`` (emptied first), stopped on exit; ``persistence=False``: no
     AOF and no snapshot, so a restart comes back empty."""
     shutil.rmtree(directory, ignore_errors=True)

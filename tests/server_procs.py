@@ -128,8 +128,6 @@ class Running:
         return left
 
 
-
-
 @contextlib.contextmanager
 def running(name: str, folder: Path, ready_timeout: float = 30.0) -> Iterator[Running]:
     """Start server ``name`` on a free port with its output in ``folder``; stop it (SIGKILL) on the way out."""

@@ -40,9 +40,7 @@ def test_the_table_and_targets_use_the_given_times() -> None:
         return b""
 
     names = [("sse_fast c", _bench.OURS), ("sse-starlette", _bench.PEER), ("orjson.dumps", _bench.FLOOR)]
-    workload = _bench.Workload(
-        "chat chunk", "test", 1, ["{}"], True, [_bench.Contender(n, r, run) for n, r in names]
-    )
+    workload = _bench.Workload("chat chunk", "test", 1, ["{}"], True, [_bench.Contender(n, r, run) for n, r in names])
     seconds = {"sse_fast c": 0.5e-6, "sse-starlette": 1e-6, "orjson.dumps": 1e-6}
     lines = _bench.table(workload, seconds, {n: 100 for n, _ in names})
     assert lines[2].split() == ["sse_fast", "c", "500", "200", "0.50", "2.00x"]

@@ -31,7 +31,9 @@ def topic_elsewhere(cluster: Cluster, master: ClusterNode) -> str:
 
 def env_of(cluster: Cluster, history: int = 1000) -> dict:
     return {
-        "SSE_FAST_REDIS": cluster.url, "SSE_FAST_HISTORY": str(history), "SSE_FAST_TIMEOUT": "1.0",
+        "SSE_FAST_REDIS": cluster.url,
+        "SSE_FAST_HISTORY": str(history),
+        "SSE_FAST_TIMEOUT": "1.0",
         "SSE_FAST_MAX_BACKOFF": "0.2",
     }
 
@@ -217,8 +219,9 @@ def test_a_flushed_master_resets_its_topics_subscribers_and_no_others(on_shared:
         for t, truth in truths.items():
             settle(clients[t], truth.must_publish(a, t, "before"), redis_key)
         assert master.cli("flushall").strip() == "OK"
-        ends = {t: [truth.must_publish((a, b)[n % 2], t, f"after {n}") for n in range(5)][-1]
-                for t, truth in truths.items()}
+        ends = {
+            t: [truth.must_publish((a, b)[n % 2], t, f"after {n}") for n in range(5)][-1] for t, truth in truths.items()
+        }
         for t in truths:
             settle(clients[t], ends[t], redis_key)
         stats = [w.stats() for w in (a, b)]
@@ -239,8 +242,10 @@ def test_a_master_killed_mid_stream_loses_no_acknowledged_event(on_own: Workers)
     topic, master = "room", cluster.master_of("sse_fast:{room}last")
     other = topic_elsewhere(cluster, master)
     truth, bystander_truth = Truth(), Truth()  # ids are unique within a hash tag only: one truth each
-    clients = [Recorder([w.events_url(topic), v.events_url(topic)], name=f"c{n}") for n, (w, v) in
-               enumerate([(a, b), (b, a)] * 3)]
+    clients = [
+        Recorder([w.events_url(topic), v.events_url(topic)], name=f"c{n}")
+        for n, (w, v) in enumerate([(a, b), (b, a)] * 3)
+    ]
     bystanders = [Recorder(w.events_url(other), name=f"other@{w.port}") for w in (a, b)]
     with Clients(clients + bystanders):
         wait_subscribers([(a, 4), (b, 4)])

@@ -70,8 +70,13 @@ def test_memory_burst_reaches_every_reader_and_drops_none(memory_worker: Worker,
         settle(clients, sentinel, key, timeout=60)
         stats = worker.stats()
     verify(
-        truth, clients, key, TOPIC, sentinel,
-        context=f"connections: {summary(clients)}; stats {stats}", workers=(worker,),
+        truth,
+        clients,
+        key,
+        TOPIC,
+        sentinel,
+        context=f"connections: {summary(clients)}; stats {stats}",
+        workers=(worker,),
     )
     assert stats["dropped_slow"] == 0, f"readers that keep up were dropped as slow: {stats}; {summary(clients)}"
     assert all(len(r.connections) == 1 for r in clients), f"readers reconnected: {summary(clients)}"
@@ -124,8 +129,13 @@ def test_memory_a_stalled_reader_is_dropped_cleanly_and_resumes_exactly(memory_w
         settle([stalled] + healthy, sentinel, key, timeout=30)
         stats = worker.stats()
     verify(
-        truth, [stalled] + healthy, key, TOPIC, sentinel,
-        context=f"{summary([stalled] + healthy)}; {stats}", workers=(worker,),
+        truth,
+        [stalled] + healthy,
+        key,
+        TOPIC,
+        sentinel,
+        context=f"{summary([stalled] + healthy)}; {stats}",
+        workers=(worker,),
     )
     assert stats["dropped_slow"] >= 1, f"the stalled reader was never dropped after {n} events of 4 KB: {stats}"
     ends = [c.end for c in stalled.connections[:-1]]
@@ -221,7 +231,13 @@ def test_redis_worker_killed_mid_stream_clients_fail_over_with_their_last_id(red
         settle(on_a + on_b, sentinel, redis_key)
     assert not truth.failed, f"publishes through the live worker failed: {truth.failed[:5]}"
     verify(
-        truth, on_a + on_b, redis_key, TOPIC, sentinel, context=f"connections: {summary(on_a + on_b)}", workers=(a, b),
+        truth,
+        on_a + on_b,
+        redis_key,
+        TOPIC,
+        sentinel,
+        context=f"connections: {summary(on_a + on_b)}",
+        workers=(a, b),
     )
     assert all(len(r.connections) >= 2 for r in on_a), f"A's clients did not fail over: {summary(on_a)}"
 
@@ -244,7 +260,13 @@ def test_redis_worker_stopped_within_history_its_clients_get_every_event(redis_c
         sentinel = truth.must_publish(b, TOPIC, "end")
         settle(on_a + on_b, sentinel, redis_key)
     verify(
-        truth, on_a + on_b, redis_key, TOPIC, sentinel, context=f"connections: {summary(on_a + on_b)}", workers=(a, b),
+        truth,
+        on_a + on_b,
+        redis_key,
+        TOPIC,
+        sentinel,
+        context=f"connections: {summary(on_a + on_b)}",
+        workers=(a, b),
     )
     resets = [(r.name, f.id) for r in on_a + on_b for f in r.resets()]
     assert not resets, f"the history held every event, yet clients got reset frames: {resets[:5]}"
@@ -272,8 +294,13 @@ def test_redis_worker_stopped_past_history_its_clients_get_a_reset_at_the_gap(re
         sentinel = truth.must_publish(b, TOPIC, "end")
         settle(on_a + on_b, sentinel, redis_key)
     verify(
-        truth, on_a + on_b, redis_key, TOPIC, sentinel,
-        context=f"stream kept {length}; {summary(on_a + on_b)}", workers=(a, b),
+        truth,
+        on_a + on_b,
+        redis_key,
+        TOPIC,
+        sentinel,
+        context=f"stream kept {length}; {summary(on_a + on_b)}",
+        workers=(a, b),
     )
 
 
@@ -296,8 +323,14 @@ def test_redis_killed_with_aof_everything_resumes_exactly(redis_cluster: Cluster
         sentinel = truth.must_publish(a, TOPIC, "end")
         settle(on_a + on_b, sentinel, redis_key)
     verify(
-        truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True,
-        context=summary(on_a + on_b), workers=(a, b),
+        truth,
+        on_a + on_b,
+        redis_key,
+        TOPIC,
+        sentinel,
+        unacknowledged_ok=True,
+        context=summary(on_a + on_b),
+        workers=(a, b),
     )
     resets = [(r.name, f.id) for r in on_a + on_b for f in r.resets()]
     assert not resets, f"Redis kept everything (AOF), yet clients got reset frames: {resets[:5]}"
@@ -337,8 +370,14 @@ def test_redis_restarted_empty_old_ids_and_live_gaps_get_a_reset(redis_cluster: 
             sentinel = truth.must_publish(a, TOPIC, "end")
             settle(on_a + on_b + back, sentinel, redis_key)
     verify(
-        truth, on_a + on_b + back, redis_key, TOPIC, sentinel, unacknowledged_ok=True,
-        context=summary(on_a + back), workers=(a, b),
+        truth,
+        on_a + on_b + back,
+        redis_key,
+        TOPIC,
+        sentinel,
+        unacknowledged_ok=True,
+        context=summary(on_a + back),
+        workers=(a, b),
     )
 
 
@@ -368,8 +407,14 @@ def test_redis_stopped_publishes_fail_within_the_timeout_and_nothing_is_lost(red
     bad = [f"{r.status_code} {r.text[:120]}" for r in answers if not r.text.startswith("BrokerUnavailable")]
     assert not bad, f"a publish while Redis was stopped did not fail with BrokerUnavailable: {bad}"
     verify(
-        truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True,
-        context=summary(on_a + on_b), workers=(a, b),
+        truth,
+        on_a + on_b,
+        redis_key,
+        TOPIC,
+        sentinel,
+        unacknowledged_ok=True,
+        context=summary(on_a + on_b),
+        workers=(a, b),
     )
 
 
@@ -652,8 +697,14 @@ def test_redis_every_connection_of_the_workers_killed_under_publishing(redis_clu
         sentinel = truth.must_publish(a, TOPIC, "end")
         settle(on_a + on_b, sentinel, redis_key)
     verify(
-        truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True,
-        context=summary(on_a + on_b), workers=(a, b),
+        truth,
+        on_a + on_b,
+        redis_key,
+        TOPIC,
+        sentinel,
+        unacknowledged_ok=True,
+        context=summary(on_a + on_b),
+        workers=(a, b),
     )
     assert killed >= 5, f"CLIENT KILL found only {killed} connections to cut"
 
@@ -724,6 +775,12 @@ def test_redis_stopped_under_a_publish_sync_burst_from_threads_fails_it_and_lose
         f"a burst under a stopped Redis answered {response.status_code} {response.text[:200]}"
     )
     verify(
-        truth, on_a + on_b, redis_key, TOPIC, sentinel, unacknowledged_ok=True,
-        context=summary(on_a + on_b), workers=(a, b),
+        truth,
+        on_a + on_b,
+        redis_key,
+        TOPIC,
+        sentinel,
+        unacknowledged_ok=True,
+        context=summary(on_a + on_b),
+        workers=(a, b),
     )

@@ -148,7 +148,7 @@ lines = st.lists(
     st.one_of(
         st.just(""),
         st.sampled_from(["data", "data:", "data: x", "data:  y", "event: e", "event:", "id: 7", "id: a\x00b", ": hi"]),
-        st.sampled_from(["retry: 10", "retry: 1a", "other: 1", "data: {\"a\":1}", "id"]),
+        st.sampled_from(["retry: 10", "retry: 1a", "other: 1", 'data: {"a":1}', "id"]),
     ),
     max_size=20,
 )

@@ -259,9 +259,7 @@ def test_head_gets_the_headers_and_no_body_and_the_content_is_not_touched(server
         started.append("started")
         yield "x"
 
-    url = route(
-        server, lambda: EventSourceResponse(content(), background=BackgroundTask(background.append, "ran"))
-    )
+    url = route(server, lambda: EventSourceResponse(content(), background=BackgroundTask(background.append, "ran")))
     head = get(url, "HEAD")
     assert head.content == b""
     wait_until(lambda: background == ["ran"], GUARD)  # it runs after the response is sent
@@ -282,9 +280,7 @@ def test_head_gets_the_headers_and_no_body_and_the_content_is_not_touched(server
 )
 def test_bad_arguments_are_refused_as_by_sse_starlette(options: dict, error: type) -> None:
     if set(options) <= set(inspect.signature(sse_starlette.EventSourceResponse).parameters):
-        with pytest.raises(
-            error
-        ):  # (sse-starlette < 3.7, the reference on Python 3.9, has no cleanup_timeout)
+        with pytest.raises(error):  # (sse-starlette < 3.7, the reference on Python 3.9, has no cleanup_timeout)
             sse_starlette.EventSourceResponse(async_gen([]), **options)
     with pytest.raises(error) as info:
         EventSourceResponse(async_gen([]), **options)
@@ -487,9 +483,7 @@ def test_data_sender_callable(server: Server) -> None:
         receivers.append(recv_chan)
         return EventSourceResponse(recv_chan, data_sender_callable=functools.partial(data_sender, send_chan))
 
-    assert get(route(server, make)).content == b"".join(
-        b"id: %d\r\ndata: event %d\r\n\r\n" % (n, n) for n in range(3)
-    )
+    assert get(route(server, make)).content == b"".join(b"id: %d\r\ndata: event %d\r\n\r\n" % (n, n) for n in range(3))
     # The response reads the stream to its end but, like sse-starlette's, leaves closing it to its owner.
     for recv_chan in receivers:
         recv_chan.close()
@@ -556,9 +550,7 @@ def test_background_runs_after_the_stream(server: Server) -> None:
         yield "x"
         order.append("content done")
 
-    url = route(
-        server, lambda: EventSourceResponse(content(), background=BackgroundTask(order.append, "background"))
-    )
+    url = route(server, lambda: EventSourceResponse(content(), background=BackgroundTask(order.append, "background")))
     assert get(url).content == b"data: x\r\n\r\n"
     wait_until(lambda: len(order) == 2, GUARD)
     assert order == ["content done", "background"]
@@ -610,9 +602,7 @@ def test_shutdown_sets_the_event_and_the_generator_says_goodbye(server: Server) 
 
 
 @pytest.mark.parametrize("grace", [0, 0.3])
-def test_shutdown_cancels_a_generator_that_ignores_it_after_the_grace_period(
-    server: Server, grace: float
-) -> None:
+def test_shutdown_cancels_a_generator_that_ignores_it_after_the_grace_period(server: Server, grace: float) -> None:
     cancelled = threading.Event()
     stops: list[Any] = []
 

@@ -305,4 +305,3 @@ def test_retry_and_ping_refusals_say_what_sse_starlette_says(make: Callable[[Any
         make(compat)
     # sse-starlette's sentence, so a `match=` written for it matches; then what was given, when it adds any
     assert str(ours.value).startswith(str(theirs.value))
-

@@ -193,12 +193,7 @@ def test_fields_can_be_changed_after_construction() -> None:
 )
 def test_containers_are_json_and_bytes_are_raw(data: Any, expected: str, sse_starlette_writes: str) -> None:
     assert ServerSentEvent(data, sep="\n").encode() == f"data: {expected}\n\n".encode()
-    assert (
-        reference.ServerSentEvent(data, sep="\n")
-        .encode()
-        .decode()
-        .startswith(f"data: {sse_starlette_writes}")
-    )
+    assert reference.ServerSentEvent(data, sep="\n").encode().decode().startswith(f"data: {sse_starlette_writes}")
 
 
 @pytest.mark.parametrize("field", ["id", "event"])

@@ -564,8 +564,9 @@ def test_an_old_conftest_that_resets_should_exit_event_runs(tmp_path: Any) -> No
 
 # --- a uvicorn in the main thread, stopped from code -------------------------------------------------------
 
-STOPPED_FROM_CODE = textwrap.dedent(
-    """
+STOPPED_FROM_CODE = (
+    textwrap.dedent(
+        """
     import sys, threading, time
 
     import anyio, httpx, uvicorn
@@ -578,8 +579,10 @@ STOPPED_FROM_CODE = textwrap.dedent(
     if not drain:
         AppStatus.disable_automatic_graceful_drain()
     """
-) + FAREWELL_APP + textwrap.dedent(
-    """
+    )
+    + FAREWELL_APP
+    + textwrap.dedent(
+        """
 
     config = uvicorn.Config(app, port=port, log_level="critical", lifespan="off", timeout_graceful_shutdown=1)
     server = uvicorn.Server(config)
@@ -603,6 +606,7 @@ STOPPED_FROM_CODE = textwrap.dedent(
     time.sleep(0.2)
     print(repr(b"".join(received)), AppStatus.should_exit)
     """
+    )
 )
 
 
@@ -626,5 +630,3 @@ def test_a_uvicorn_stopped_from_code_drains_its_streams_unless_the_automatic_dra
         assert done.stdout.strip().rsplit(" ", 1) == [repr(b"data: started\r\n\r\ndata: farewell\r\n\r\n"), "False"]
     else:  # uvicorn's own timeout (1 s) cuts the stream
         assert done.stdout.strip().rsplit(" ", 1) == [repr(b"data: started\r\n\r\n<broken>"), "False"]
-
-

@@ -28,8 +28,6 @@ from sse_fast.demo import ANSWER, TOKENS
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
-
-
 class Demo:
     """The demo server as a child process, as a user starts it."""
 

@@ -7,9 +7,7 @@ from sse_parser import Message, Stream, parse
 
 def test_spec_example_data_lines_join_with_lf():
     # the spec's "YHOO / +2 / 10" example: three data lines, one event
-    assert parse(b"data: YHOO\ndata: +2\ndata: 10\n\n").events == [
-        Message("message", "YHOO\n+2\n10", "", None)
-    ]
+    assert parse(b"data: YHOO\ndata: +2\ndata: 10\n\n").events == [Message("message", "YHOO\n+2\n10", "", None)]
 
 
 def test_spec_example_comment_and_ids():

@@ -27,13 +27,9 @@ AWKWARD = ["\x00", " ", ":", "\u2028", "\u2029", "\x85", "\x0b", "\ufeff", "\u00
 
 chars = st.characters(codec="utf-8")  # every code point but surrogates
 surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
-texts = st.lists(st.one_of(st.text(chars, max_size=8), st.sampled_from(BREAKS + AWKWARD)), max_size=12).map(
-    "".join
-)
+texts = st.lists(st.one_of(st.text(chars, max_size=8), st.sampled_from(BREAKS + AWKWARD)), max_size=12).map("".join)
 event_names = st.lists(
-    st.one_of(
-        st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=6), st.sampled_from(AWKWARD)
-    ),
+    st.one_of(st.text(st.characters(codec="utf-8", exclude_characters="\r\n"), max_size=6), st.sampled_from(AWKWARD)),
     max_size=4,
 ).map("".join)
 ids = event_names.filter(lambda s: "\x00" not in s)

@@ -334,9 +334,7 @@ def test_failed_add_leaves_the_buffer_unchanged(encoder, function, args, kwargs,
         getattr(buf, ADD[function])(*args, **kwargs)
     assert len(buf) == before
     buf.add_comment("after")
-    assert buf.take() == (
-        encoder.encode("before", id="1") + encoder.encode_json({"big": "x" * 5000}) + b": after\n\n"
-    )
+    assert buf.take() == (encoder.encode("before", id="1") + encoder.encode_json({"big": "x" * 5000}) + b": after\n\n")
 
 
 def test_failed_add_on_an_empty_buffer_leaves_it_empty(encoder):

@@ -42,9 +42,7 @@ TEXT_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("data", "wire", "received"), [c[1:] for c in TEXT_CASES], ids=[c[0] for c in TEXT_CASES]
-)
+@pytest.mark.parametrize(("data", "wire", "received"), [c[1:] for c in TEXT_CASES], ids=[c[0] for c in TEXT_CASES])
 def test_text_data(encoder, data, wire, received):
     assert encoder.encode(data) == wire
     assert parse(wire).events == [Message("message", received, "", None)]

@@ -131,9 +131,7 @@ def test_a_stream_that_ended_raises_the_error_its_reason_names(reason, error):
 
 
 def test_every_public_error_is_exported():
-    defined = {
-        name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)
-    }
+    defined = {name for name, obj in vars(errors).items() if isinstance(obj, type) and issubclass(obj, Exception)}
     assert defined == {"SSEError", *(e.__name__ for e in ALL)}
     assert defined <= set(sse_fast.__all__)
 
@@ -193,8 +191,16 @@ def test_the_tree_in_the_docstring_is_the_hierarchy():
         ),
         (lambda: Broker(queue_bytes=0), sse_fast.InvalidValue, "queue_bytes must be an int of bytes >= 1, got int 0"),
     ],
-    ids=["handler_for", "MemoryLog", "headers-int", "headers-pair", "ASGIResponse", "WSGIResponse",
-         "queue_bytes-str", "queue_bytes-0"],
+    ids=[
+        "handler_for",
+        "MemoryLog",
+        "headers-int",
+        "headers-pair",
+        "ASGIResponse",
+        "WSGIResponse",
+        "queue_bytes-str",
+        "queue_bytes-0",
+    ],
 )
 def test_option_checks_raise_the_sse_error_for_what_was_wrong(call, error, message):
     with pytest.raises(error) as info:
@@ -247,8 +253,8 @@ def test_an_integration_without_its_framework_names_the_extra(integration: str, 
     kind, message = done.stdout.splitlines()
     assert kind == f"MissingExtra True {hidden.split(',')[0]}"
     assert message == (
-        f"{module} needs {hidden.split(',')[0]}, which is not installed: pip install \"sse-fast[{extra}]\""
-        f" (from a checkout: pip install \".[{extra}]\")"
+        f'{module} needs {hidden.split(",")[0]}, which is not installed: pip install "sse-fast[{extra}]"'
+        f' (from a checkout: pip install ".[{extra}]")'
     )
 
 

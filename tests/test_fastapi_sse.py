@@ -154,9 +154,10 @@ def server() -> Any:
 
 
 def test_post_with_a_body_validated_and_typed_items(server: Any) -> None:
-    with httpx.Client(timeout=10) as client, connect_sse(
-        client, "POST", server.url + "/chat", json={"text": "hello there"}
-    ) as source:
+    with (
+        httpx.Client(timeout=10) as client,
+        connect_sse(client, "POST", server.url + "/chat", json={"text": "hello there"}) as source,
+    ):
         assert source.response.headers["content-type"] == "text/event-stream; charset=utf-8"
         assert source.response.headers["cache-control"] == "no-cache"
         assert source.response.headers["x-accel-buffering"] == "no"
@@ -224,9 +225,10 @@ def test_keepalive_is_fastapis_comment_at_its_interval(server: Any, monkeypatch:
 def test_a_generator_follows_broker_topics_on_its_writer_with_last_event_id(server: Any) -> None:
     first = broker.publish_sync("lobby", {"n": 1})
     broker.publish_sync("lobby", {"n": 2})
-    with httpx.Client(timeout=10) as client, connect_sse(
-        client, "GET", server.url + "/rooms/lobby", headers={"Last-Event-ID": first}
-    ) as source:
+    with (
+        httpx.Client(timeout=10) as client,
+        connect_sse(client, "GET", server.url + "/rooms/lobby", headers={"Last-Event-ID": first}) as source,
+    ):
         events = source.iter_sse()
         assert json.loads(next(events).data) == {"n": 2}  # resumed after the first
         broker.publish_sync("lobby", {"n": 3})

@@ -272,4 +272,3 @@ def test_start_refuses_a_wrong_interval() -> None:
 
     with pytest.raises(InvalidValue, match="got 0"):
         sse_fast.metrics.start(interval=0)
-

@@ -174,7 +174,6 @@ def test_the_redis_readers_reconnects_and_unavailable_errors_are_scraped(redis: 
         asyncio.run(broker.close())
 
 
-
 def test_the_redis_readers_lag_is_the_entries_one_read_returned(redis: RedisServer) -> None:
     """Five entries appended in one transaction wake the reader's XREAD once: it reads all five at once."""
     import gc

@@ -186,4 +186,3 @@ def test_the_heartbeat_outlasts_proxy_read_timeout(upstream: Server, http2: bool
     with nginx(upstream.port, read_timeout="1s") as url:
         assert read_quiet(f"{url}/quiet/0.3", http2) == ['"first"', '"second"']
         assert read_quiet(f"{url}/quiet/0", http2) == ['"first"']  # no heartbeat: cut after 1 s of silence
-

@@ -108,4 +108,3 @@ def test_keep_alive_false_sends_the_sse_headers_and_the_given_ones_alone() -> No
         (b"x-a", b"1"),
     ]
     assert (b"connection", b"keep-alive") in Options(headers=given).raw_headers("1.1")
-

@@ -22,9 +22,7 @@ async def never(*args: object) -> None:
     raise AssertionError("a refused transport must not be used")
 
 
-@pytest.mark.parametrize(
-    "given", [(), (42,), ("GET /",), ({"REQUEST_METHOD": "GET"},), ({"x": 1}, never, never)]
-)
+@pytest.mark.parametrize("given", [(), (42,), ("GET /",), ({"REQUEST_METHOD": "GET"},), ({"x": 1}, never, never)])
 def test_nothing_it_knows_is_transport_not_found(given: tuple) -> None:
     with pytest.raises(sse_fast.TransportNotFound, match="new_writer\\(\\) got .*expected an ASGI"):
         sse_fast.new_writer(*given)
@@ -94,10 +92,7 @@ def test_new_writer_on_a_starlette_request_with_send() -> None:
 def test_import_sse_fast_imports_no_framework() -> None:
     frameworks = "{'starlette', 'fastapi', 'uvicorn', 'waitress', 'flask'}"
     code = f"import sys, sse_fast; print(sorted({{m.split('.')[0] for m in sys.modules}} & {frameworks}))"
-    assert (
-        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-        == "[]\n"
-    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
 def test_context_run_returns_the_result_while_open() -> None:

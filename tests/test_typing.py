@@ -81,11 +81,11 @@ def test_the_public_api_is_type_complete(tmp_path: Path) -> None:
         env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},  # its python
     )  # fmt: skip
     report = json.loads(done.stdout)["typeCompleteness"]
-    unknown = [
-        symbol["name"] for symbol in report["symbols"] if symbol["isExported"] and not symbol["isTypeKnown"]
-    ]
+    unknown = [symbol["name"] for symbol in report["symbols"] if symbol["isExported"] and not symbol["isTypeKnown"]]
     assert report["packageRootDirectory"].startswith(str(Path(sse_fast.__file__).parent))
     assert report["completenessScore"] >= MIN_TYPE_COMPLETENESS, unknown
+
+
 def test_a_write_left_unawaited_is_caught(tmp_path: Path) -> None:
     """The writes are typed as coroutines, so the checker reports one whose ``await`` was forgotten."""
     forgot = tmp_path / "forgot.py"

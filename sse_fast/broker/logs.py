@@ -40,9 +40,7 @@ def log_for(
         _refuse(redis, "Broker() without a URL runs in this process", "they are Redis options")
         return MemoryLog(history, **memory)
     if not isinstance(url, str) or not url.startswith(REDIS_SCHEMES + CLUSTER_SCHEMES):
-        raise InvalidBrokerURL(
-            f"Broker() takes no URL (in-process), a redis:// or a redis+cluster:// URL, got {url!r}"
-        )
+        raise InvalidBrokerURL(f"Broker() takes no URL (in-process), a redis:// or a redis+cluster:// URL, got {url!r}")
     scheme = url.split("://")[0]
     why = "they bound the in-process log; on Redis history= bounds each topic"
     _refuse(memory, f'Broker("{scheme}://...") runs on Redis', why)

@@ -75,7 +75,8 @@ MAX_SEQ = 999_999_999_999_999  # the largest seq ENTRY_ID takes: "<ms - 1>-MAX_S
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, asyncio.TimeoutError)
 
 # KEYS[1..3]: last, since, heads. The data set begins with ``since`` (and ``last``) just before its first id.
-_PROLOGUE = """
+_PROLOGUE = (
+    """
 local MAXSEQ = %d
 local function parse(id) local ms, seq = string.match(id, '^(%%d+)-(%%d+)$'); return tonumber(ms), tonumber(seq) end
 local function after(a, b) local ams, aseq = parse(a); local bms, bseq = parse(b)
@@ -93,7 +94,9 @@ elseif not since then
   since = '0-1'  -- a data set from before ``since`` existed
   redis.call('SET', KEYS[2], since)
 end
-""" % MAX_SEQ
+"""
+    % MAX_SEQ
+)
 
 # KEYS: last, since, heads, stream. ARGV: maxlen, body, caller id or '', topic, window ms. Returns the entry id.
 APPEND = (
@@ -150,9 +153,12 @@ return out
 )
 
 # KEYS: last, since, heads. Returns {since, now seconds, now microseconds} (the reader's look at the data set).
-START = _PROLOGUE + """
+START = (
+    _PROLOGUE
+    + """
 return {since, t[1], t[2]}
 """
+)
 
 
 def check_url(url: str) -> str:

@@ -11,8 +11,7 @@ def missing_framework(error: ModuleNotFoundError, module: str, framework: str, e
     if error.name != framework:
         return error
     return MissingExtra(
-        f"{module} needs {framework}, which is not installed: pip install \"sse-fast[{extra}]\""
-        f" (from a checkout: pip install \".[{extra}]\")",
+        f'{module} needs {framework}, which is not installed: pip install "sse-fast[{extra}]"'
+        f' (from a checkout: pip install ".[{extra}]")',
         name=framework,
     )
-

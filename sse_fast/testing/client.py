@@ -62,9 +62,7 @@ class _Reader:
             if self.enough:
                 break
             self.events.append(event)
-            if (self.n is not None and len(self.events) >= self.n) or (
-                self.until is not None and self.until(event)
-            ):
+            if (self.n is not None and len(self.events) >= self.n) or (self.until is not None and self.until(event)):
                 self.enough = True
         return self.enough
 
@@ -145,9 +143,7 @@ async def aread_events(
 # -- in-process ASGI --------------------------------------------------------------------------------------
 
 
-async def _read_asgi(
-    app: ASGIApp, path: str, reader: _Reader, headers: Headers, timeout: float
-) -> EventStreamResult:
+async def _read_asgi(app: ASGIApp, path: str, reader: _Reader, headers: Headers, timeout: float) -> EventStreamResult:
     split = urlsplit(path)
     raw_headers = [(b"host", b"testserver"), (b"accept", b"text/event-stream")]
     raw_headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
@@ -184,9 +180,7 @@ async def _read_asgi(
             raise ConnectionResetError("the test client has disconnected")
         if message["type"] == "http.response.start":
             started["status"] = message["status"]
-            started["headers"] = {
-                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message["headers"]
-            }
+            started["headers"] = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in message["headers"]}
         elif message["type"] == "http.response.body" and (
             reader.feed(message.get("body", b"")) or not message.get("more_body", False)
         ):
@@ -341,9 +335,7 @@ def _read_url(base: str, path: str, reader: _Reader, headers: Headers, timeout: 
         return EventStreamResult(response.status_code, dict(response.headers), reader.events)
 
 
-async def _aread_url(
-    base: str, path: str, reader: _Reader, headers: Headers, timeout: float
-) -> EventStreamResult:
+async def _aread_url(base: str, path: str, reader: _Reader, headers: Headers, timeout: float) -> EventStreamResult:
     httpx = _httpx()
 
     async def read() -> EventStreamResult:

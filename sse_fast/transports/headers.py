@@ -13,9 +13,7 @@ BASE = (
 )
 
 
-def sse_headers(
-    http_version: Optional[str], extra: Headers = None, hop_by_hop: bool = True
-) -> List[Tuple[str, str]]:
+def sse_headers(http_version: Optional[str], extra: Headers = None, hop_by_hop: bool = True) -> List[Tuple[str, str]]:
     """The SSE headers, ``Connection: keep-alive`` on HTTP/1.x only, then ``extra`` merged over them.
 
     An ``extra`` header replaces a default of the same name (case-insensitive). ``hop_by_hop=False``

@@ -184,9 +184,7 @@ class BaseWriter(Generic[R]):
             self.finished.set()
         return was
 
-    def lost(
-        self, reason: str = CLIENT_DISCONNECTED, why: str = LEFT, cause: Optional[BaseException] = None
-    ) -> None:
+    def lost(self, reason: str = CLIENT_DISCONNECTED, why: str = LEFT, cause: Optional[BaseException] = None) -> None:
         """The client is gone (or stopped reading): what is queued is thrown away, the stream is closed and
         a handler run by ``run`` is cancelled. After ``"send_timeout"`` the connection is dropped too.
         ``why`` is the message of the ``ClientDisconnected`` the next write raises."""

@@ -187,7 +187,6 @@ wsgi_stream = WSGIResponse(sync_handler, heartbeat=15)
 wsgi_room = WSGIResponse(broker.subscriber(["room", "broadcast"], "f08f444e5b5f-1"))
 
 
-
 # -- who may subscribe to what (docs/production.md) --
 from sse_fast.auth import Credentials, Grant, Guard, JWTGuard, Refused, refusal_asgi  # noqa: E402
 
