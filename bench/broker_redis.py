@@ -42,7 +42,7 @@ sys.path[:0] = [HERE, os.path.join(os.path.dirname(HERE), "tests")]
 
 import e2e  # noqa: E402
 from e2e import _cpu_seconds, _raise_nofile, versions  # noqa: E402
-from redis_server import missing_reason, redis_server  # noqa: E402
+from support.redis_server import missing_reason, redis_server  # noqa: E402
 
 TOPIC = "room"
 STAMP = re.compile(rb'"t":([0-9.]+),')

@@ -4,7 +4,8 @@
     python bench/servers_table.py --quick    # 3 per server (CI)
     python bench/servers_table.py --servers granian-h2c daphne
 
-Each server of tests/server_procs.py runs as its own process on a free port, serving tests/server_app.py.
+Each server of tests/support/server_procs.py runs as its own process on a free port, serving
+tests/support/server_app.py.
 Per server: disconnect latency (the client hangs up -> the handler's context ends, both read
 ``time.monotonic()``), a frozen client (reads nothing; ``send_timeout`` 0.5 s): when it was dropped and how
 much the server took first, SIGTERM with ``shutdown_on_signals`` (farewell arrival, exit time and code), and
@@ -26,9 +27,9 @@ from typing import Dict, List
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import httpx  # noqa: E402
-from server_procs import SERVERS, Running, h2_data, h2_request, running  # noqa: E402
-from servers import frozen_request  # noqa: E402
-from sse_apps import FAREWELL  # noqa: E402
+from support.server_procs import SERVERS, Running, h2_data, h2_request, running  # noqa: E402
+from support.servers import frozen_request  # noqa: E402
+from support.sse_apps import FAREWELL  # noqa: E402
 
 COLUMNS = ["server", "version", "disconnect seen after", "frozen client", "SIGTERM", "HTTP/2 (h2c)"]
 

@@ -95,7 +95,7 @@ LEFT_OUT = {
     "test_issue132.py": (
         "_get_uvicorn_server, _shutdown_watcher, _get_shutdown_state: sse-starlette's watcher that polls uvicorn's "
         "should_exit; the drop-in chains signal handlers instead (its drain of a uvicorn stopped from code is "
-        "tested in sse_fast's tests/test_compat_sse_starlette_parity.py)"
+        "tested in sse_fast's tests/compat/test_compat_sse_starlette_parity.py)"
     ),
     "test_issue152.py": "_ensure_watcher_started_on_this_loop, _shutdown_watcher: the watcher's one-per-thread task",
     "test_multi_loop.py": (
@@ -106,7 +106,7 @@ LEFT_OUT = {
 }
 EXIT_HOOK = (
     "replaces the private _listen_for_exit_signal on the response to pick when shutdown comes; the drop-in "
-    "has no such method (sse_fast's tests/test_compat_sse_starlette_behaviour.py checks the same behaviours "
+    "has no such method (sse_fast's tests/compat/test_compat_sse_starlette_behaviour.py checks the same behaviours "
     "against sse-starlette itself)"
 )
 # tests known to fail, by test function (every parameter), with why
@@ -120,7 +120,7 @@ KNOWN = {
     ),
     "tests/test_sse.py::TestEventSourceResponse::test_ping_whenSendTimesOut_thenRaisesSendTimeoutError": (
         "calls the private _ping(send); a ping's send timeout is tested in sse_fast's "
-        "tests/test_compat_sse_starlette.py::test_send_timeout_on_a_ping"
+        "tests/compat/test_compat_sse_starlette.py::test_send_timeout_on_a_ping"
     ),
     "tests/test_sse.py::TestEventSourceResponse::test_ping_whenConcurrentWithEvents_thenRespectsLocking": (
         "expects a ping sent beside a pending send (its send raises WouldBlock when entered twice); the "

@@ -85,7 +85,7 @@ for v in 3.10 3.12; do
     install_and_check "$work/venv-$v" "$(ls "$work/wheelhouse"/sse_fast-*-"$cp"-"$cp"-*.whl)"
     rm -rf "$work/suite-$v" && mkdir "$work/suite-$v" && cp -r tests pyproject.toml "$work/suite-$v/"
     (cd "$work/suite-$v" && "$work/venv-$v/bin/python" -m pytest -q -p no:cacheprovider \
-        tests/test_encoder_golden.py tests/test_main.py -k "not demo")  # the demo needs uvicorn
+        tests/encoder/test_encoder_golden.py tests/project/test_main.py -k "not demo")  # the demo needs uvicorn
 done
 
 step "sdist: contents, and installed in a fresh venv it builds the compiled core"
@@ -94,7 +94,7 @@ sdist=$(ls "$work/sdist"/sse_fast-*.tar.gz)
 listing=$(tar tzf "$sdist")
 for f in sse_fast/_encoder.pyx sse_fast/_parser.pyx sse_fast/_lines.pxd sse_fast/_encoder.pyi sse_fast/_parser.pyi \
     sse_fast/py.typed sse_fast/demo.html sse_fast/room.html LICENSE CHANGELOG.md README.md \
-    tests/conftest.py tests/test_encoder_golden.py docs/index.md mkdocs.yml; do
+    tests/conftest.py tests/encoder/test_encoder_golden.py docs/index.md mkdocs.yml; do
     grep -qx "sse_fast-[^/]*/$f" <<<"$listing" || fail "the sdist lacks $f"
 done
 if grep -qE '\.(c|so)$' <<<"$listing"; then fail "the sdist holds built files: $(grep -E '\.(c|so)$' <<<"$listing")"; fi
