@@ -4,25 +4,28 @@
     python bench/nginx.py --rounds 2 --events 50   # a quick look
     python bench/nginx.py --http h11 --loop asyncio
 
-uvicorn (its own process, bench/e2e.py's ``Server``) serves an ``ASGIResponse`` that writes an event every
-``--every`` ms, each carrying ``time.monotonic_ns()`` read just before its write; Debian's nginx runs
-docs/nginx.md's block as tests/test_nginx.py does (tests/nginx_proc.py) in front of it. The client (httpx with
-``sse_fast.client.iter_events``, in this process) reads the clock as each event is parsed: the difference is
-the event's delay from the app's write to the client's hands (CLOCK_MONOTONIC is one clock for every process
-of the machine). Paths, in turn each round: direct (HTTP/1.1 to uvicorn), through nginx over HTTP/1.1 + TLS,
-through nginx over HTTP/2 + TLS. Reported: p50, p99 and max per path, and what nginx adds to direct's p50 and
-p99. Needs the test extra and nginx (scripts/test.sh installs Debian's). Linux only.
+uvicorn (its own process, started with ``--port`` as docs/nginx.md starts it) serves an ``ASGIResponse`` that
+writes an event every ``--every`` ms, each carrying ``time.monotonic_ns()`` read just before its write; Debian's
+nginx runs docs/nginx.md's block as tests/test_nginx.py does (tests/nginx_proc.py) in front of it. The client
+(httpx with ``sse_fast.client.iter_events``, in this process) reads the clock as each event is parsed: the
+difference is the event's delay from the app's write to the client's hands (CLOCK_MONOTONIC is one clock for
+every process of the machine). Paths, in turn each round: direct (HTTP/1.1 to uvicorn), through nginx over
+HTTP/1.1 + TLS, through nginx over HTTP/2 + TLS. Reported: p50, p90, p99 and max per path, and what nginx adds
+to direct's p50 and p99. Needs the test extra and nginx (scripts/test.sh installs Debian's). Linux only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List
 from urllib.parse import parse_qs
 
 import e2e
@@ -43,6 +46,29 @@ async def app(scope: dict, receive: Any, send: Any) -> None:
             await asyncio.sleep(every)
 
     await ASGIResponse(ticks)(scope, receive, send)
+
+
+@contextlib.contextmanager
+def uvicorn(http: str, loop: str, port: int) -> Iterator[None]:
+    """``uvicorn nginx:app --port PORT``. Not bench/e2e.py's ``--fd``: uvicorn takes a socket given by ``--fd`` for
+    a Unix one, so its connections keep Nagle's algorithm on, and behind nginx's reused upstream connections the
+    first event of a stream then waited ~40 ms for a delayed ACK."""
+    cmd = [sys.executable, "-m", "uvicorn", "nginx:app", "--app-dir", HERE, "--host", "127.0.0.1", "--port",
+           str(port), "--http", http, "--loop", loop, "--lifespan", "off", "--no-access-log",
+           "--log-level", "warning"]  # fmt: skip
+    process = subprocess.Popen(cmd, cwd=HERE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            assert process.poll() is None, f"uvicorn exited with {process.returncode}"
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+            assert time.monotonic() < deadline, "uvicorn did not listen within 20 s"
+            time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def delays(url: str, http2: bool, n: int, every: float) -> List[float]:
@@ -71,27 +97,26 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
     from nginx_proc import nginx  # tests/: docs/nginx.md's block, run as the test runs it
+    from ports import free_port
 
     print(e2e.versions())
     print(f"uvicorn --http {args.http} --loop {args.loop}; {args.rounds} rounds x {args.events} events "
           f"{args.every:g} ms apart per path")  # fmt: skip
-    server = e2e.Server("nginx:app", args.http, args.loop)
-    try:
-        with nginx(server.port) as proxy:
-            paths = {"direct, HTTP/1.1": (f"http://127.0.0.1:{server.port}", False),
-                     "nginx, HTTP/1.1 + TLS": (proxy, False), "nginx, HTTP/2 + TLS": (proxy, True)}  # fmt: skip
-            results: Dict[str, List[float]] = {name: [] for name in paths}
-            for round_ in range(args.rounds):
-                for name in list(paths)[:: 1 if round_ % 2 == 0 else -1]:
-                    results[name] += delays(*paths[name], args.events, args.every)
-    finally:
-        server.stop()
-    print(f"\n{'path':<24}{'events':>8}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    port = free_port()
+    with uvicorn(args.http, args.loop, port), nginx(port) as proxy:
+        paths = {"direct, HTTP/1.1": (f"http://127.0.0.1:{port}", False),
+                 "nginx, HTTP/1.1 + TLS": (proxy, False), "nginx, HTTP/2 + TLS": (proxy, True)}  # fmt: skip
+        results: Dict[str, List[float]] = {name: [] for name in paths}
+        for round_ in range(args.rounds):
+            for name in list(paths)[:: 1 if round_ % 2 == 0 else -1]:
+                results[name] += delays(*paths[name], args.events, args.every)
+    print(f"\n{'path':<24}{'events':>8}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     summary = {}
     for name, got in results.items():
-        p50, p99 = statistics.median(got), statistics.quantiles(got, n=100, method="inclusive")[98]
+        cuts = statistics.quantiles(got, n=100, method="inclusive")
+        p50, p90, p99 = cuts[49], cuts[89], cuts[98]
         summary[name] = (p50, p99)
-        print(f"{name:<24}{len(got):>8}{p50:>9.2f}{p99:>9.2f}{max(got):>9.2f}")
+        print(f"{name:<24}{len(got):>8}{p50:>9.2f}{p90:>9.2f}{p99:>9.2f}{max(got):>9.2f}")
     base50, base99 = summary["direct, HTTP/1.1"]
     for name, (p50, p99) in list(summary.items())[1:]:
         print(f"{name}: nginx adds {p50 - base50:+.2f} ms at p50, {p99 - base99:+.2f} ms at p99")
