@@ -40,9 +40,6 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
     __slots__ = ("_loop", "_sender", "_send", "_ended", "_owner", "_cancels")
     _lock = _NO_LOCK  # used on its loop's thread only
 
-    if not TYPE_CHECKING:  # the write path's own (BaseWriter's, one call less; compiled: no Python frame)
-        write_event = _write_event
-
     def __init__(
         self,
         sink: Any,
@@ -286,6 +283,10 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
             for fut in (next_item, next_error):
                 if fut is not None and not fut.done():
                     fut.cancel()
+
+
+if not TYPE_CHECKING:  # the write path's own (BaseWriter's, one call less; compiled: no Python frame); set
+    AsyncWriter.write_event = _write_event  # here, so the reference shows BaseWriter's signature and docstring
 
 
 def _nothing() -> None:

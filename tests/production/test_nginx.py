@@ -8,27 +8,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import re
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import httpx
 import pytest
-from support.ports import HOST, free_port
+from support.nginx_proc import PAGE, nginx
 from support.servers import Server, uvicorn_server
 
 from sse_fast import ASGIResponse, AsyncWriter
 from sse_fast.client import iter_events
 from sse_fast.resume import last_event_id
-
-ROOT = Path(__file__).resolve().parents[2]
-PAGE = ROOT / "docs" / "nginx.md"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 if not PAGE.is_file():  # a copy of tests/ run against a wheel: the pages are not beside it
     pytest.skip("docs/ is not beside tests/ (a suite copied to test a wheel)", allow_module_level=True)
@@ -66,58 +55,6 @@ async def app(scope: Any, receive: Any, send: Any) -> None:
             await writer.write_event("second")
 
         await ASGIResponse(quiet, heartbeat=heartbeat)(scope, receive, send)
-
-
-def documented_config() -> str:
-    """The page's nginx block."""
-    found = re.search(r"```nginx\n(.*?)```", PAGE.read_text(encoding="utf-8"), flags=re.DOTALL)
-    assert found, "docs/nginx.md has no nginx block"
-    return found.group(1)
-
-
-def swap(text: str, old: str, new: str) -> str:
-    assert old in text, f"docs/nginx.md's config no longer has {old!r}: update this test with it"
-    return text.replace(old, new)
-
-
-@contextlib.contextmanager
-def nginx(app_port: int, read_timeout: str = "1h") -> Iterator[str]:
-    """Run the page's config in front of ``app_port``; yields the https base URL."""
-    port = free_port()
-    with tempfile.TemporaryDirectory() as folder:
-        tmp = Path(folder)
-        tmp.chmod(0o755)  # the workers (nobody, when the test runs as root) write their temp files here
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-             "-keyout", str(tmp / "key.pem"), "-out", str(tmp / "cert.pem")],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        server = documented_config()
-        server = swap(server, "server 127.0.0.1:8000;", f"server {HOST}:{app_port};")
-        server = swap(server, "listen 443 ssl http2;", f"listen {HOST}:{port} ssl http2;")
-        server = swap(server, "/etc/ssl/certs/example.com.pem", str(tmp / "cert.pem"))
-        server = swap(server, "/etc/ssl/private/example.com.key", str(tmp / "key.pem"))
-        server = swap(server, "proxy_read_timeout 1h;", f"proxy_read_timeout {read_timeout};")
-        temp_paths = "".join(f"{name}_temp_path {tmp / name};\n" for name in ("client_body", "proxy", "fastcgi",
-                                                                             "uwsgi", "scgi"))  # fmt: skip
-        (tmp / "nginx.conf").write_text(
-            f"daemon off;\nworker_processes 1;\npid {tmp / 'nginx.pid'};\nerror_log {tmp / 'error.log'} warn;\n"
-            f"events {{ worker_connections 64; }}\n"
-            f"http {{\naccess_log off;\n{temp_paths}{server}}}\n"
-        )
-        process = subprocess.Popen([NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(tmp / "nginx.conf")])
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                assert process.poll() is None, f"nginx exited: {(tmp / 'error.log').read_text()}"
-                with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.2):
-                    break
-                assert time.monotonic() < deadline, "nginx did not listen within 10 s"
-                time.sleep(0.02)
-            yield f"https://{HOST}:{port}"
-        finally:
-            process.terminate()
-            process.wait(10)
 
 
 @pytest.fixture(scope="module")
