@@ -2,10 +2,11 @@
 """The compiled twin of ``_sender_py.py`` beside it: ``Sender``, an ``AsyncWriter``'s write path, whole;
 same behaviour and errors (the twin's docstrings say what each step does, and why).
 
-The twin's ``write`` is a coroutine; here it returns a ``_Write``, an awaitable object that does the same
-steps when first resumed and then hands each resume straight to the sink's own awaitable. A paced event so
-costs one small object instead of a Python frame and a coroutine. ``write_event`` (``AsyncWriter``'s, the
-token-by-token path) spares one more Python frame per event.
+The twin's ``write`` and ``_send`` are coroutines; here each returns a ``_Write``, an awaitable object that
+does the same steps when first resumed and then hands each resume straight to the sink's own awaitable. A
+paced event so costs one small object instead of a Python frame and a coroutine. ``_Write`` is the one send
+step: a write's, ``flush``'s and the sender task's. ``write_event`` (``AsyncWriter``'s, the token-by-token
+path) spares one more Python frame per event.
 """
 
 cimport cython
@@ -137,11 +138,15 @@ cdef class Sender:
 
     def write(self, frame):
         """The writer's write of ``frame`` (see the twin); awaitable once."""
-        return self._new_write(frame)
+        return self._send(None, frame)
 
-    cdef _Write _new_write(self, frame):
+    cdef _Write _send(self, send, frame):
+        """``await send(frame)`` (``send()`` when ``frame`` is None: the response start), bounded by the
+        watchdog: the one send step of every path. ``send`` None: the writer's write of ``frame``, whose
+        steps come first (it may queue instead)."""
         cdef _Write w = _Write.__new__(_Write)
         w.sender = self
+        w.via = send
         w.frame = frame
         return w
 
@@ -190,10 +195,8 @@ cdef class Sender:
             if task is None:
                 if not self.pending:
                     return True
-                data = self._take()
-                self._task = INLINE
-                self._caller = current_task(self._loop)
-                await self._send(self._sink.send, data)
+                self._task = INLINE  # the caller stands for the sender meanwhile
+                await self._send(self._sink.send, self._take())
             elif task is INLINE:  # another task's write is in the sink: look again next turn
                 await asyncio.sleep(0)
             else:
@@ -234,7 +237,7 @@ cdef class Sender:
     async def _drain(self, start=None):
         try:
             if start is not None:
-                await self._send(start)
+                await self._send(start, None)
             while self.pending and not self.stopped:
                 await self._send(self._sink.send, self._take())
         finally:
@@ -253,24 +256,6 @@ cdef class Sender:
 
     def _release(self):
         self._holds -= 1
-
-    async def _send(self, send, *data):
-        """``await send(*data)``, bounded by the watchdog: the send step of ``flush`` and the sender task (a
-        write's is ``_Write``'s, the same steps without a coroutine)."""
-        self._started = monotonic()
-        if self._watchdog is None and self._send_timeout is not None:
-            self._watchdog = self._loop.call_later(self._send_timeout, self._watch)
-        try:
-            await send(*data)
-        except BaseException as exc:
-            if not self._absorbs(exc):
-                raise
-        finally:
-            self._started = None
-            if self._task is INLINE:
-                self._task = self._caller = None
-                if self.pending:  # written meanwhile by others (a heartbeat, a broker)
-                    self.kick()
 
     cdef bint _absorbs(self, exc) except -1:
         """Report a send that raised ``exc`` to the writer; True when ``exc`` stops here."""
@@ -343,14 +328,16 @@ def write_event(writer, data):
     """``AsyncWriter.write_event``: ``data: <json>``."""
     cdef Sender sender = writer._sender
     default = sender._default
-    return sender._new_write(encode_json(data) if default is None else encode_json(data, None, None, None, default))
+    return sender._send(None, encode_json(data) if default is None else encode_json(data, None, None, None, default))
 
 
 @cython.freelist(16)
 cdef class _Write:
-    """One ``Sender.write``: its steps run at the first resume, as a coroutine's body would."""
+    """One ``Sender.write``, or one send of ``flush`` and the sender task (``Sender._send``): its steps run at
+    the first resume, as a coroutine's body would."""
 
     cdef Sender sender
+    cdef object via  # what sends the frame; None: a write (the sink's send, once the writer's steps are done)
     cdef object frame
     cdef object inner  # the awaitable resumes go to, while SENDING or WAITING
     cdef double began  # time.monotonic() when the write began
@@ -455,7 +442,7 @@ cdef class _Write:
                 raise
             return self._end()
         if status == 1:
-            if self.step == SENDING and self.sender._caller is None:
+            if self.step == SENDING and self.sender._started is None:
                 self._waits()
             return result
         if self.step == SENDING:
@@ -463,34 +450,36 @@ cdef class _Write:
         return self._end()
 
     cdef bint _begin(self) except -1:
-        """The write's steps up to the sink's send; False when there is nothing to wait for."""
+        """The steps up to the send (a write's first); False when there is nothing to wait for."""
         cdef Sender s = self.sender
-        cdef double now
-        writer = s._writer
-        if writer.state is not _OPEN:
-            self.step = OVER
-            raise writer._refusal()
-        now = sse_fast_monotonic()
-        s.last_write = now
-        if s._holds or s._task is not None or s.pending or s.stopped:
-            s._queue(self.frame, True)
-            if s.size >= HIGH_WATER:
-                self.inner = sse_fast_awaited(s.wait_for_room())
-                self.step = WAITING
-                return True
-            return False
-        s._task = INLINE
-        s.frames += 1
-        s.written += len(self.frame)
+        cdef double now = sse_fast_monotonic()
+        send = self.via
+        if send is None:  # a write: queued, or sent from the caller's task, which stands for the sender
+            writer = s._writer
+            if writer.state is not _OPEN:
+                self.step = OVER
+                raise writer._refusal()
+            s.last_write = now
+            if s._holds or s._task is not None or s.pending or s.stopped:
+                s._queue(self.frame, True)
+                if s.size >= HIGH_WATER:
+                    self.inner = sse_fast_awaited(s.wait_for_room())
+                    self.step = WAITING
+                    return True
+                return False
+            s._task = INLINE
+            s.frames += 1
+            s.written += len(self.frame)
+            s._unmarked += 1
+            if s._unmarked >= s._every:
+                s._unmarked = 0
+                s._holds += 1
+                s._loop.call_soon(s._turn_marked)
+            send = s._sink.send
         self.began = now  # the caller, the start and the watchdog are set once the send waits (_waits)
-        s._unmarked += 1
-        if s._unmarked >= s._every:
-            s._unmarked = 0
-            s._holds += 1
-            s._loop.call_soon(s._turn_marked)
         self.step = SENDING
         try:
-            self.inner = sse_fast_awaited(s._sink.send(self.frame))
+            self.inner = sse_fast_awaited(send() if self.frame is None else send(self.frame))
         except BaseException as error:
             if not self._failed(error):
                 raise
@@ -499,10 +488,11 @@ cdef class _Write:
 
     cdef int _waits(self) except -1:
         """The send waits (most sends to a reading client do not): what the twin sets before it begins, here
-        set only now, from the same task: who waits in it (``stop`` interrupts that task), since when, and the
-        watchdog that bounds it."""
+        set only now, from the same task: who waits in it when it is the caller's (``stop`` interrupts that
+        task), since when, and the watchdog that bounds it."""
         cdef Sender s = self.sender
-        s._caller = current_task(s._loop)
+        if s._task is INLINE:
+            s._caller = current_task(s._loop)
         s._started = self.began
         if s._watchdog is None and s._send_timeout is not None:
             s._watchdog = s._loop.call_later(s._send_timeout, s._watch)
@@ -519,18 +509,20 @@ cdef class _Write:
     cdef int _sent(self) except -1:
         """The send is over (the twin's ``finally``)."""
         cdef Sender s = self.sender
-        s._task = s._caller = s._started = None
+        s._started = None
         self.step = OVER
         self.inner = None
-        if s.pending:  # written meanwhile by others (a heartbeat, a broker)
-            s.kick()
+        if s._task is INLINE:
+            s._task = s._caller = None
+            if s.pending:  # written meanwhile by others (a heartbeat, a broker)
+                s.kick()
         return 0
 
     cdef object _end(self):
-        """The write is over: ``_OVER``, or the writer's refusal raised once the stream was dropped."""
+        """Over: ``_OVER``, or for a write the writer's refusal raised once the stream was dropped."""
         self.step = OVER
         self.inner = None
-        if self.sender.stopped:
+        if self.via is None and self.sender.stopped:
             raise self.sender._writer._refusal()
         return _OVER
 
