@@ -38,7 +38,33 @@ class Ending(str, enum.Enum):
         return format(self.value, spec)
 
 
+# What a later write says after each ending: every such text is built here (the reason is added by ``ended``).
+IS_CLOSED = "cannot write: the stream was closed on the server side"  # close(), abort(), shutdown
+LEFT = "cannot write: the client left"  # the server saw the client go
 DROPPED_SLOW = "cannot write: the subscriber stopped draining its queue and was dropped as slow"
+WORK_CANCELLED = "the work was cancelled because the stream ended"  # StreamContext.run's work
+
+
+def send_failed(exc: BaseException) -> str:
+    """The send raised ``exc``: the client left (a connection error), or else the transport failed."""
+    if isinstance(exc, (OSError, ClientDisconnected)):
+        return f"the client left ({exc})"
+    return f"the transport failed ({type(exc).__name__}: {exc})"
+
+
+def read_nothing(timeout: object) -> str:
+    """A send outlasted ``timeout`` seconds (the ``"send_timeout"`` ending)."""
+    return f"the client read nothing for {timeout} s"
+
+
+def start_took_over(what: str, timeout: object) -> str:
+    """The server took ``what`` (the response start) no sooner than ``timeout`` seconds (``"send_timeout"``)."""
+    return f"{what} took over {timeout} s"
+
+
+def handler_raised(error: BaseException) -> str:
+    """The stream's handler raised ``error`` (the ``"error"`` ending)."""
+    return f"cannot write: the stream's handler raised {error!r}"
 
 
 def error_for(reason: str) -> Type[ClientDisconnected]:

@@ -6,7 +6,7 @@ import asyncio
 import threading
 from typing import Any, Awaitable, Callable, List, Optional, Tuple, TypeVar
 
-from ._endings import Ending, ended
+from ._endings import WORK_CANCELLED, Ending, ended
 
 T = TypeVar("T")
 
@@ -153,7 +153,7 @@ class StreamContext:
             return await task
         except asyncio.CancelledError:
             if stopped and task.cancelled():
-                raise ended(stopped[0], "the work was cancelled because the stream ended") from None
+                raise ended(stopped[0], WORK_CANCELLED) from None
             raise
         finally:
             remove()

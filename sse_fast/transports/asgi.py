@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
 
+from .._endings import Ending, ended, start_took_over
 from ..errors import HTTPTransportFailed, InvalidType, NotHTTP, SendTimedOut, StreamingNotSupported
 from ..types import Receive, Scope, Send
 from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter, Default
@@ -164,7 +165,7 @@ async def _bounded(send: Awaitable[None], timeout: Optional[float], what: str) -
     try:
         await asyncio.wait_for(send, timeout)
     except asyncio.TimeoutError:
-        raise SendTimedOut(f"{what} took over {timeout} s (reason: send_timeout)") from None
+        raise ended(Ending.SEND_TIMEOUT, start_took_over(what, timeout)) from None
 
 
 def run_handler(handler: Handler, scope: Scope, receive: Receive, send: Send, options: Options) -> Awaitable[None]:

@@ -21,10 +21,10 @@ from types import SimpleNamespace
 from warnings import warn as _warn
 
 from sse_fast._encoder import encode_json
+from sse_fast._endings import IS_CLOSED, read_nothing, send_failed
 from sse_fast.context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
-from sse_fast.errors import ClientDisconnected
 from sse_fast.writer._sender_common import HIGH_WATER as _HIGH_WATER, MARK_EVERY as _MARK_EVERY, beat_silence, uncancel
-from sse_fast.writer.base import HEARTBEAT, IS_CLOSED, State
+from sse_fast.writer.base import HEARTBEAT, State
 
 cdef extern from *:
     """
@@ -266,10 +266,8 @@ cdef class Sender:
                 return False
             if self._task is INLINE:  # stop() interrupted the caller's own task: the write raises why instead
                 uncancel(current_task())
-        elif isinstance(exc, (OSError, ClientDisconnected)):
-            lost(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
-        elif isinstance(exc, Exception):  # the transport broke: the stream cannot go on
-            lost(CLIENT_DISCONNECTED, f"the transport failed ({type(exc).__name__}: {exc})", exc)
+        elif isinstance(exc, Exception):  # the client left, or the transport broke: the stream cannot go on
+            lost(CLIENT_DISCONNECTED, send_failed(exc), exc)
         else:
             return False
         return True
@@ -302,7 +300,7 @@ cdef class Sender:
         timeout = self._send_timeout
         started = self._started
         if started is not None and timeout is not None and started + timeout <= monotonic():
-            self._writer.lost(SEND_TIMEOUT, f"the client read nothing for {timeout} s", None)
+            self._writer.lost(SEND_TIMEOUT, read_nothing(timeout), None)
             return
         writer = self._writer
         if self._beat_every and writer.state is _OPEN:

@@ -17,11 +17,11 @@ import asyncio
 import time
 from typing import Any, Awaitable, Callable, Coroutine, List, Optional
 
+from .._endings import IS_CLOSED, read_nothing, send_failed
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
 from ..encoder import encode_json
-from ..errors import ClientDisconnected
 from ._sender_common import HIGH_WATER, MARK_EVERY, beat_silence, uncancel
-from .base import HEARTBEAT, IS_CLOSED, BaseWriter, Default, State
+from .base import HEARTBEAT, BaseWriter, Default, State
 
 INLINE: Any = object()  # stands for the sender task while a write goes straight to the sink
 
@@ -240,10 +240,8 @@ class Sender:
                 return False
             if self._task is INLINE:  # stop() interrupted the caller's own task: the write raises why instead
                 uncancel(asyncio.current_task())
-        elif isinstance(exc, (OSError, ClientDisconnected)):
-            lost(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
-        elif isinstance(exc, Exception):  # the transport broke: the stream cannot go on
-            lost(CLIENT_DISCONNECTED, f"the transport failed ({type(exc).__name__}: {exc})", exc)
+        elif isinstance(exc, Exception):  # the client left, or the transport broke: the stream cannot go on
+            lost(CLIENT_DISCONNECTED, send_failed(exc), exc)
         else:
             return False
         return True
@@ -284,7 +282,7 @@ class Sender:
         timeout = self._send_timeout
         started = self._started
         if started is not None and timeout is not None and started + timeout <= time.monotonic():
-            self._writer.lost(SEND_TIMEOUT, f"the client read nothing for {timeout} s", None)
+            self._writer.lost(SEND_TIMEOUT, read_nothing(timeout), None)
             return
         writer = self._writer
         if self._beat_every and writer.state is _OPEN:

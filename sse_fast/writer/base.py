@@ -33,6 +33,7 @@ from typing import (
 )
 
 from .. import registry as _registry
+from .._endings import IS_CLOSED, LEFT, handler_raised
 from ..context import CLIENT_DISCONNECTED, CLOSED, ERROR, SEND_TIMEOUT, Flag, StreamContext, ended
 from ..encoder import encode, encode_comment, encode_json, encode_retry
 from ..errors import ClientDisconnected, InvalidType
@@ -44,8 +45,6 @@ Default = Optional[Callable[[Any], Any]]
 DONE = encode("[DONE]")
 HEARTBEAT = encode_comment("heartbeat")
 DEFAULT_SEND_TIMEOUT = 30.0
-IS_CLOSED = "cannot write: the stream was closed on the server side"
-LEFT = "cannot write: the client left"
 
 
 class State(enum.Enum):
@@ -203,7 +202,7 @@ class BaseWriter(Generic[R]):
         if error is None:
             self._move(State.CLOSING)
         else:
-            self._move(State.CLOSING, ERROR, f"cannot write: the stream's handler raised {error!r}", error)
+            self._move(State.CLOSING, ERROR, handler_raised(error), error)
 
     def _failed_by(self, exc: BaseException) -> bool:
         """True if ``exc``, raised by the code that writes the stream, breaks the stream off: any error but

@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Optional, Tuple, Union
 
+from .._endings import read_nothing, send_failed
 from ..context import CLIENT_DISCONNECTED, SEND_TIMEOUT, StreamContext
 from ..errors import ClientDisconnected, SSEError
 from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
@@ -51,10 +52,10 @@ class Writer(BaseWriter[None]):
             try:
                 self.sink.send(data, self.send_timeout)
             except TimeoutError:
-                self.lost(SEND_TIMEOUT, f"the client read nothing for {self.send_timeout} s")
+                self.lost(SEND_TIMEOUT, read_nothing(self.send_timeout))
                 raise self._refusal() from None
             except (OSError, ClientDisconnected) as exc:
-                self.lost(CLIENT_DISCONNECTED, f"the client left ({exc})", exc)
+                self.lost(CLIENT_DISCONNECTED, send_failed(exc), exc)
                 raise self._refusal() from exc
             with self._lock:
                 self._sent = self._batch

@@ -9,9 +9,9 @@ import pytest
 
 import sse_fast
 from sse_fast import relay
-from sse_fast._endings import Ending, ended, error_for
+from sse_fast._endings import Ending, ended, error_for, send_failed
 from sse_fast.broker import core
-from sse_fast.testing import MemorySink
+from sse_fast.testing import MemorySink, ThreadSink
 
 DOCUMENTED = {
     "CLIENT_DISCONNECTED": "client_disconnected",
@@ -77,3 +77,38 @@ def test_a_context_ended_by_the_writer_holds_an_ending() -> None:
         assert str(info.value) == "cannot write: the stream was closed on the server side (reason: closed)"
 
     asyncio.run(body())
+
+
+FAILURES = [
+    (OSError("connection reset"), "the client left (connection reset)"),
+    (RuntimeError("boom"), "the transport failed (RuntimeError: boom)"),
+]
+
+
+@pytest.mark.parametrize(("failure", "why"), FAILURES)
+def test_a_failed_send_ends_the_stream_with_the_text_of_endings(sender: object, failure: Exception, why: str) -> None:
+    async def body() -> None:
+        sink = MemorySink()
+        sink.resume()
+        sink.fail(failure)
+        writer = sse_fast.AsyncWriter(sink)
+        with pytest.raises(sse_fast.ClientDisconnected) as info:
+            await writer.write_event(1)
+        assert writer.context.reason is Ending.CLIENT_DISCONNECTED
+        assert str(info.value) == f"{why} (reason: client_disconnected)"
+        assert str(info.value) == str(ended(Ending.CLIENT_DISCONNECTED, send_failed(failure)))
+        assert info.value.__cause__ is failure
+
+    asyncio.run(body())
+
+
+def test_the_sync_writer_says_the_same_when_the_client_left() -> None:
+    failure, why = FAILURES[0]
+    sink = ThreadSink()
+    sink.resume()
+    sink.fail(failure)
+    writer = sse_fast.Writer(sink)
+    with pytest.raises(sse_fast.ClientDisconnected) as info:
+        writer.write_event(1)
+    assert writer.context.reason is Ending.CLIENT_DISCONNECTED
+    assert str(info.value) == f"{why} (reason: client_disconnected)" and info.value.__cause__ is failure
