@@ -1,25 +1,27 @@
 """``new_writer``: open a writer on whatever the application runs on, picked from what it is given.
 
-Async transports (ASGI, a Starlette ``Request``, asyncio streams) return an awaitable; WSGI, which
-runs in threads, returns the pair at once::
+Async transports (ASGI, asyncio streams) return an awaitable; WSGI, which runs in threads, returns the pair
+at once::
 
     writer, ctx = await new_writer(scope, receive, send)
-    writer, ctx = await new_writer(request)                 # Starlette Request
     writer, ctx = await new_writer(reader, stream_writer)   # or new_writer(stream_writer)
     writer, ctx = new_writer(environ, start_response)       # return writer.sink; write from a thread
 
 The parts may also come as one tuple (``new_writer((scope, receive, send))``). Each form has its own
-overload, so a type checker knows which pair it gets.
+overload, so a type checker knows which pair it gets. A Starlette ``Request`` is refused with the two ways that
+work: Starlette keeps the ASGI ``send`` private (a request's ``_send``), and an endpoint that wrote its own
+response would have Starlette send a second one after it; an endpoint returns
+``sse_fast.integrations.starlette.SSEResponse(handler)``, which Starlette calls with the ASGI send.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TYPE_CHECKING, Any, Awaitable, Coroutine, Tuple, Union, overload
+from typing import Any, Awaitable, Coroutine, Tuple, Union, overload
 
 from ..context import StreamContext
-from ..errors import HTTPTransportFailed, TransportNotFound
+from ..errors import TransportNotFound
 from ..types import Environ, Receive, Scope, Send, StartResponse
 from ..writer import AsyncWriter, Writer
 from .asgi import ASGIResponse, check_scope, open_asgi
@@ -29,12 +31,14 @@ from .streams import open_stream
 from .wsgi import WSGIResponse, check_environ, open_wsgi
 
 EXPECTED = (
-    "expected an ASGI (scope, receive, send), a Starlette Request, a WSGI (environ, start_response), "
+    "expected an ASGI (scope, receive, send), a WSGI (environ, start_response), "
     "or an asyncio StreamWriter (optionally after its StreamReader)"
 )
-
-if TYPE_CHECKING:
-    from starlette.requests import Request
+NOT_A_REQUEST = (
+    "new_writer() got a Starlette Request, whose ASGI send Starlette keeps private; return "
+    "sse_fast.integrations.starlette.SSEResponse(handler) from the endpoint, or in an ASGI app that has the "
+    "send call new_writer(request.scope, request.receive, send)"
+)
 
 AsyncOpened = Coroutine[Any, Any, Tuple[AsyncWriter, StreamContext]]
 Opened = Tuple[Writer, StreamContext]
@@ -42,8 +46,6 @@ Opened = Tuple[Writer, StreamContext]
 
 @overload
 def new_writer(scope: Scope, receive: Receive, send: Send, /, **options: Any) -> AsyncOpened: ...
-@overload
-def new_writer(request: Request, /, **options: Any) -> AsyncOpened: ...
 @overload
 def new_writer(reader: asyncio.StreamReader, stream: asyncio.StreamWriter, /, **options: Any) -> AsyncOpened: ...
 @overload
@@ -60,7 +62,8 @@ def new_writer(*transport: Any, **options: Any) -> Union[AsyncOpened, Opened]:
     """Open a writer on ``transport`` and return it with its stream context.
 
     ``options``: ``status``, ``headers``, ``send_timeout``, ``heartbeat`` (15 s; None or 0: none),
-    ``default`` (and ``max_buffered`` for WSGI). Raises ``TransportNotFound``, ``NotHTTP``,
+    ``default`` (and ``max_buffered`` for WSGI). Raises ``TransportNotFound`` (also for a Starlette
+    ``Request``, saying what to do instead), ``NotHTTP``,
     ``HTTPTransportFailed``, ``StreamingNotSupported``, or ``InvalidType`` for an unknown option.
     """
     if len(transport) == 1 and isinstance(transport[0], tuple):
@@ -71,16 +74,6 @@ def new_writer(*transport: Any, **options: Any) -> Union[AsyncOpened, Opened]:
         scope, receive, send = transport
         check_scope(scope)
         return _opened(open_asgi(scope, receive, send, chosen), chosen)
-    if kind == "starlette":
-        request = transport[0]
-        send = getattr(request, "_send", None)
-        if send is None or getattr(send, "__name__", "") == "empty_send":
-            raise HTTPTransportFailed(
-                f"new_writer() got {request!r}, built without the ASGI send; return "
-                "sse_fast.integrations.starlette.SSEResponse(handler) from the endpoint instead"
-            )
-        check_scope(request.scope)
-        return _opened(open_asgi(request.scope, request.receive, send, chosen), chosen)
     if kind == "streams":
         *reader, stream = transport
         return _opened(open_stream(stream, reader[0] if reader else None, chosen), chosen)
@@ -115,7 +108,7 @@ def _kind(transport: Tuple[Any, ...]) -> str:
     ):
         return "streams"
     if len(transport) == 1 and _is_starlette_request(transport[0]):
-        return "starlette"
+        raise TransportNotFound(NOT_A_REQUEST)
     raise TransportNotFound(f"new_writer() got {_describe(transport)}; {EXPECTED}")
 
 

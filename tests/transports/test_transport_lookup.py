@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 from support.servers import uvicorn_server
 from support.sse_apps import PROBE, a_methods, asgi_app
 from support.wire_table import TABLE_BYTES
@@ -41,10 +45,27 @@ def test_a_head_request_cannot_stream() -> None:
         sse_fast.new_writer({"REQUEST_METHOD": "HEAD", "wsgi.url_scheme": "http"}, lambda *a: None)
 
 
-def test_a_starlette_request_without_send_cannot_open() -> None:
-    request = Request({"type": "http", "method": "GET", "headers": [], "path": "/"})
-    with pytest.raises(sse_fast.HTTPTransportFailed, match="built without the ASGI send.*SSEResponse"):
+async def refused_request(request: Request) -> PlainTextResponse:
+    """An endpoint that hands new_writer its Request: refused, with the ways that work (it answers the text)."""
+    try:
         sse_fast.new_writer(request)
+    except sse_fast.TransportNotFound as exc:
+        return PlainTextResponse(str(exc), status_code=500)
+    return PlainTextResponse("opened", status_code=200)
+
+
+def test_a_starlette_request_is_refused_with_the_ways_that_work() -> None:
+    fastapi_app = FastAPI()
+    fastapi_app.get("/events")(refused_request)
+    for app in (Starlette(routes=[Route("/events", refused_request)]), fastapi_app):
+        with uvicorn_server(app) as server:
+            response = httpx.get(server.url + "/events")
+        assert response.status_code == 500
+        assert response.text.startswith("new_writer() got a Starlette Request, whose ASGI send Starlette keeps private")
+        assert (
+            "SSEResponse(handler)" in response.text
+            and "new_writer(request.scope, request.receive, send)" in response.text
+        )
 
 
 def test_a_send_that_already_started_a_response_fails_to_open() -> None:
@@ -79,9 +100,10 @@ def test_fastapi_returns_sse_response_as_it_is() -> None:
             assert b"".join(response.iter_raw()) == TABLE_BYTES
 
 
-def test_new_writer_on_a_starlette_request_with_send() -> None:
-    async def app(scope: dict, receive: object, send: object) -> None:
-        writer, ctx = await sse_fast.new_writer(Request(scope, receive, send))  # type: ignore[arg-type]
+def test_new_writer_in_an_asgi_app_that_reads_the_request_through_starlette() -> None:
+    async def app(scope: dict, receive: Any, send: Any) -> None:
+        request = Request(scope, receive, send)
+        writer, ctx = await sse_fast.new_writer(request.scope, request.receive, send)
         async with writer:
             await a_methods(writer)
 

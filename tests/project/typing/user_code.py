@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from typing import Iterable, List, Literal, Optional, Tuple
 
+import starlette.types
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -106,12 +107,12 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 # -- Starlette / FastAPI: sse_fast's ASGI types are Starlette's ---------------------------------------
 
 
-async def by_hand(request: Request) -> Response:
-    writer, ctx = await new_writer(request)
+async def by_hand(scope: starlette.types.Scope, receive: starlette.types.Receive, send: starlette.types.Send) -> None:
+    request = Request(scope, receive, send)  # an ASGI app that reads the request through Starlette's
+    writer, ctx = await new_writer(request.scope, request.receive, send)
     assert_type(writer, AsyncWriter)
     async with writer:
         await writer.write_event({"last_event_id": from_scope(request.scope)})
-    return Response()
 
 
 async def chat(request: Request) -> SSEResponse:
