@@ -39,6 +39,8 @@ def last_event_id(request: Request) -> Optional[str]:
 class SSEStream:
     """What the ``EventStream`` dependency gives: the request, its resumption id and ``response()``."""
 
+    __slots__ = ("request", "last_event_id")  # one per open stream: no attribute dict
+
     def __init__(self, request: Request) -> None:
         self.request = request
         self.last_event_id: Optional[str] = last_event_id(request)

@@ -55,13 +55,25 @@ class SSEResponse(Response):
         )
         self.status_code: int = self.options.status
         self.background = background
-        # Starlette's view of the headers; HTTP/1.x adds Connection
-        self.raw_headers: List[Tuple[bytes, bytes]] = list(self.options.raw_headers("2"))
+        self._raw_headers: Optional[List[Tuple[bytes, bytes]]] = None  # made when read: most never are
+
+    @property  # Starlette's attribute, made at its first use
+    def raw_headers(self) -> List[Tuple[bytes, bytes]]:
+        """Starlette's view of the headers (``response.headers``, ``set_cookie`` change it); HTTP/1.x adds
+        Connection. A response nobody reads it of holds no copy of the shared table."""
+        if self._raw_headers is None:
+            self._raw_headers = list(self.options.raw_headers("2"))
+        return self._raw_headers
+
+    @raw_headers.setter
+    def raw_headers(self, value: List[Tuple[bytes, bytes]]) -> None:
+        self._raw_headers = value
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         options = self.options
-        if self.raw_headers != options.raw_headers("2"):  # changed since (response.headers, set_cookie)
-            given = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers]
+        raw = self._raw_headers
+        if raw is not None and raw != options.raw_headers("2"):  # changed since (response.headers, set_cookie)
+            given = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
             options = dataclasses.replace(options, headers=given)
         await run_handler(self.handler, scope, receive, send, options)
         if self.background is not None:

@@ -322,6 +322,13 @@ cdef class Sender:
 
 
 @cython.binding(True)
+def write(writer, frame):
+    """``AsyncWriter._send``: the writer's write of ``frame`` (see the twin)."""
+    cdef Sender sender = writer._sender
+    return sender._send(None, frame)
+
+
+@cython.binding(True)
 def write_event(writer, data):
     """``AsyncWriter.write_event``: ``data: <json>``."""
     cdef Sender sender = writer._sender

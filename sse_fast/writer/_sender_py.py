@@ -302,6 +302,13 @@ class Sender:
                 waiter.set_result(None)
 
 
+def write(writer: Any, frame: bytes) -> Coroutine[Any, Any, None]:
+    """``AsyncWriter._send``: the writer's write of ``frame``, a function of the class rather than a bound
+    method that each writer would hold."""
+    sender: Sender = writer._sender
+    return sender.write(frame)
+
+
 def write_event(writer: Any, data: Any) -> Coroutine[Any, Any, None]:
     """``AsyncWriter.write_event``: ``data: <json>`` (the compiled twin's spares the writer's Python frame)."""
     sender: Sender = writer._sender

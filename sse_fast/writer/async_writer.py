@@ -13,6 +13,7 @@ from ..context import StreamContext
 from ..errors import ClientDisconnected
 from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
 from .sender import Sender, uncancel
+from .sender import write as _write
 from .sender import write_event as _write_event
 
 _OPEN = State.OPEN
@@ -37,7 +38,7 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
     writes nothing and warns ``RuntimeWarning: coroutine ... was never awaited``, as any coroutine does.
     """
 
-    __slots__ = ("_loop", "_sender", "_send", "_ended", "_owner", "_cancels")
+    __slots__ = ("_loop", "_sender", "_ended", "_owner", "_cancels")
     _lock = _NO_LOCK  # used on its loop's thread only
 
     def __init__(
@@ -50,7 +51,6 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._sender = Sender(self, self._loop, sink, send_timeout, default)
-        self._send = self._sender.write  # one call less on every write
         self._ended: Optional[asyncio.Future[None]] = None  # done once close() has ended the body
         self._owner: Optional[asyncio.Task[Any]] = None  # the task running ``run``'s handler, while it does
         self._cancels = 0  # cancellations of it asked for here and not yet seen
@@ -287,6 +287,7 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
 
 if not TYPE_CHECKING:  # the write path's own (BaseWriter's, one call less; compiled: no Python frame); set
     AsyncWriter.write_event = _write_event  # here, so the reference shows BaseWriter's signature and docstring
+    AsyncWriter._send = _write  # a function of the class: no bound method held per writer
 
 
 def _nothing() -> None:

@@ -144,7 +144,8 @@ def test_the_write_path_is_selected_with_the_encoder():
     compiled = sse_fast.IMPLEMENTATION == "c"
     assert (sender.Sender.__module__ == "sse_fast.writer._sender") is compiled
     assert (sender.write_event.__module__ == "sse_fast.writer._sender") is compiled
-    assert AsyncWriter.write_event is sender.write_event
+    assert (sender.write.__module__ == "sse_fast.writer._sender") is compiled
+    assert AsyncWriter.write_event is sender.write_event and AsyncWriter._send is sender.write
 
 
 def test_the_parser_is_selected_with_the_encoder():

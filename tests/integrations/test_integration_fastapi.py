@@ -69,6 +69,14 @@ async def starlette_fails() -> Any:
     return SSEResponse(fails)
 
 
+@app.get("/headers_later")
+async def headers_later(stream: EventStream) -> Any:
+    response = stream.response(async_items(), headers={"X-Extra": "1"})
+    response.headers["X-Later"] = "yes"  # Starlette's ways of changing a response's headers after it was made
+    response.set_cookie("seen", "1")
+    return response
+
+
 @pytest.fixture(scope="module")
 def server() -> Any:
     with uvicorn_server(app) as srv:
@@ -111,3 +119,15 @@ def test_in_process_with_the_testing_client() -> None:
 @pytest.mark.parametrize("path", ["/fails", "/starlette/fails"])
 def test_a_handler_that_raises_cuts_the_body_off(server: Any, path: str) -> None:
     check_cut_off(server.port, path)
+
+
+def test_headers_set_on_the_response_after_it_was_made_are_sent(server: Any) -> None:
+    import httpx
+
+    with httpx.stream("GET", server.url + "/headers_later") as later:
+        assert later.headers["x-later"] == "yes" and later.headers["x-extra"] == "1"
+        assert later.headers["set-cookie"].startswith("seen=1")
+        assert later.headers["content-type"] == "text/event-stream; charset=utf-8"
+    with httpx.stream("GET", server.url + "/events") as made:  # no change: the shared table, Connection added
+        assert made.headers["x-extra"] == "1" and made.headers["connection"] == "keep-alive"
+        assert "x-later" not in made.headers and "set-cookie" not in made.headers
