@@ -112,8 +112,12 @@ async def measure(name: str, conns: int, http: str, heap: bool, top: int) -> Dic
             by_package[package] = by_package.get(package, 0) + stat.size_diff / conns
         result["by_package"] = by_package
         result["top"] = [
-            (s.size_diff / conns, " <- ".join(f"{_package(f.filename)}/{os.path.basename(f.filename)}:{f.lineno}"
-                                              for f in reversed(s.traceback)))  # fmt: skip
+            (
+                s.size_diff / conns,
+                " <- ".join(
+                    f"{_package(f.filename)}/{os.path.basename(f.filename)}:{f.lineno}" for f in reversed(s.traceback)
+                ),
+            )  # fmt: skip
             for s in sorted(stats, key=lambda s: -s.size_diff)[:top]
         ]
     return result
