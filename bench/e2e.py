@@ -312,25 +312,28 @@ def idle_run(server: Server, conns: int) -> dict:
             "kib_per_conn": (after - before) / conns}  # fmt: skip
 
 
-async def open_idle(port: int, conns: int) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-    """Open ``conns`` streams of ``/idle`` and read each one's first event; they stay open."""
+async def open_idle(
+    port: int, conns: int, path: str = "/idle?n=1", until: bytes = PATTERN
+) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """Open ``conns`` streams of ``path`` and read each one until ``until`` (its first event); they stay open."""
     opened = []
     for _ in range(conns):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /idle?n=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         opened.append((reader, writer))
     for reader, _ in opened:
         got = b""
-        while PATTERN not in got:
+        while until not in got:
             chunk = await reader.read(4096)
             if not chunk:
-                raise RuntimeError("an idle stream closed before its first event")
+                raise RuntimeError(f"an idle stream of {path} closed before it sent {until!r}")
             got += chunk
     return opened
 
 
-async def _idle(port: int, conns: int) -> None:
-    opened = await open_idle(port, conns)
+async def _idle(port: int, conns: int, path: str = "/idle?n=1", until: bytes = PATTERN) -> None:
+    """The idle client: ``open_idle``, say ``ready``, hold the streams until stdin closes."""
+    opened = await open_idle(port, conns, path, until)
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     for _, writer in opened:

@@ -163,25 +163,6 @@ def _rss_kib() -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
-async def _client(port: int, path: str, conns: int) -> None:
-    opened = []
-    for _ in range(conns):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-        opened.append((reader, writer))
-    for reader, _ in opened:
-        got = b""
-        while HEAD_END not in got:
-            chunk = await reader.read(4096)
-            if not chunk:
-                raise RuntimeError("a stream closed before its response head")
-            got += chunk
-    print("ready", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    for _, writer in opened:
-        writer.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="mode")
@@ -200,7 +181,7 @@ def main() -> None:
     args = parser.parse_args()
     e2e._raise_nofile()
     if args.mode == "client":
-        asyncio.run(_client(args.port, args.path, args.conns))
+        asyncio.run(e2e._idle(args.port, args.conns, args.path, HEAD_END))  # a subscriber may send nothing yet
     elif args.mode == "one":
         if args.heap:
             tracemalloc.start(6)
