@@ -71,7 +71,7 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
 
     def offer(self, frame: bytes, limit: int, start: bool = True) -> bool:
         """Queue already-encoded bytes without waiting (call on the writer's loop); ``start=False`` leaves
-        the sender for a later ``kick()``, so frames offered meanwhile leave in the same transport write.
+        them for a later ``send_queued()``, so frames offered meanwhile leave in the same transport write.
 
         False, and nothing queued, when the writer is closed or ``buffered + len(frame)`` would pass ``limit``.
         """
@@ -81,9 +81,11 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
         self._sender.last_write = time.monotonic()
         return True
 
-    def kick(self) -> None:
-        """Start the sender for what ``offer(start=False)`` queued (nothing if it runs already)."""
-        self._sender.kick()
+    def send_queued(self) -> None:
+        """Hand what ``offer(start=False)`` queued to the transport now, from the caller, when the transport
+        takes it without waiting; else the sender task goes on with it (nothing if a send is under way: it
+        takes the queue next)."""
+        self._sender.send_now()
 
     def send_first(self, start: Callable[[], Awaitable[None]]) -> None:
         """Call ``start()`` (a transport's response start) now, from the sender, before anything written:
