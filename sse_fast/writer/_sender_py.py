@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from typing import Any, Awaitable, Callable, Coroutine, List, Optional
+from typing import Any, Awaitable, Callable, Coroutine, List, Optional, Union
 
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
 from ..encoder import encode_json
 from ..errors import ClientDisconnected
 from ._sender_common import HIGH_WATER, MARK_EVERY, beat_silence, resumed, uncancel
-from .base import HEARTBEAT, IS_CLOSED, BaseWriter, Default, State
+from .base import HEARTBEAT, IS_CLOSED, BaseWriter, Default, Ended, State
 
 INLINE: Any = object()  # stands for the sender task while a write goes straight to the sink
 
@@ -46,7 +46,7 @@ class Sender:
         send_timeout: Optional[float],
         default: Default = None,
     ) -> None:
-        self._writer = writer
+        self._writer: Union[BaseWriter[Any], Ended] = writer  # Ended once the stream ended: no cycle left
         self._loop = loop
         self._sink = sink
         self._send_timeout = send_timeout

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Corou
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
-from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
+from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, Ended, State, is_iterable, write_item
 from .sender import Sender, uncancel
 from .sender import write_event as _write_event
 
@@ -96,6 +96,9 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
     def _discard_pending(self) -> None:
         self._sender.stop()
 
+    def _over(self) -> None:
+        self._sender._writer = Ended(self)  # the sender's link back: a write now raises the refusal from it
+
     async def flush(self) -> None:
         """Wait until everything written so far has been handed to the transport.
 
@@ -135,7 +138,8 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
         finally:
             self._sender.stop_watchdog()
             self._ended.set_result(None)
-            self.finished.set()
+            if self.state is State.CLOSING:  # interrupted: nothing more reaches the client all the same
+                self.finished.set()
 
     def close_threadsafe(self) -> "concurrent.futures.Future[None]":
         """From any thread: cancel the handler ``run`` started, then close on the writer's loop. A writer
