@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 import pytest
-from servers import uvicorn_server, wait_until
+from servers import asyncio_server, uvicorn_server, wait_until
 
 import sse_fast
 from sse_fast.testing import MemorySink, ThreadSink
@@ -158,14 +158,21 @@ def own_objects() -> "Counter[str]":
     )
 
 
+@pytest.mark.parametrize("transport", ["asgi", "asyncio streams"])
 @pytest.mark.parametrize("ending", ["the handler returns", "the client leaves"])
-def test_an_ended_stream_is_freed_by_reference_counting_alone(sender: Any, ending: str) -> None:
+def test_an_ended_stream_is_freed_by_reference_counting_alone(sender: Any, transport: str, ending: str) -> None:
     broker = sse_fast.Broker()
 
-    async def one_event(writer: sse_fast.AsyncWriter) -> None:
-        await writer.write_event(1)
+    async def handler(writer: sse_fast.AsyncWriter) -> None:
+        if ending == "the handler returns":
+            await writer.write_event(1)
+        else:
+            await broker.stream(writer, "room")
 
-    handler = one_event if ending == "the handler returns" else broker.subscriber("room")
+    async def streams_app(reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer, _ = await sse_fast.new_writer(reader, stream)
+        await writer.run(handler)
 
     def stream(url: str) -> None:
         with httpx.Client(timeout=5) as client, client.stream("GET", url) as response:
@@ -173,7 +180,8 @@ def test_an_ended_stream_is_freed_by_reference_counting_alone(sender: Any, endin
                 assert response.read() == sse_fast.encode_json(1)
         wait_until(lambda: broker.stats()["subscribers"] == 0)
 
-    with uvicorn_server(sse_fast.ASGIResponse(handler)) as server:
+    serve = uvicorn_server(sse_fast.ASGIResponse(handler)) if transport == "asgi" else asyncio_server(streams_app)
+    with serve as server:
         stream(server.url)  # the server's and the broker's own objects made once (per loop)
         gc.collect()
         gc.disable()

@@ -73,7 +73,7 @@ class Watcher:
         self._task = asyncio.get_running_loop().create_task(self._watch(*self._args, lost))
 
     def stop(self) -> None:
-        task = self._task
+        task, self._task = self._task, None  # a cancelled task's error holds its frame, and so ``lost``: no cycle
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 
