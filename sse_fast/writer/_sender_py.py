@@ -122,7 +122,9 @@ class Sender:
         """Hand what is queued to the sink from the caller (the broker's flusher, the heartbeat's timer), with
         no task when the sink takes it without waiting: a task per subscriber per publish costs CPU and, alive
         together, feeds the collector. A send that has to wait goes on in the sender task, bounded by the
-        watchdog as every send. Nothing if a send is under way: it takes the queue next."""
+        watchdog as every send. Nothing if a send is under way: it takes the queue next. (So the sink's send
+        runs up to its first wait in the caller's task, or in none from the timer, and the rest in another:
+        a sink must not enter a task-bound scope, ``asyncio.timeout`` or an anyio cancel scope, before it.)"""
         if not self.pending or self._task is not None or self.stopped:
             return
         self._task = INLINE  # while the first step runs: a write meanwhile queues
