@@ -24,7 +24,8 @@ class AsyncSink(Protocol):
         """Start noticing a client that leaves; call ``lost()`` when it does."""
 
     def send(self, data: bytes) -> Awaitable[None]:
-        """Hand ``data`` to the transport; the awaitable is done once it has taken it (backpressure)."""
+        """Hand ``data`` to the transport; the awaitable is done once it has taken it (backpressure). It may be
+        begun outside a task (a heartbeat, a broker's flusher) and finished in another once it waits."""
 
     async def end(self) -> None:
         """Finish the body normally."""
