@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Any, Awaitable, Callable, List, Optional, Tuple, TypeVar
+from typing import Any, Awaitable, Callable, List, Optional, TypeVar
 
 from ._endings import WORK_CANCELLED, Ending, ended
 
@@ -25,10 +25,10 @@ class Flag:
     ~0.8 KiB) is made only when a thread waits before it is set, which most streams never do."""
 
     __slots__ = ("_set", "_event")
-    _lock = threading.Lock()  # one for every Flag: taken only to set or to wait
+    _lock = threading.Lock()  # one for every Flag: taken only to set or to wait (and to make one lazily)
 
-    def __init__(self) -> None:
-        self._set = False
+    def __init__(self, is_set: bool = False) -> None:
+        self._set = is_set
         self._event: Optional[threading.Event] = None
 
     def set(self) -> None:
@@ -63,10 +63,10 @@ class StreamContext:
     _lock = threading.Lock()  # one for every context, as for Flag: held only for a few list operations
 
     def __init__(self) -> None:
-        self._done = Flag()
+        self._done: Optional[Flag] = None  # made at the first wait_sync() before the end
         self._reason: Optional[str] = None
         # made at the first wait() / add_callback(): most streams never have either
-        self._waiters: Optional[List[Tuple[asyncio.AbstractEventLoop, "asyncio.Future[str]"]]] = None
+        self._waiters: Optional[List["asyncio.Future[str]"]] = None
         self._callbacks: Optional[List[Callable[[str], Any]]] = None
 
     @property
@@ -88,10 +88,12 @@ class StreamContext:
             self._reason = reason
             waiters, self._waiters = self._waiters or [], None
             callbacks, self._callbacks = self._callbacks or [], None
-        self._done.set()
-        for loop, fut in waiters:
+            done = self._done
+        if done is not None:
+            done.set()
+        for fut in waiters:
             try:
-                loop.call_soon_threadsafe(_resolve, fut, reason)
+                fut.get_loop().call_soon_threadsafe(_resolve, fut, reason)
             except RuntimeError:  # that loop is closed: nobody is waiting any more
                 pass
         for callback in callbacks:
@@ -123,17 +125,23 @@ class StreamContext:
             fut: asyncio.Future[str] = loop.create_future()
             if self._waiters is None:
                 self._waiters = []
-            self._waiters.append((loop, fut))
+            self._waiters.append(fut)
         try:
             return await fut
         finally:
             with self._lock:
-                if self._waiters and (loop, fut) in self._waiters:
-                    self._waiters.remove((loop, fut))
+                if self._waiters and fut in self._waiters:
+                    self._waiters.remove(fut)
 
     def wait_sync(self, timeout: Optional[float] = None) -> bool:
         """Block the calling thread until the context ends or ``timeout`` passes; True if it ended."""
-        return self._done.wait(timeout)
+        with self._lock:
+            if self._reason is not None:
+                return True
+            if self._done is None:
+                self._done = Flag()
+            done = self._done
+        return done.wait(timeout)
 
     async def run(self, aw: Awaitable[T]) -> T:
         """Await ``aw``, cancelling it as soon as the context ends.

@@ -66,6 +66,7 @@ class ASGISink:
             self._listen()
 
     def _unwatch(self) -> None:
+        self._lost = nobody  # the writer's: no reference back to it once the body is over
         receiving, self._receiving = self._receiving, None
         if receiving is not None:
             receiving.cancel()

@@ -24,7 +24,8 @@ class AsyncSink(Protocol):
         """Start noticing a client that leaves; call ``lost()`` when it does."""
 
     def send(self, data: bytes) -> Awaitable[None]:
-        """Hand ``data`` to the transport; the awaitable is done once it has taken it (backpressure)."""
+        """Hand ``data`` to the transport; the awaitable is done once it has taken it (backpressure). It may be
+        begun outside a task (a heartbeat, a broker's flusher) and finished in another once it waits."""
 
     async def end(self) -> None:
         """Finish the body normally."""
@@ -73,7 +74,7 @@ class Watcher:
         self._task = asyncio.get_running_loop().create_task(self._watch(*self._args, lost))
 
     def stop(self) -> None:
-        task = self._task
+        task, self._task = self._task, None  # a cancelled task's error holds its frame, and so ``lost``: no cycle
         if task is not None and task is not asyncio.current_task():
             task.cancel()
 

@@ -16,6 +16,7 @@ from cpython.ref cimport Py_INCREF, Py_XDECREF
 import asyncio
 from asyncio import current_task
 from collections.abc import Coroutine
+from functools import partial
 from time import monotonic
 from types import SimpleNamespace
 from warnings import warn as _warn
@@ -23,7 +24,8 @@ from warnings import warn as _warn
 from sse_fast._encoder import encode_json
 from sse_fast._endings import IS_CLOSED, read_nothing, send_failed
 from sse_fast.context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
-from sse_fast.writer._sender_common import HIGH_WATER as _HIGH_WATER, MARK_EVERY as _MARK_EVERY, beat_silence, uncancel
+from sse_fast.writer._sender_common import HIGH_WATER as _HIGH_WATER, MARK_EVERY as _MARK_EVERY
+from sse_fast.writer._sender_common import beat_silence, resumed, uncancel
 from sse_fast.writer.base import HEARTBEAT, State
 
 cdef extern from *:
@@ -170,6 +172,30 @@ cdef class Sender:
         if self.pending and self._task is None and not self.stopped:
             self._task = self._loop.create_task(self._drain())
 
+    def send_now(self):
+        """Hand what is queued to the sink from the caller, with no task unless the send waits (see the twin)."""
+        cdef PyObject *res = NULL
+        cdef int status
+        if not self.pending or self._task is not None or self.stopped:
+            return
+        self._task = INLINE  # while the first step runs: a write meanwhile queues
+        try:
+            steps = sse_fast_awaited(self._sink.send(self._take()))
+            status = sse_fast_send(steps, None, &res)
+        except BaseException as exc:
+            self._task = None
+            if not self._absorbs(exc):
+                raise
+            return
+        waits_on = <object>res
+        Py_XDECREF(res)
+        if status == 1:  # the send waits: the sender task takes it over
+            self._task = self._loop.create_task(self._drain(partial(resumed, steps, waits_on)))
+            return
+        self._task = None
+        if self.pending:  # queued while the send ran
+            self.kick()
+
     def send_first(self, start):
         """Start the sender now with ``start()`` (the transport's response start), bounded as every send."""
         self._task = self._loop.create_task(self._drain(start))
@@ -306,9 +332,10 @@ cdef class Sender:
         if self._beat_every and writer.state is _OPEN:
             if monotonic() - self.last_write >= self._beat_every:
                 if self.size < HIGH_WATER:
-                    self._queue(self._beat_frame, True)
+                    self._queue(self._beat_frame, False)
                     self.heartbeats += 1
                     self.last_write = monotonic()
+                    self.send_now()  # from the timer: no task, unless the sink makes the send wait
                 self._arm(self._beat_every)
                 return
         self._arm()

@@ -1,11 +1,12 @@
 """What both twins of the write path share (``_sender_py`` and the compiled ``_sender``): its numbers, the
-heartbeat's silence, and the undo of a cancellation."""
+heartbeat's silence, the undo of a cancellation, and the rest of a send begun outside the task that ends it."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Optional
+import types
+from typing import Any, Generator, Optional
 
 HIGH_WATER = 64 * 1024  # bytes an AsyncWriter queues before a write waits for the transport
 MARK_EVERY = 16  # most straight writes between two marks of the loop turn (see ``Sender.write``)
@@ -24,3 +25,23 @@ def uncancel(task: Optional["asyncio.Task[Any]"]) -> int:
     there is nothing to undo: 0)."""
     undo = getattr(task, "uncancel", None)
     return undo() if undo is not None else 0
+
+
+@types.coroutine
+def resumed(steps: Any, waits_on: Any) -> Generator[Any, None, Any]:
+    """The rest of an awaitable begun outside a task (``steps``, what its ``__await__`` returned, which yielded
+    ``waits_on``): the task awaiting this waits on what it yields, then resumes it, or throws into it what
+    the task got (a cancellation), as if the task had run it from the start."""
+    while True:
+        try:
+            yield waits_on
+        except BaseException as exc:
+            try:
+                waits_on = steps.throw(exc)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                waits_on = steps.send(None)
+            except StopIteration as done:
+                return done.value

@@ -5,23 +5,26 @@ picks one, and one test fixture runs the write path's tests on both.
 A write that finds the sink idle is sent at once from the writer's own task. Writes later in the same loop
 turn queue and return while fewer than ``HIGH_WATER`` bytes are queued; one sender task, started at the end
 of the turn, hands everything queued to the sink in one ``send``, again while more came meanwhile, so a burst
-leaves in few large sends (``flush`` sends the queue from its caller instead when no sender runs). The
-watchdog is one self-rearming timer that bounds each send by ``send_timeout``; it interrupts the send it
-bounds, whichever task runs it. A send that fails or outlasts it is reported to the writer with ``lost``.
+leaves in few large sends (``flush`` sends the queue from its caller instead when no sender runs). Frames
+queued from outside the writer's task (the broker's fan-out, the heartbeat) are sent by ``send_now`` from
+the code that queued them, with no task unless the sink makes the send wait. The watchdog is one
+self-rearming timer that bounds each send by ``send_timeout``; it interrupts the send it bounds, whichever
+task runs it. A send that fails or outlasts it is reported to the writer with ``lost``.
 The same timer writes the writer's heartbeat (``beat``): an idle stream holds one timer, not two.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from typing import Any, Awaitable, Callable, Coroutine, List, Optional
+from typing import Any, Awaitable, Callable, Coroutine, List, Optional, Union
 
 from .._endings import IS_CLOSED, read_nothing, send_failed
 from ..context import CLIENT_DISCONNECTED, CLOSED, SEND_TIMEOUT
 from ..encoder import encode_json
-from ._sender_common import HIGH_WATER, MARK_EVERY, beat_silence, uncancel
-from .base import HEARTBEAT, BaseWriter, Default, State
+from ._sender_common import HIGH_WATER, MARK_EVERY, beat_silence, resumed, uncancel
+from .base import HEARTBEAT, BaseWriter, Default, Ended, State
 
 INLINE: Any = object()  # stands for the sender task while a write goes straight to the sink
 
@@ -43,7 +46,7 @@ class Sender:
         send_timeout: Optional[float],
         default: Default = None,
     ) -> None:
-        self._writer = writer
+        self._writer: Union[BaseWriter[Any], Ended] = writer  # Ended once the stream ended: no cycle left
         self._loop = loop
         self._sink = sink
         self._send_timeout = send_timeout
@@ -114,6 +117,32 @@ class Sender:
         """Start the sender for what is queued (nothing if it runs already)."""
         if self.pending and self._task is None and not self.stopped:
             self._task = self._loop.create_task(self._drain())
+
+    def send_now(self) -> None:
+        """Hand what is queued to the sink from the caller (the broker's flusher, the heartbeat's timer), with
+        no task when the sink takes it without waiting: a task per subscriber per publish costs CPU and, alive
+        together, feeds the collector. A send that has to wait goes on in the sender task, bounded by the
+        watchdog as every send. Nothing if a send is under way: it takes the queue next. (So the sink's send
+        runs up to its first wait in the caller's task, or in none from the timer, and the rest in another:
+        a sink must not enter a task-bound scope, ``asyncio.timeout`` or an anyio cancel scope, before it.)"""
+        if not self.pending or self._task is not None or self.stopped:
+            return
+        self._task = INLINE  # while the first step runs: a write meanwhile queues
+        try:
+            steps = self._sink.send(self._take()).__await__()
+            waits_on = steps.send(None)
+        except StopIteration:
+            self._task = None
+        except BaseException as exc:
+            self._task = None
+            if not self._absorbs(exc):
+                raise
+            return
+        else:  # the send waits: the sender task takes it over
+            self._task = self._loop.create_task(self._drain(functools.partial(resumed, steps, waits_on)))
+            return
+        if self.pending:  # queued while the send ran
+            self.kick()
 
     def send_first(self, start: Callable[[], Awaitable[None]]) -> None:
         """Start the sender now with ``start()`` (the transport's response start), bounded as every send;
@@ -288,9 +317,10 @@ class Sender:
         if self._beat_every and writer.state is _OPEN:
             if time.monotonic() - self.last_write >= self._beat_every:
                 if self.size < HIGH_WATER:
-                    self.queue(self._beat_frame)
+                    self.queue(self._beat_frame, start=False)
                     self.heartbeats += 1
                     self.last_write = time.monotonic()
+                    self.send_now()  # from the timer: no task, unless the sink makes the send wait
                 self._arm(self._beat_every)
                 return
         self._arm()

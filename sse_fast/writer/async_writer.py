@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Corou
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
-from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, State, is_iterable, write_item
+from .base import DEFAULT_SEND_TIMEOUT, HEARTBEAT, BaseWriter, Default, Ended, State, is_iterable, write_item
 from .sender import Sender, uncancel
 from .sender import write as _write
 from .sender import write_event as _write_event
@@ -68,7 +68,7 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
 
     def offer(self, frame: bytes, limit: int, start: bool = True) -> bool:
         """Queue already-encoded bytes without waiting (call on the writer's loop); ``start=False`` leaves
-        the sender for a later ``kick()``, so frames offered meanwhile leave in the same transport write.
+        them for a later ``send_queued()``, so frames offered meanwhile leave in the same transport write.
 
         False, and nothing queued, when the writer is closed or ``buffered + len(frame)`` would pass ``limit``.
         """
@@ -78,9 +78,11 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
         self._sender.last_write = time.monotonic()
         return True
 
-    def kick(self) -> None:
-        """Start the sender for what ``offer(start=False)`` queued (nothing if it runs already)."""
-        self._sender.kick()
+    def send_queued(self) -> None:
+        """Hand what ``offer(start=False)`` queued to the transport now, from the caller, when the transport
+        takes it without waiting; else the sender task goes on with it (nothing if a send is under way: it
+        takes the queue next)."""
+        self._sender.send_now()
 
     def send_first(self, start: Callable[[], Awaitable[None]]) -> None:
         """Call ``start()`` (a transport's response start) now, from the sender, before anything written:
@@ -90,6 +92,9 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
 
     def _discard_pending(self) -> None:
         self._sender.stop()
+
+    def _over(self) -> None:
+        self._sender._writer = Ended(self)  # the sender's link back: a write now raises the refusal from it
 
     async def flush(self) -> None:
         """Wait until everything written so far has been handed to the transport.
@@ -130,7 +135,8 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
         finally:
             self._sender.stop_watchdog()
             self._ended.set_result(None)
-            self.finished.set()
+            if self.state is State.CLOSING:  # interrupted: nothing more reaches the client all the same
+                self.finished.set()
 
     def close_threadsafe(self) -> "concurrent.futures.Future[None]":
         """From any thread: cancel the handler ``run`` started, then close on the writer's loop. A writer

@@ -68,7 +68,7 @@ class BaseWriter(Generic[R]):
     # Slots: an idle stream's writer holds no attribute dict (one per open stream adds up). ``__dict__`` stays
     # available, made only for an instance someone sets an attribute of their own on (subclasses, tests);
     # ``__weakref__`` for the registry's WeakSet.
-    __slots__ = ("sink", "context", "send_timeout", "_default", "state", "_ending", "closed_event", "finished",
+    __slots__ = ("sink", "context", "send_timeout", "_default", "state", "_ending", "_closed_flag", "_finished_flag",
                  "_stops", "__dict__", "__weakref__")  # fmt: skip
     _lock: ContextManager[Any]  # guards the state: a real lock where other threads can reach it
     _send: Callable[[bytes], R]  # hands a frame on towards the sink: each writer's own
@@ -83,8 +83,9 @@ class BaseWriter(Generic[R]):
         self.state: State = State.OPEN
         # (reason, message, cause) of what a write raises once closed
         self._ending: Tuple[str, str, Optional[BaseException]] = _NOT_ENDED
-        self.closed_event: Flag = Flag()  # set on leaving OPEN, for threads that wait on it
-        self.finished: Flag = Flag()  # set once nothing more can reach the client (LOST, ENDED or DROPPED)
+        # ``closed_event`` and ``finished``, made at the first ask: most streams never have a thread waiting
+        self._closed_flag: Optional[Flag] = None
+        self._finished_flag: Optional[Flag] = None
         self._stops: Tuple[Callable[[], None], ...] = ()  # heartbeats to stop on leaving OPEN
         _registry.register(self)
         sink.watch(self.lost)
@@ -143,12 +144,25 @@ class BaseWriter(Generic[R]):
         """True once nothing more can be written."""
         return self.state is not State.OPEN
 
+    @property
+    def closed_event(self) -> Flag:
+        """Set on leaving OPEN, for threads that wait on it."""
+        with Flag._lock:  # as ``_move`` reads it: a flag made meanwhile is either seen there or made set
+            if self._closed_flag is None:
+                self._closed_flag = Flag(self.state is not State.OPEN)
+            return self._closed_flag
+
+    @property
+    def finished(self) -> Flag:
+        """Set once nothing more can reach the client (LOST, ENDED or DROPPED)."""
+        with Flag._lock:
+            if self._finished_flag is None:
+                self._finished_flag = Flag(self.state not in _STILL_SENDING)
+            return self._finished_flag
+
     def _refusal(self) -> ClientDisconnected:
         """What a write raises once the stream is closed."""
-        reason, why, cause = self._ending
-        exc = ended(reason, why)
-        exc.__cause__ = cause
-        return exc
+        return refusal(self._ending)
 
     def _move(
         self, to: State, reason: str = CLOSED, why: str = IS_CLOSED, cause: Optional[BaseException] = None
@@ -174,14 +188,23 @@ class BaseWriter(Generic[R]):
             if was is State.OPEN:
                 self._ending = (reason, why, cause)
                 stops, self._stops = self._stops, ()
+        with Flag._lock:  # the flags made so far; one made from now on sees the new state
+            closed, finished = self._closed_flag, self._finished_flag
         if was is State.OPEN:
-            self.closed_event.set()
+            if closed is not None:
+                closed.set()
             for stop in stops:
                 stop()
             _registry.unregister(self)
-        if to is not State.CLOSING:
-            self.finished.set()
+        if to is not State.CLOSING and finished is not None:
+            finished.set()
+        if to in _TERMINAL:
+            self._over()
         return was
+
+    def _over(self) -> None:
+        """The stream has reached its end (ENDED or DROPPED): let go of what ties the writer in a reference
+        cycle, so that it and what it holds are freed by reference counting, not by the cyclic collector."""
 
     def lost(self, reason: str = CLIENT_DISCONNECTED, why: str = LEFT, cause: Optional[BaseException] = None) -> None:
         """The client is gone (or stopped reading): what is queued is thrown away, the stream is closed and
@@ -228,6 +251,32 @@ class BaseWriter(Generic[R]):
 
     def _cancel_owner(self) -> None:
         """Stop the work that writes to this stream (``AsyncWriter.run``'s handler)."""
+
+
+def refusal(ending: Tuple[str, str, Optional[BaseException]]) -> ClientDisconnected:
+    """What a write raises once the stream ended with ``ending``: ``(reason, message, cause)``."""
+    reason, why, cause = ending
+    exc = ended(reason, why)
+    exc.__cause__ = cause
+    return exc
+
+
+class Ended:
+    """What an ended writer's parts hold instead of the writer (``AsyncWriter``'s sender): all they still ask
+    of it, its final state, the refusal a write raises and ``lost`` (a no-op by then), with no reference back
+    to it, so no reference cycle outlives the stream."""
+
+    __slots__ = ("state", "_ending")
+
+    def __init__(self, writer: BaseWriter[Any]) -> None:
+        self.state = writer.state
+        self._ending = writer._ending
+
+    def _refusal(self) -> ClientDisconnected:
+        return refusal(self._ending)
+
+    def lost(self, reason: str = CLIENT_DISCONNECTED, why: str = LEFT, cause: Optional[BaseException] = None) -> None:
+        """The stream has ended: nothing is left to drop."""
 
 
 def write_item(writer: BaseWriter[R], item: Any) -> R:

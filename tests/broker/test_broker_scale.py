@@ -10,7 +10,9 @@ from typing import Any, List, Tuple
 
 import sse_fast
 from sse_fast.broker.fanout import SLICE
+from sse_fast.broker.flusher import SLICE as FLUSH_SLICE
 from sse_fast.testing import MemorySink
+from sse_fast.writer import HEARTBEAT
 
 
 def reached(sinks: List[MemorySink], writers: List[sse_fast.AsyncWriter]) -> int:
@@ -75,9 +77,21 @@ def test_the_heartbeats_of_streams_written_at_the_same_moment_come_due_at_differ
     assert all(0.9 - 0.01 <= d <= 1.0 + 0.01 for d in due), sorted(due)[:: len(due) // 10]
 
 
-async def publish_with_stalled(subscribers: int, stalled: int) -> List[MemorySink]:
-    """One publish reaching ``subscribers`` (the first ``stalled`` of them not reading until it was out to the
-    rest); the sinks after."""
+def counting_tasks(loop: asyncio.AbstractEventLoop) -> List[int]:
+    """Make ``loop`` count the tasks made on it from now on, in the one-item list returned."""
+    made = [0]
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> "asyncio.Task[Any]":
+        made[0] += 1
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop.set_task_factory(counting)
+    return made
+
+
+async def tasks_per_publish(subscribers: int, stalled: int) -> Tuple[int, List[MemorySink]]:
+    """Tasks the loop made while one publish reached ``subscribers`` (the first ``stalled`` of them not
+    reading until it was out to the rest), and the sinks after."""
     broker = sse_fast.Broker()
     sinks = [MemorySink() for _ in range(subscribers)]
     writers = [sse_fast.AsyncWriter(sink, send_timeout=30) for sink in sinks]
@@ -86,9 +100,12 @@ async def publish_with_stalled(subscribers: int, stalled: int) -> List[MemorySin
         await asyncio.sleep(0)
     for sink in sinks[:stalled]:
         sink.stall()
+    loop = asyncio.get_running_loop()
+    made = counting_tasks(loop)
     await broker.publish("room", "e0", id="0")
     while sum(1 for s in sinks if s.writes) < subscribers - stalled:
         await asyncio.sleep(0)
+    loop.set_task_factory(None)
     for sink in sinks[:stalled]:
         sink.resume()
     while broker.stats()["delivered"] < subscribers or any(w.buffered for w in writers):
@@ -97,15 +114,62 @@ async def publish_with_stalled(subscribers: int, stalled: int) -> List[MemorySin
         await w.close()
     await asyncio.gather(*streams)
     await broker.close()
-    return sinks
+    return made[0], sinks
 
 
-def test_a_subscriber_whose_transport_makes_the_send_wait_gets_the_frame_once_it_reads_again() -> None:
-    sinks = asyncio.run(publish_with_stalled(100, 3))
+def test_a_publish_makes_no_task_per_subscriber_when_their_transports_take_the_frame_at_once(sender: Any) -> None:
+    made, sinks = asyncio.run(tasks_per_publish(3 * FLUSH_SLICE, 0))
+    assert made <= 3, f"{made} tasks for one publish to {3 * FLUSH_SLICE} subscribers"  # the flusher's
     assert all(s.writes == [sse_fast.encode("e0", id="0")] for s in sinks)
 
 
-def test_a_send_that_waits_past_send_timeout_drops_that_subscriber_and_no_other() -> None:
+def test_a_subscriber_whose_transport_makes_the_send_wait_gets_the_frame_once_it_reads_again(sender: Any) -> None:
+    made, sinks = asyncio.run(tasks_per_publish(100, 3))
+    assert made <= 3 + 3, f"{made} tasks for one publish to 100 subscribers, 3 of them stalled"
+    assert all(s.writes == [sse_fast.encode("e0", id="0")] for s in sinks)
+
+
+def test_heartbeats_make_no_task_when_the_transport_takes_them_at_once(sender: Any) -> None:
+    async def body() -> Tuple[int, List[MemorySink]]:
+        sinks = [MemorySink() for _ in range(50)]
+        writers = [sse_fast.AsyncWriter(sink) for sink in sinks]
+        loop = asyncio.get_running_loop()
+        made = counting_tasks(loop)
+        for w in writers:
+            w.start_heartbeat(0.02)
+        await asyncio.sleep(0.15)  # several heartbeats each
+        loop.set_task_factory(None)
+        for w in writers:
+            await w.close()
+        return made[0], sinks
+
+    made, sinks = asyncio.run(body())
+    assert all(s.writes.count(HEARTBEAT) >= 2 for s in sinks)
+    assert made <= 1, f"{made} tasks for the heartbeats of 50 streams"
+
+
+def test_a_heartbeat_whose_send_waits_goes_out_with_the_next_ones_once_the_client_reads_again(sender: Any) -> None:
+    async def body() -> Tuple[int, MemorySink, int]:
+        sink = MemorySink()
+        writer = sse_fast.AsyncWriter(sink, send_timeout=30)
+        sink.stall()
+        loop = asyncio.get_running_loop()
+        made = counting_tasks(loop)
+        stop = writer.start_heartbeat(0.02)
+        await asyncio.sleep(0.15)  # the first heartbeat's send waits, the next ones queue behind it
+        stop()
+        loop.set_task_factory(None)
+        sink.resume()
+        await writer.flush()
+        await writer.close()
+        return made[0], sink, writer.written()[2]
+
+    made, sink, beats = asyncio.run(body())
+    assert made == 1, f"{made} tasks for heartbeats whose send waited"  # the sender task, taking the send over
+    assert beats >= 2 and sink.writes == [HEARTBEAT, HEARTBEAT * (beats - 1)]
+
+
+def test_a_send_that_waits_past_send_timeout_drops_that_subscriber_and_no_other(sender: Any) -> None:
     async def body() -> Tuple[List[Any], List[MemorySink], List[sse_fast.AsyncWriter]]:
         errors: List[Any] = []
         asyncio.get_running_loop().set_exception_handler(lambda loop, context: errors.append(context))

@@ -1,13 +1,19 @@
-"""What an idle stream holds: one timer for its heartbeat and its send bound, no attribute dict, and still
-every duty of the two (a heartbeat on silence, a frozen client dropped at ``send_timeout``)."""
+"""What an idle stream holds: one timer for its heartbeat and its send bound, no attribute dict, no flag for
+threads until one waits, and still every duty of them (a heartbeat on silence, a frozen client dropped at
+``send_timeout``); and what an ended one leaves: nothing the cyclic garbage collector has to find."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import time
+from collections import Counter
 from typing import Any, Awaitable, Callable
 
+import httpx
 import pytest
+from support.servers import asyncio_server, uvicorn_server, wait_until
 
 import sse_fast
 from sse_fast.testing import MemorySink, ThreadSink
@@ -143,3 +149,68 @@ def test_responses_made_per_request_share_their_options_and_refusals_still_raise
     sse_fast.ASGIResponse(handler, send_timeout=1)
     with pytest.raises(sse_fast.InvalidValue):  # True == 1, but a bool is refused all the same
         sse_fast.ASGIResponse(handler, send_timeout=True)
+
+
+def own_objects() -> "Counter[str]":
+    """sse_fast's own objects that the cyclic garbage collector tracks, by type."""
+    return Counter(
+        type(o).__qualname__ for o in gc.get_objects() if str(getattr(type(o), "__module__", "")).startswith("sse_fast")
+    )
+
+
+@pytest.mark.parametrize("transport", ["asgi", "asyncio streams"])
+@pytest.mark.parametrize("ending", ["the handler returns", "the client leaves"])
+def test_an_ended_stream_is_freed_by_reference_counting_alone(sender: Any, transport: str, ending: str) -> None:
+    broker = sse_fast.Broker()
+
+    async def handler(writer: sse_fast.AsyncWriter) -> None:
+        if ending == "the handler returns":
+            await writer.write_event(1)
+        else:
+            await broker.stream(writer, "room")
+
+    async def streams_app(reader: asyncio.StreamReader, stream: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer, _ = await sse_fast.new_writer(reader, stream)
+        await writer.run(handler)
+
+    def stream(url: str) -> None:
+        with httpx.Client(timeout=5) as client, client.stream("GET", url) as response:
+            if ending == "the handler returns":
+                assert response.read() == sse_fast.encode_json(1)
+        wait_until(lambda: broker.stats()["subscribers"] == 0)
+
+    serve = uvicorn_server(sse_fast.ASGIResponse(handler)) if transport == "asgi" else asyncio_server(streams_app)
+    with serve as server:
+        stream(server.url)  # the server's and the broker's own objects made once (per loop)
+        gc.collect()
+        gc.disable()
+        try:
+            before = own_objects()
+            for _ in range(3):
+                stream(server.url)
+            for _ in range(500):  # the server's side ends a moment after the client's
+                left = own_objects() - before
+                if not left:
+                    break
+                time.sleep(0.01)
+        finally:
+            gc.enable()
+    assert not left, f"left after 3 ended streams, with the collector off: {dict(left)}"
+
+
+def test_an_idle_stream_makes_no_flag_until_a_thread_waits_and_one_made_late_is_already_set() -> None:
+    async def body() -> None:
+        flags = own_objects()["Flag"]
+        writer = sse_fast.AsyncWriter(MemorySink())
+        assert own_objects()["Flag"] == flags  # the writer's two and its context's one: made on demand
+        closed = writer.closed_event
+        assert not closed.is_set() and not writer.finished.is_set()
+        waiter = threading.Thread(target=writer.context.wait_sync)
+        waiter.start()
+        await writer.close()
+        await asyncio.get_running_loop().run_in_executor(None, waiter.join, 5)
+        assert not waiter.is_alive() and closed.is_set() and writer.finished.is_set()
+        assert writer.context.wait_sync(0)
+
+    run(body)
