@@ -150,3 +150,12 @@ expect "$(cibw windows AMD64)" "win" "amd64"
 
 step "docs: mkdocs build --strict"
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict -q -d "$work/site"
+# the write methods show each writer's own return type (scripts/griffe_writer_returns.py), not the base's R
+.venv/bin/python - "$work/site/api/index.html" <<'PY' || fail "the API reference shows the write methods' returns wrongly"
+import html, re, sys
+page = open(sys.argv[1], encoding="utf-8").read()
+for writer, returns in (("Writer", "None"), ("AsyncWriter", "Coroutine[Any, Any, None]")):
+    heading = page[page.index(f'id="sse_fast.{writer}.write_event"') :][:3000]
+    shown = re.search(r"write_event\(data: Any\) -> (.+?)\s+¶", html.unescape(re.sub(r"<[^>]+>", "", heading)))
+    assert shown and shown[1] == returns, (writer, shown and shown[1])
+PY

@@ -8,6 +8,7 @@ import sys
 from typing import Callable, List, Tuple
 
 from . import IMPLEMENTATION, Event, __version__, encode, encode_comment, encode_json, encode_retry
+from .integrations._missing import install_hint
 
 SAMPLES: List[Tuple[str, Callable[[], bytes]]] = [
     ('encode_json({"content": "hello"})', lambda: encode_json({"content": "hello"})),
@@ -35,12 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sse_fast", description=(__doc__ or "").replace("``", ""))
     parser.add_argument("--version", action="version", version=f"sse_fast {__version__} (encoder: {IMPLEMENTATION})")
     sub = parser.add_subparsers(dest="command")
-    demo = sub.add_parser("demo", help="serve the browser demo (needs uvicorn: pip install sse-fast[demo])")
+    demo = sub.add_parser("demo", help=f"serve the browser demo; needs uvicorn: {install_hint('demo')}")
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     demo.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks a free one)")
-    demo.add_argument("--redis", metavar="URL", help="run the room on this Redis (pip install sse-fast[redis])")
+    redis_help = f"run the room on this Redis; needs redis: {install_hint('redis')}"
+    demo.add_argument("--redis", metavar="URL", help=redis_help)
     demo.add_argument("--workers", type=int, default=1, help="worker processes (default 1; more need --redis)")
-    bench = sub.add_parser("bench", help="a quick benchmark against the peers installed (sse-fast[bench])")
+    bench_help = f"a quick benchmark against the peers installed; all of them: {install_hint('bench')}"
+    bench = sub.add_parser("bench", help=bench_help)
     bench.add_argument("--repeats", type=int, default=7, help="rounds per contender; the best counts (default 7)")
     bench.add_argument("--budget", type=float, default=0.02, help="seconds per round per contender (default 0.02)")
     args = parser.parse_args(argv)

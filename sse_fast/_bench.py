@@ -6,7 +6,7 @@ A workload is one job (a JSON chunk, 4 KiB of text, a burst through ``FrameBuffe
 do that job: both sse_fast encoder twins, the peers a user would pick instead (sse-starlette, FastAPI's
 SSE formatting, a plain f-string formatter) and the floor (``orjson.dumps`` alone, or a bytes copy of the
 output's size). Every contender's output is checked before it is timed. Peers that are not installed
-(``pip install sse-fast[bench]``) are left out and named in ``missing``.
+(the ``bench`` extra) are left out and named in ``missing``.
 
 Like the tests, this module compares the two twins, so it imports both directly.
 """
@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import orjson
 
+from .integrations._missing import install_hint
 from .parse import parse
 
 OURS, PEER, FLOOR = "ours", "peer", "floor"
@@ -309,7 +310,7 @@ def table(workload: Workload, seconds: dict[str, float], sizes: dict[str, int]) 
             row += f"{seconds[p] / s:>17.2f}x" if c.role == OURS else f"{'':>18}"
         lines.append(row)
     if workload.missing:
-        lines.append(f"  (not installed, left out: {', '.join(workload.missing)}; pip install sse-fast[bench])")
+        lines.append(f"  (not installed, left out: {', '.join(workload.missing)}; {install_hint('bench')})")
     return lines
 
 

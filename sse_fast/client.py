@@ -2,8 +2,9 @@
 ``follow(client, url)`` / ``afollow(client, url)`` for a stream followed across reconnects.
 
 They take an ``httpx.Response`` opened with ``client.stream(...)`` and yield ``ServerSentEvent`` s as the
-bytes arrive, through the compiled parser when it is built. httpx itself is never imported here (install
-it with ``pip install sse-fast[client]``); anything with ``iter_bytes()`` / ``aiter_bytes()`` will do::
+bytes arrive, through the compiled parser when it is built. httpx itself is never imported here (the
+``client`` extra installs it: ``pip install ".[client]"`` in a checkout); anything with ``iter_bytes()`` /
+``aiter_bytes()`` will do::
 
     with httpx.Client() as client, client.stream("GET", url) as response:
         for event in iter_events(response):

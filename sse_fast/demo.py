@@ -214,7 +214,9 @@ def serve(
     try:
         import uvicorn
     except ImportError:
-        print("the demo needs uvicorn: pip install 'sse-fast[demo]'")
+        from .integrations._missing import install_hint
+
+        print(f"the demo needs uvicorn: {install_hint('demo')}", file=sys.stderr)
         return 1
     if workers > 1 and redis is None:
         print("--workers needs --redis URL: the processes share the room through Redis")

@@ -111,9 +111,21 @@ def test_the_in_process_broker_never_imports_redis() -> None:
     assert done.stdout == "False\n"
 
 
+class _NoRedis:
+    """A finder that finds no ``redis``, as on a machine where redis-py is not installed."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+        if name.split(".")[0] == "redis":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
 def test_a_redis_url_without_redis_py_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "sse_fast.broker.redis", raising=False)
-    monkeypatch.setitem(sys.modules, "redis", None)  # what an install without the extra gives: no module
+    for name in [name for name in sys.modules if name == "redis" or name.startswith("redis.")]:
+        monkeypatch.delitem(sys.modules, name)
+    # what an install without the extra gives: no module named redis (a None in sys.modules would not do on
+    # Python 3.11, where importing redis.asyncio then says 'redis' is not a package, naming redis.asyncio)
+    monkeypatch.setattr(sys, "meta_path", [_NoRedis(), *sys.meta_path])
     with pytest.raises(MissingExtra) as info:
         sse_fast.Broker(NOWHERE)
     assert info.value.name == "redis"

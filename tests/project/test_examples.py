@@ -221,3 +221,13 @@ def test_the_readme_wheel_install_runs_as_written(tmp_path: Path) -> None:
         timeout=60, check=False,
     )  # fmt: skip
     assert done.stdout.startswith(f"sse_fast {sse_fast.__version__} "), done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("name", ["README.md", "docs/getting-started.md", "docs/index.md"])
+def test_the_checkout_install_is_editable(name: str) -> None:
+    # the pages go on inside the checkout, where `import sse_fast` finds the source folder first: after a plain
+    # `pip install .` (the core built into site-packages) everything there silently ran on the pure-Python twin
+    text = (ROOT / name).read_text(encoding="utf-8")
+    block = text[text.index("git clone https://github.com/sse-fast/sse_fast && cd sse_fast") :].split("```")[0]
+    installs = re.findall(r"pip install (\S+)", block)
+    assert installs and all(arg == "-e" for arg in installs), f"{name}: {installs}"

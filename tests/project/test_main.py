@@ -9,10 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any, Iterator, List, Tuple
 
 import pytest
 from support.twins import NO_EXTENSIONS
+
+import sse_fast
 
 GOLDEN = [
     b'data: {"content":"hello"}\n\n',
@@ -168,3 +171,32 @@ def test_help_is_plain_text() -> None:
     assert done.returncode == 0, done.stderr
     assert "python -m sse_fast: sample frames" in done.stdout
     assert "``" not in done.stdout
+
+
+def test_the_install_hints_work_before_the_first_release() -> None:
+    # sse-fast is not on PyPI yet: each extra the CLI names comes with the checkout's install too
+    done = python_m("--help")
+    for extra in ("demo", "bench"):
+        assert f'pip install ".[{extra}]"' in " ".join(done.stdout.split())  # argparse wraps the lines
+    without_uvicorn = (
+        "import sys; sys.modules['uvicorn'] = None; from sse_fast.__main__ import main; sys.exit(main(['demo']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", without_uvicorn], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert (
+        done.stderr == 'the demo needs uvicorn: pip install "sse-fast[demo]" (from a checkout: pip install ".[demo]")\n'
+    )
+
+
+def test_every_install_hint_in_the_package_is_the_one_helper() -> None:
+    # a hint written by hand (pip install sse-fast[x]) would offer only the PyPI install, which finds nothing yet
+    package = Path(sse_fast.__file__).parent
+    by_hand = [
+        f"{path.relative_to(package)}:{n}"
+        for path in sorted(package.rglob("*.py*"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1)
+        if "sse-fast[" in line and path.name != "_missing.py"
+    ]
+    assert by_hand == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 from pathlib import Path
 from typing import Set
 
@@ -39,3 +40,14 @@ def test_all_names_the_public_names_the_module_defines(module: str) -> None:
     assert len(exported) == len(set(exported))
     for name in exported:
         assert hasattr(imported, name), name
+
+
+def test_every_logger_is_in_the_troubleshooting_table() -> None:
+    # a user who configures logging learns the names from this table: one left out logs unannounced
+    page = PACKAGE.parent / "docs" / "troubleshooting.md"
+    if not page.is_file():
+        pytest.skip("docs/ is not beside the package (a suite copied to test a wheel)")
+    sources = "\n".join(path.read_text(encoding="utf-8") for path in PACKAGE.rglob("*.py"))
+    loggers = set(re.findall(r"logging\.getLogger\(\"([\w.]+)\"\)", sources))
+    listed = set(re.findall(r"^\| `([\w.]+)` \|", page.read_text(encoding="utf-8"), re.MULTILINE))
+    assert len(loggers) >= 5 and loggers == listed, f"missing: {loggers - listed}, not a logger: {listed - loggers}"

@@ -59,3 +59,10 @@ def test_links_into_the_project_name_what_exists(url: str) -> None:
     assert path.is_file(), f"README links {url!r}, but {path.relative_to(ROOT)} does not exist"
     if anchor:
         assert anchor in anchors(path), f"README links {url!r}: no heading of {path.name} has that anchor"
+
+
+def test_the_docs_site_is_built_for_the_address_the_readme_links() -> None:
+    # without site_url mkdocs gives the 404 page links from the domain's root (/api/), which 404 under /sse_fast/
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    found = re.search(r"^site_url: (\S+)", config, re.MULTILINE)
+    assert found and found[1] == DOCS_SITE, "mkdocs.yml names no site_url, or another one than the README's"

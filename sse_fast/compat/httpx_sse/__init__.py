@@ -7,7 +7,7 @@ Change ``import httpx_sse`` to ``from sse_fast.compat import httpx_sse`` (and ``
 to ``from sse_fast.compat.httpx_sse... import``). Beyond httpx-sse: ``connect_sse(..., last_event_id="41")``
 sends ``Last-Event-ID`` to resume a stream, and ``EventSource.last_event_id`` / ``EventSource.retry`` say what
 to resume from and how long the server asked to wait before reconnecting. Where it differs on purpose:
-docs/migration-httpx-sse.md. Needs httpx (``pip install "sse-fast[client]"``).
+docs/migration-httpx-sse.md. Needs httpx: the ``client`` extra (``pip install ".[client]"`` in a checkout).
 """
 
 from __future__ import annotations
