@@ -1,6 +1,7 @@
-"""Shared test setup: Hypothesis profiles, and the ``encoder`` and ``twins`` fixtures that run a test on both
-encoder twins. Each area's own fixtures live in its folder's ``conftest.py`` (the parser's in ``reading/``, the
-write path's in ``writer/``, the event encoders in ``encoder/``); helpers shared by areas live in ``support/``.
+"""Shared test setup: Hypothesis profiles, the ``encoder`` and ``twins`` fixtures that run a test on both encoder
+twins, and ``sender``, on both twins of the write path (the writer's and the broker's tests). Each area's own
+fixtures live in its folder's ``conftest.py`` (the parser's in ``reading/``, the event encoders in ``encoder/``);
+helpers shared by areas live in ``support/``.
 
 Profiles: ``ci`` (the default) and ``thorough``, picked with ``HYPOTHESIS_PROFILE=thorough``.
 The compiled twin must be importable, or its half of the tests fails; with ``SSE_FAST_NO_EXTENSIONS=1``
@@ -9,6 +10,7 @@ a missing build skips that half instead.
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 from typing import Iterator
@@ -16,7 +18,7 @@ from typing import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 from support.cdp import Browser, find_chromium
-from support.twins import EXAMPLES, PROFILE, compiled_encoder, python_encoder
+from support.twins import EXAMPLES, PROFILE, compiled_encoder, compiled_module, python_encoder
 
 for _name, _examples in EXAMPLES.items():
     settings.register_profile(
@@ -61,3 +63,17 @@ def browser() -> Iterator[Browser]:
     b = Browser(executable)
     yield b
     b.close()
+
+
+@pytest.fixture(params=["c", "python"])
+def sender(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """One twin of the write path, the compiled ``_sender`` ("c") or ``_sender_py`` ("python"), made the one
+    every ``AsyncWriter`` of this test is built on (its ``Sender``, ``write_event`` and ``_send``)."""
+    from sse_fast.writer import AsyncWriter, async_writer
+
+    name = "sse_fast.writer._sender"
+    twin = compiled_module(name) if request.param == "c" else importlib.import_module(name + "_py")
+    monkeypatch.setattr(async_writer, "Sender", twin.Sender)
+    monkeypatch.setattr(AsyncWriter, "write_event", twin.write_event)
+    monkeypatch.setattr(AsyncWriter, "_send", twin.write)
+    return twin
