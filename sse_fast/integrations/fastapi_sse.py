@@ -35,6 +35,7 @@ try:
     from fastapi.encoders import jsonable_encoder
     from fastapi.routing import APIRoute
     from fastapi.sse import EventSourceResponse, ServerSentEvent
+    from pydantic import ValidationError
     from starlette.background import BackgroundTask
     from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
     from starlette.responses import Response
@@ -64,35 +65,46 @@ Content = Union[AsyncIterator[Any], Iterator[Any]]
 
 
 class Items:
-    """How one path operation's items become frames: FastAPI's validation and serialization (its own
-    functions, called as its router calls them), framed by sse_fast's encoder in ``format_sse_event``'s order."""
+    """How one path operation's items become frames: validated and serialized by the pydantic calls FastAPI's
+    router makes (its ``ModelField``'s ``TypeAdapter``, with the same arguments, so the same values, bytes and
+    errors), framed by sse_fast's encoder in ``format_sse_event``'s order."""
 
-    __slots__ = ("field", "dump", "call", "path")
+    __slots__ = ("field", "adapter", "dump", "call", "path")
 
     def __init__(self, route: Any) -> None:
         self.field: Any = route.stream_item_field  # the declared item type; None: items go through jsonable_encoder
-        self.dump: Dict[str, Any] = {
-            "include": route.response_model_include,
-            "exclude": route.response_model_exclude,
-            "by_alias": route.response_model_by_alias,
-            "exclude_unset": route.response_model_exclude_unset,
-            "exclude_defaults": route.response_model_exclude_defaults,
-            "exclude_none": route.response_model_exclude_none,
-        }
+        self.adapter: Any = None if self.field is None else self.field._type_adapter
+        # ``ModelField.serialize_json``'s arguments to ``TypeAdapter.dump_json``, as the serializer takes them: those
+        # at the serializer's own default (no include or exclude, nothing excluded) left out, as each costs a lookup
+        self.dump: Dict[str, Any] = {"by_alias": route.response_model_by_alias}
+        for name in ("include", "exclude"):
+            if getattr(route, f"response_model_{name}") is not None:
+                self.dump[name] = getattr(route, f"response_model_{name}")
+        for name in ("exclude_unset", "exclude_defaults", "exclude_none"):
+            if getattr(route, f"response_model_{name}"):
+                self.dump[name] = True
         self.call: Any = route.dependant.call
         self.path: str = route.dependant.path
 
     def frame(self, item: Any, scope: Scope) -> bytes:
-        """The bytes FastAPI sends for ``item``; ``ResponseValidationError`` if it is not of the declared type."""
+        """The bytes FastAPI sends for ``item``; ``ResponseValidationError`` if it is not of the declared type.
+
+        ``ModelField.validate`` then ``serialize_json``, without their Python layers: the ``TypeAdapter``'s
+        validator and serializer called as its ``validate_python`` and ``dump_json`` call them. An item that
+        fails goes through FastAPI's ``validate`` again, for its errors as FastAPI words them."""
         if isinstance(item, ServerSentEvent):
             return event_frame(item)
-        field = self.field
-        if field is None:
+        adapter = self.adapter
+        if adapter is None:
             return encode(plain_json(item))
-        value, errors = field.validate(item, {}, loc=("response",))
-        if errors:
-            raise _exceptions.ResponseValidationError(errors=errors, body=item, endpoint_ctx=self.context(scope))
-        return encode(field.serialize_json(value, **self.dump))
+        try:
+            value = adapter.validator.validate_python(item, from_attributes=True)
+        except ValidationError:
+            _, errors = self.field.validate(item, {}, loc=("response",))
+            raise _exceptions.ResponseValidationError(
+                errors=errors, body=item, endpoint_ctx=self.context(scope)
+            ) from None
+        return encode(adapter.serializer.to_json(value, **self.dump))
 
     def context(self, scope: Scope) -> Dict[str, Any]:
         """The endpoint context FastAPI puts in its errors (file, line, function, ``METHOD /path``)."""
