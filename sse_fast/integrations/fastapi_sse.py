@@ -18,6 +18,7 @@ bursts sent in few writes, ``sse_fast.shutdown``. Differences: docs/fastapi-nati
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import inspect
@@ -184,7 +185,17 @@ class FastAPIEventStream(Response):
         interval = _routing._PING_INTERVAL  # read per stream, as FastAPI does (its tests patch it)
         if interval > 0:
             writer.start_heartbeat(interval, _routing.KEEPALIVE_COMMENT)
-        token = _writer.set(writer)  # seen by the generator, in this task or (copied by anyio) in its worker thread
+        token = _writer.set(writer)  # seen by the generator, in its task or (copied by anyio) in its worker thread
+        try:
+            # The items in a task of their own, as FastAPI's producer task pulls them: each time the generator
+            # waits, its task suspends through these few frames instead of this one's twenty (the server's, each
+            # middleware's, the router's), and a paced stream waits once per item. The client's leave and the
+            # server's cancellation still reach the generator: cancelling this task cancels the one it awaits.
+            await asyncio.get_running_loop().create_task(self._items(writer, content, scope))
+        finally:
+            _writer.reset(token)
+
+    async def _items(self, writer: AsyncWriter, content: Content, scope: Scope) -> None:
         frame = self.items.frame
         items = content if isinstance(content, AsyncIterator) else iterate_in_threadpool(content)
         try:
@@ -200,7 +211,6 @@ class FastAPIEventStream(Response):
             if items is not content:
                 await cast("AsyncGenerator[Any, None]", items).aclose()  # starlette's, an async generator
             await _close(content)
-            _writer.reset(token)
 
 
 def current_writer() -> AsyncWriter:
