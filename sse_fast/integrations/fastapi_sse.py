@@ -23,8 +23,9 @@ import contextlib
 import functools
 import inspect
 import json
+import threading
 from contextvars import ContextVar
-from typing import Any, AsyncGenerator, AsyncIterator, Callable, Dict, Iterator, Optional, Union, cast
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Dict, Generator, Iterator, Optional, Union, cast
 
 from ._missing import missing_framework
 
@@ -158,7 +159,7 @@ class FastAPIEventStream(Response):
         items: Items,
         send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
     ) -> None:
-        self.body_iterator: Content = _unwrapped(content)
+        self.body_iterator: Content = InThreads(content) if inspect.isgenerator(content) else _unwrapped(content)
         self.status_code = status_code
         self.background = background
         self.items = items
@@ -238,14 +239,40 @@ def _unwrapped(content: Content) -> Content:
 
 
 async def _close(content: Content) -> None:
-    """Close the generator: its ``finally`` runs (a sync one's in the thread pool when it is half-way)."""
+    """Close the generator: its ``finally`` runs (a sync one's in the thread pool)."""
     if inspect.isasyncgen(content):
         await content.aclose()
-    elif inspect.isgenerator(content):
-        if inspect.getgeneratorstate(content) == inspect.GEN_SUSPENDED:
-            await run_in_threadpool(content.close)
-        else:
-            content.close()
+    elif isinstance(content, InThreads) and not content.closed:
+        await run_in_threadpool(content.close)
+
+
+class InThreads:
+    """A sync generator, pulled an item at a time in the thread pool (by Starlette's ``iterate_in_threadpool``)
+    and closed there. A generator that is making an item cannot be closed: when the client leaves meanwhile,
+    ``close`` waits for that item, as FastAPI's producer task does, so that the generator's ``finally`` runs
+    before the stream ends and its dependencies close."""
+
+    __slots__ = ("generator", "lock", "closed")
+
+    def __init__(self, generator: Generator[Any, Any, Any]) -> None:
+        self.generator = generator
+        self.lock = threading.Lock()  # held by the thread that runs the generator
+        self.closed = False
+
+    def __iter__(self) -> InThreads:
+        return self
+
+    def __next__(self) -> Any:
+        with self.lock:
+            if self.closed:
+                raise StopIteration
+            return next(self.generator)
+
+    def close(self) -> None:
+        """Close the generator (in a worker thread: it waits for an item being made)."""
+        with self.lock:
+            self.closed = True
+            self.generator.close()
 
 
 def _target(route: APIRoute) -> Any:
