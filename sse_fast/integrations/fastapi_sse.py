@@ -169,34 +169,36 @@ class FastAPIEventStream(Response):
         self.headers["X-Accel-Buffering"] = "no"  # for Nginx proxies not to buffer the stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers)
-        options = Options.shared(  # one for every stream with these headers: an idle stream holds none of its own
-            status=self.status_code, headers=headers, send_timeout=self.send_timeout, heartbeat=None, keep_alive=False
-        )
         content = self.body_iterator
         try:  # HEAD: the headers alone, the generator never runs
             stream = functools.partial(self._stream, content=content, scope=scope)
-            await run_handler(stream, scope, receive, send, options)
+            await run_handler(stream, scope, receive, send, self._options())
         finally:
             await _close(content)
         if self.background is not None:
             await self.background()
 
-    async def _stream(self, writer: AsyncWriter, content: Content, scope: Scope) -> None:
+    def _options(self) -> Options:
+        """The transport's options: one for every stream with these headers (an idle stream holds none of its own,
+        nor the headers it was made from)."""
+        headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers)
+        return Options.shared(
+            status=self.status_code, headers=headers, send_timeout=self.send_timeout, heartbeat=None, keep_alive=False
+        )
+
+    def _stream(self, writer: AsyncWriter, content: Content, scope: Scope) -> asyncio.Task[None]:
+        """FastAPI's keepalive on the writer, and the items in a task of their own, as FastAPI's producer task
+        pulls them: each time the generator waits, its task suspends through a few frames instead of the
+        request's twenty (the server's, each middleware's, the router's), and a paced stream waits once per item.
+        The writer's run awaits the task: the client's leave and the server's cancellation cancel the request's
+        task, which cancels the task it awaits, so they reach the generator as before."""
         interval = _routing._PING_INTERVAL  # read per stream, as FastAPI does (its tests patch it)
         if interval > 0:
             writer.start_heartbeat(interval, _routing.KEEPALIVE_COMMENT)
-        token = _writer.set(writer)  # seen by the generator, in its task or (copied by anyio) in its worker thread
-        try:
-            # The items in a task of their own, as FastAPI's producer task pulls them: each time the generator
-            # waits, its task suspends through these few frames instead of this one's twenty (the server's, each
-            # middleware's, the router's), and a paced stream waits once per item. The client's leave and the
-            # server's cancellation still reach the generator: cancelling this task cancels the one it awaits.
-            await asyncio.get_running_loop().create_task(self._items(writer, content, scope))
-        finally:
-            _writer.reset(token)
+        return asyncio.get_running_loop().create_task(self._items(writer, content, scope))
 
     async def _items(self, writer: AsyncWriter, content: Content, scope: Scope) -> None:
+        _writer.set(writer)  # in this task's own context: seen by the generator, and (copied) in its worker thread
         frame = self.items.frame
         items = content if isinstance(content, AsyncIterator) else iterate_in_threadpool(content)
         try:
