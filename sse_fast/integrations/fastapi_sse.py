@@ -8,10 +8,12 @@ One line, before the application declares its routes, and the application's code
 
 or per router: ``APIRouter(route_class=SSERoute)``. Every path operation that yields with
 ``response_class=EventSourceResponse`` then streams through sse_fast's ASGI transport and ``AsyncWriter``
-instead of FastAPI's producer task, memory streams and keepalive task. What stays FastAPI's: dependencies,
-request validation, the validation and serialization of each item (its own functions, so the bytes are
-``fastapi.sse.format_sse_event``'s), status codes, headers, the OpenAPI schema, the keepalive comment and
-its interval (``fastapi.routing._PING_INTERVAL``), sync generators in the thread pool. What sse_fast adds:
+instead of FastAPI's memory streams and keepalive task (the generator still runs in a task of its own, as in
+FastAPI's producer task). What stays FastAPI's: dependencies, request validation, the validation and
+serialization of each item (the pydantic calls its functions make, so the bytes are
+``fastapi.sse.format_sse_event``'s and the errors its own), status codes, headers, the OpenAPI schema, the
+keepalive comment and its interval (``fastapi.routing._PING_INTERVAL``), sync generators in the thread pool.
+What sse_fast adds:
 the client's leave noticed at once (the generator is closed there), every send bounded by ``send_timeout``,
 bursts sent in few writes, ``sse_fast.shutdown``. Differences: docs/fastapi-native-sse.md.
 """
