@@ -13,9 +13,8 @@ FastAPI's producer task). What stays FastAPI's: dependencies, request validation
 serialization of each item (the pydantic calls its functions make, so the bytes are
 ``fastapi.sse.format_sse_event``'s and the errors its own), status codes, headers, the OpenAPI schema, the
 keepalive comment and its interval (``fastapi.routing._PING_INTERVAL``), sync generators in the thread pool.
-What sse_fast adds:
-the client's leave noticed at once (the generator is closed there), every send bounded by ``send_timeout``,
-bursts sent in few writes, ``sse_fast.shutdown``. Differences: docs/fastapi-native-sse.md.
+What sse_fast adds: the client's leave noticed at once (the generator is closed there), every send bounded by
+``send_timeout``, bursts sent in few writes, ``sse_fast.shutdown``. Differences: docs/fastapi-native-sse.md.
 """
 
 from __future__ import annotations
@@ -161,7 +160,7 @@ class FastAPIEventStream(Response):
         items: Items,
         send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
     ) -> None:
-        self.body_iterator: Content = InThreads(content) if inspect.isgenerator(content) else _unwrapped(content)
+        self.body_iterator: Content = _InThreads(content) if inspect.isgenerator(content) else _unwrapped(content)
         self.status_code = status_code
         self.background = background
         self.items = items
@@ -246,11 +245,11 @@ async def _close(content: Content) -> None:
     """Close the generator: its ``finally`` runs (a sync one's in the thread pool)."""
     if inspect.isasyncgen(content):
         await content.aclose()
-    elif isinstance(content, InThreads) and not content.closed:
+    elif isinstance(content, _InThreads) and not content.closed:
         await run_in_threadpool(content.close)
 
 
-class InThreads:
+class _InThreads:
     """A sync generator, pulled an item at a time in the thread pool (by Starlette's ``iterate_in_threadpool``)
     and closed there. A generator that is making an item cannot be closed: when the client leaves meanwhile,
     ``close`` waits for that item, as FastAPI's producer task does, so that the generator's ``finally`` runs
@@ -263,7 +262,7 @@ class InThreads:
         self.lock = threading.Lock()  # held by the thread that runs the generator
         self.closed = False
 
-    def __iter__(self) -> InThreads:
+    def __iter__(self) -> _InThreads:
         return self
 
     def __next__(self) -> Any:
