@@ -8,22 +8,25 @@ One line, before the application declares its routes, and the application's code
 
 or per router: ``APIRouter(route_class=SSERoute)``. Every path operation that yields with
 ``response_class=EventSourceResponse`` then streams through sse_fast's ASGI transport and ``AsyncWriter``
-instead of FastAPI's producer task, memory streams and keepalive task. What stays FastAPI's: dependencies,
-request validation, the validation and serialization of each item (its own functions, so the bytes are
-``fastapi.sse.format_sse_event``'s), status codes, headers, the OpenAPI schema, the keepalive comment and
-its interval (``fastapi.routing._PING_INTERVAL``), sync generators in the thread pool. What sse_fast adds:
-the client's leave noticed at once (the generator is closed there), every send bounded by ``send_timeout``,
-bursts sent in few writes, ``sse_fast.shutdown``. Differences: docs/fastapi-native-sse.md.
+instead of FastAPI's memory streams and keepalive task (the generator still runs in a task of its own, as in
+FastAPI's producer task). What stays FastAPI's: dependencies, request validation, the validation and
+serialization of each item (the pydantic calls its functions make, so the bytes are
+``fastapi.sse.format_sse_event``'s and the errors its own), status codes, headers, the OpenAPI schema, the
+keepalive comment and its interval (``fastapi.routing._PING_INTERVAL``), sync generators in the thread pool.
+What sse_fast adds: the client's leave noticed at once (the generator is closed there), every send bounded by
+``send_timeout``, bursts sent in few writes, ``sse_fast.shutdown``. Differences: docs/fastapi-native-sse.md.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import inspect
 import json
+import threading
 from contextvars import ContextVar
-from typing import Any, AsyncGenerator, AsyncIterator, Callable, Dict, Iterator, Optional, Union, cast
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Dict, Generator, Iterator, Optional, Union, cast
 
 from ._missing import missing_framework
 
@@ -35,6 +38,7 @@ try:
     from fastapi.encoders import jsonable_encoder
     from fastapi.routing import APIRoute
     from fastapi.sse import EventSourceResponse, ServerSentEvent
+    from pydantic import ValidationError
     from starlette.background import BackgroundTask
     from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
     from starlette.responses import Response
@@ -64,35 +68,46 @@ Content = Union[AsyncIterator[Any], Iterator[Any]]
 
 
 class Items:
-    """How one path operation's items become frames: FastAPI's validation and serialization (its own
-    functions, called as its router calls them), framed by sse_fast's encoder in ``format_sse_event``'s order."""
+    """How one path operation's items become frames: validated and serialized by the pydantic calls FastAPI's
+    router makes (its ``ModelField``'s ``TypeAdapter``, with the same arguments, so the same values, bytes and
+    errors), framed by sse_fast's encoder in ``format_sse_event``'s order."""
 
-    __slots__ = ("field", "dump", "call", "path")
+    __slots__ = ("field", "adapter", "dump", "call", "path")
 
     def __init__(self, route: Any) -> None:
         self.field: Any = route.stream_item_field  # the declared item type; None: items go through jsonable_encoder
-        self.dump: Dict[str, Any] = {
-            "include": route.response_model_include,
-            "exclude": route.response_model_exclude,
-            "by_alias": route.response_model_by_alias,
-            "exclude_unset": route.response_model_exclude_unset,
-            "exclude_defaults": route.response_model_exclude_defaults,
-            "exclude_none": route.response_model_exclude_none,
-        }
+        self.adapter: Any = None if self.field is None else self.field._type_adapter
+        # ``ModelField.serialize_json``'s arguments to ``TypeAdapter.dump_json``, as the serializer takes them: those
+        # at the serializer's own default (no include or exclude, nothing excluded) left out, as each costs a lookup
+        self.dump: Dict[str, Any] = {"by_alias": route.response_model_by_alias}
+        for name in ("include", "exclude"):
+            if getattr(route, f"response_model_{name}") is not None:
+                self.dump[name] = getattr(route, f"response_model_{name}")
+        for name in ("exclude_unset", "exclude_defaults", "exclude_none"):
+            if getattr(route, f"response_model_{name}"):
+                self.dump[name] = True
         self.call: Any = route.dependant.call
         self.path: str = route.dependant.path
 
     def frame(self, item: Any, scope: Scope) -> bytes:
-        """The bytes FastAPI sends for ``item``; ``ResponseValidationError`` if it is not of the declared type."""
+        """The bytes FastAPI sends for ``item``; ``ResponseValidationError`` if it is not of the declared type.
+
+        ``ModelField.validate`` then ``serialize_json``, without their Python layers: the ``TypeAdapter``'s
+        validator and serializer called as its ``validate_python`` and ``dump_json`` call them. An item that
+        fails goes through FastAPI's ``validate`` again, for its errors as FastAPI words them."""
         if isinstance(item, ServerSentEvent):
             return event_frame(item)
-        field = self.field
-        if field is None:
+        adapter = self.adapter
+        if adapter is None:
             return encode(plain_json(item))
-        value, errors = field.validate(item, {}, loc=("response",))
-        if errors:
-            raise _exceptions.ResponseValidationError(errors=errors, body=item, endpoint_ctx=self.context(scope))
-        return encode(field.serialize_json(value, **self.dump))
+        try:
+            value = adapter.validator.validate_python(item, from_attributes=True)
+        except ValidationError:
+            _, errors = self.field.validate(item, {}, loc=("response",))
+            raise _exceptions.ResponseValidationError(
+                errors=errors, body=item, endpoint_ctx=self.context(scope)
+            ) from None
+        return encode(adapter.serializer.to_json(value, **self.dump))
 
     def context(self, scope: Scope) -> Dict[str, Any]:
         """The endpoint context FastAPI puts in its errors (file, line, function, ``METHOD /path``)."""
@@ -145,7 +160,7 @@ class FastAPIEventStream(Response):
         items: Items,
         send_timeout: Optional[float] = DEFAULT_SEND_TIMEOUT,
     ) -> None:
-        self.body_iterator: Content = _unwrapped(content)
+        self.body_iterator: Content = _InThreads(content) if inspect.isgenerator(content) else _unwrapped(content)
         self.status_code = status_code
         self.background = background
         self.items = items
@@ -155,24 +170,36 @@ class FastAPIEventStream(Response):
         self.headers["X-Accel-Buffering"] = "no"  # for Nginx proxies not to buffer the stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers)
-        options = Options.shared(  # one for every stream with these headers: an idle stream holds none of its own
-            status=self.status_code, headers=headers, send_timeout=self.send_timeout, heartbeat=None, keep_alive=False
-        )
         content = self.body_iterator
         try:  # HEAD: the headers alone, the generator never runs
             stream = functools.partial(self._stream, content=content, scope=scope)
-            await run_handler(stream, scope, receive, send, options)
+            await run_handler(stream, scope, receive, send, self._options())
         finally:
             await _close(content)
         if self.background is not None:
             await self.background()
 
-    async def _stream(self, writer: AsyncWriter, content: Content, scope: Scope) -> None:
+    def _options(self) -> Options:
+        """The transport's options: one for every stream with these headers (an idle stream holds none of its own,
+        nor the headers it was made from)."""
+        headers = tuple((name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw_headers)
+        return Options.shared(
+            status=self.status_code, headers=headers, send_timeout=self.send_timeout, heartbeat=None, keep_alive=False
+        )
+
+    def _stream(self, writer: AsyncWriter, content: Content, scope: Scope) -> asyncio.Task[None]:
+        """FastAPI's keepalive on the writer, and the items in a task of their own, as FastAPI's producer task
+        pulls them: each time the generator waits, its task suspends through a few frames instead of the
+        request's twenty (the server's, each middleware's, the router's), and a paced stream waits once per item.
+        The writer's run awaits the task: the client's leave and the server's cancellation cancel the request's
+        task, which cancels the task it awaits, so they reach the generator as before."""
         interval = _routing._PING_INTERVAL  # read per stream, as FastAPI does (its tests patch it)
         if interval > 0:
             writer.start_heartbeat(interval, _routing.KEEPALIVE_COMMENT)
-        token = _writer.set(writer)  # seen by the generator, in this task or (copied by anyio) in its worker thread
+        return asyncio.get_running_loop().create_task(self._items(writer, content, scope))
+
+    async def _items(self, writer: AsyncWriter, content: Content, scope: Scope) -> None:
+        _writer.set(writer)  # in this task's own context: seen by the generator, and (copied) in its worker thread
         frame = self.items.frame
         items = content if isinstance(content, AsyncIterator) else iterate_in_threadpool(content)
         try:
@@ -188,7 +215,6 @@ class FastAPIEventStream(Response):
             if items is not content:
                 await cast("AsyncGenerator[Any, None]", items).aclose()  # starlette's, an async generator
             await _close(content)
-            _writer.reset(token)
 
 
 def current_writer() -> AsyncWriter:
@@ -216,14 +242,40 @@ def _unwrapped(content: Content) -> Content:
 
 
 async def _close(content: Content) -> None:
-    """Close the generator: its ``finally`` runs (a sync one's in the thread pool when it is half-way)."""
+    """Close the generator: its ``finally`` runs (a sync one's in the thread pool)."""
     if inspect.isasyncgen(content):
         await content.aclose()
-    elif inspect.isgenerator(content):
-        if inspect.getgeneratorstate(content) == inspect.GEN_SUSPENDED:
-            await run_in_threadpool(content.close)
-        else:
-            content.close()
+    elif isinstance(content, _InThreads) and not content.closed:
+        await run_in_threadpool(content.close)
+
+
+class _InThreads:
+    """A sync generator, pulled an item at a time in the thread pool (by Starlette's ``iterate_in_threadpool``)
+    and closed there. A generator that is making an item cannot be closed: when the client leaves meanwhile,
+    ``close`` waits for that item, as FastAPI's producer task does, so that the generator's ``finally`` runs
+    before the stream ends and its dependencies close."""
+
+    __slots__ = ("generator", "lock", "closed")
+
+    def __init__(self, generator: Generator[Any, Any, Any]) -> None:
+        self.generator = generator
+        self.lock = threading.Lock()  # held by the thread that runs the generator
+        self.closed = False
+
+    def __iter__(self) -> _InThreads:
+        return self
+
+    def __next__(self) -> Any:
+        with self.lock:
+            if self.closed:
+                raise StopIteration
+            return next(self.generator)
+
+    def close(self) -> None:
+        """Close the generator (in a worker thread: it waits for an item being made)."""
+        with self.lock:
+            self.closed = True
+            self.generator.close()
 
 
 def _target(route: APIRoute) -> Any:

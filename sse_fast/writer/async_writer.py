@@ -176,8 +176,11 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
             if not self.closed:  # else the client left before the handler started
                 self._owner = asyncio.current_task()
                 result = handler(self)
-                if inspect.isawaitable(result):
-                    await result
+                try:
+                    if inspect.isawaitable(result):
+                        await result
+                finally:  # else a task's error would hold this frame and it the task, a cycle only the gc frees
+                    result = None
         except asyncio.CancelledError:
             if not self._uncancel():  # someone else cancelled the caller too
                 raise

@@ -42,6 +42,7 @@ LOG: List[str] = []  # what generators and dependencies did, in order
 SEEN: Dict[str, Any] = {}
 LEFT = {"async": threading.Event(), "sync": threading.Event()}
 PING_SEEN = threading.Event()
+MAKING = threading.Event()  # /busy-sync is making its second item
 
 
 def session() -> Iterator[str]:
@@ -95,6 +96,29 @@ def endless_sync() -> Iterable[Dict[str, int]]:
             threading.Event().wait(0.001)
     finally:
         LEFT["sync"].set()
+
+
+def resource() -> Iterator[str]:
+    yield "resource"
+    LOG.append("dependency closed")
+
+
+@router.get("/busy-sync", response_class=EventSourceResponse)
+def busy_sync(held: str = Depends(resource)) -> Iterable[Dict[str, int]]:
+    try:
+        yield {"i": 0}
+        MAKING.set()
+        writer = current_writer()
+        for _ in range(10_000):  # making the next item takes until the server has seen the client leave
+            if writer.closed:
+                break
+            threading.Event().wait(0.001)
+        LOG.append("item made")
+        yield {"i": 1}
+        LOG.append("resumed after the leave")
+    finally:
+        LOG.append("generator closed")
+        SEEN["closed in"] = threading.get_ident()
 
 
 @router.get("/session", response_class=EventSourceResponse)
@@ -199,6 +223,20 @@ def test_a_client_that_leaves_closes_the_generator(server: Any, kind: str, path:
     # the generator's finally ran: the server noticed the leave and closed it (no write had to fail first)
     assert LEFT[kind].wait(10)
     wait_until(lambda: server.tasks() <= 2)  # nothing of the stream is left running on the server's loop
+
+
+def test_a_sync_generator_busy_when_the_client_leaves_is_closed_once_its_item_is_made(server: Any) -> None:
+    """It cannot be closed while it runs in its thread: the close waits for the item, as FastAPI's producer task
+    does, then closes it in the thread pool, and only then are the path operation's dependencies closed."""
+    LOG.clear()
+    MAKING.clear()
+    with httpx.Client(timeout=10) as client, connect_sse(client, "GET", server.url + "/busy-sync") as source:
+        events = source.iter_sse()  # held: an iterator dropped closes the response
+        assert json.loads(next(events).data) == {"i": 0}
+        assert MAKING.wait(10)  # leave while it runs
+    wait_until(lambda: "dependency closed" in LOG)
+    assert LOG == ["item made", "generator closed", "dependency closed"]
+    assert SEEN["closed in"] != server.call(threading.get_ident)  # in a worker thread
 
 
 def test_a_dependency_with_yield_is_closed_after_the_stream(server: Any) -> None:

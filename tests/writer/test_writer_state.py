@@ -8,8 +8,10 @@ raises, and the context's reason.
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import threading
+import weakref
 from typing import Any, Awaitable, Callable, List, Tuple
 
 import pytest
@@ -218,6 +220,36 @@ def test_run_sends_what_was_written_then_breaks_the_body_off_and_raises_the_hand
         assert late.value.reason == "error" and late.value.__cause__ is bug
 
     run(body)
+
+
+def test_a_task_the_handler_returns_is_freed_with_its_error_without_the_garbage_collector() -> None:
+    # run() awaits what the handler returns (sse_fast.integrations.fastapi_sse hands it a task); the task's
+    # error holds run()'s frame, which must not hold the task: that cycle would keep both until a collection.
+    async def failing(w: sse_fast.AsyncWriter) -> None:
+        raise KeyError("bug")
+
+    async def body() -> "weakref.ref[asyncio.Task[None]]":
+        tasks = []
+
+        def handler(w: sse_fast.AsyncWriter) -> "asyncio.Task[None]":
+            task = asyncio.get_running_loop().create_task(failing(w))
+            tasks.append(weakref.ref(task))
+            return task
+
+        try:
+            await sse_fast.AsyncWriter(MemorySink()).run(handler)
+        except KeyError:
+            pass  # (pytest.raises would hold the error, and so the frames)
+        else:
+            raise AssertionError("run() did not raise the task's error")
+        return tasks[0]
+
+    gc.disable()
+    try:
+        task = run(body)
+        assert task() is None
+    finally:
+        gc.enable()
 
 
 def test_a_write_refused_after_the_client_left_is_no_error_of_the_handler() -> None:
