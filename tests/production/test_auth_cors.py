@@ -26,7 +26,7 @@ from support.ports import free_port
 from support.servers import Server, uvicorn_server, wait_until
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "production.md"
-MARK = "<!-- example: module hub -->"
+MARK = "<!-- example: module hub"  # the marker that names the block the suite saves as hub.py
 SECRET = "a-secret-for-the-browser-test-of-32+bytes"
 
 if not DOCS.is_file():  # a copy of tests/ run against a wheel: the pages are not beside it
@@ -36,7 +36,9 @@ if not DOCS.is_file():  # a copy of tests/ run against a wheel: the pages are no
 def hub_code() -> str:
     """The hub's code block, as the page shows it."""
     lines = DOCS.read_text(encoding="utf-8").split("\n")
-    start = lines.index(MARK) + 2
+    marked = [i for i, line in enumerate(lines) if line.startswith(MARK)]
+    assert len(marked) == 1, f"docs/production.md should mark one hub block with {MARK!r}, found {len(marked)}"
+    start = marked[0] + 2
     return "\n".join(lines[start : lines.index("```", start)]) + "\n"
 
 
