@@ -195,7 +195,8 @@ def test_every_install_hint_in_the_package_is_the_one_helper() -> None:
     package = Path(sse_fast.__file__).parent
     by_hand = [
         f"{path.relative_to(package)}:{n}"
-        for path in sorted(package.rglob("*.py*"))
+        for path in sorted(package.rglob("*"))
+        if path.suffix in {".py", ".pyx", ".pyi", ".pxd"}  # sources, not an installed copy's __pycache__
         for n, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1)
         if "sse-fast[" in line and path.name != "_missing.py"
     ]
