@@ -29,8 +29,8 @@ class ASGISink:
     ``more_body=True``, ``end()`` the closing ``more_body=False``.
 
     It watches ``receive`` for ``http.disconnect`` (or a broken ``receive``) with one task on ``receive()``
-    at a time and a done callback, no coroutine of its own: an idle stream holds little more than the
-    server's own receive."""
+    at a time and a done callback, the sink itself, no coroutine of its own: an idle stream holds little
+    more than the server's own receive."""
 
     __slots__ = ("_send", "_start", "_receive", "_receiving", "_lost")
 
@@ -50,9 +50,10 @@ class ASGISink:
         if not asyncio.iscoroutine(received):  # a server's own awaitable (granian 2.5's is future-like, and
             received = _awaited(received)  # its callbacks never ran): awaited in a task of ours instead
         self._receiving = receiving = asyncio.ensure_future(received)
-        receiving.add_done_callback(self._received)
+        receiving.add_done_callback(self)
 
-    def _received(self, receiving: asyncio.Future[Any]) -> None:
+    def __call__(self, receiving: asyncio.Future[Any]) -> None:
+        """The watched ``receive()`` is done (the sink is its done callback: no bound method held per stream)."""
         if receiving.cancelled():  # the body ended: nobody needs to know
             return
         try:
