@@ -11,12 +11,15 @@ and closes the connection without the final chunk).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
+import contextvars
+import sys
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Optional, Tuple
 
 from .._endings import Ending, ended, start_took_over
 from ..errors import HTTPTransportFailed, InvalidType, NotHTTP, SendTimedOut, StreamingNotSupported
 from ..types import Receive, Scope, Send
 from ..writer import DEFAULT_SEND_TIMEOUT, AsyncWriter, Default
+from ..writer.async_writer import Running
 from .base import Lost, nobody
 from .headers import Headers
 from .options import DEFAULT_HEARTBEAT, Options
@@ -49,8 +52,9 @@ class ASGISink:
         received = self._receive()
         if not asyncio.iscoroutine(received):  # a server's own awaitable (granian 2.5's is future-like, and
             received = _awaited(received)  # its callbacks never ran): awaited in a task of ours instead
-        self._receiving = receiving = asyncio.ensure_future(received)
-        receiving.add_done_callback(self)
+        context = contextvars.copy_context()  # the task's and, after it, its done callback's: one per stream
+        self._receiving = receiving = _task(received, context)
+        receiving.add_done_callback(self, context=context)
 
     def __call__(self, receiving: asyncio.Future[Any]) -> None:
         """The watched ``receive()`` is done (the sink is its done callback: no bound method held per stream)."""
@@ -95,6 +99,14 @@ class ASGISink:
 
     def abort(self) -> None:
         self._unwatch()
+
+
+def _task(coro: Coroutine[Any, Any, Any], context: contextvars.Context) -> "asyncio.Task[Any]":
+    """A task running ``coro`` in ``context`` (Python < 3.11 cannot pass one: the task copies the current)."""
+    loop = asyncio.get_running_loop()
+    if sys.version_info >= (3, 11):
+        return loop.create_task(coro, context=context)
+    return loop.create_task(coro)  # pragma: no cover - Python < 3.11
 
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:
@@ -174,9 +186,13 @@ def run_handler(handler: Handler, scope: Scope, receive: Receive, send: Send, op
     """Run ``handler(writer)`` on a new writer (``AsyncWriter.run``): the response starts beside it, the
     handler is cancelled when the client goes, the writer is closed at its end. A HEAD request gets the
     headers only; the handler does not run. Returns what to await (no coroutine of its own per stream)."""
-    if scope.get("type") == "http" and scope.get("method") == "HEAD":
+    if _is_head(scope):
         return answer_head(scope, send, options)
     return _starting(scope, receive, send, options).run(handler, options.heartbeat)
+
+
+def _is_head(scope: Scope) -> bool:
+    return scope.get("type") == "http" and scope.get("method") == "HEAD"
 
 
 class ASGIResponse:
@@ -209,4 +225,8 @@ class ASGIResponse:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await run_handler(self.handler, scope, receive, send, self.options)
+        """``run_handler``, with ``run``'s steps in this frame: an idle stream holds one coroutine, not two."""
+        if _is_head(scope):
+            return await answer_head(scope, send, self.options)
+        async with Running(_starting(scope, receive, send, self.options), self.options.heartbeat) as running:
+            await running.call(self.handler)  # (few locals: each is 8 B of every idle stream's frame)

@@ -306,11 +306,11 @@ class Sender:
             self._watchdog = self._loop.call_later(wait, self)
 
     def __call__(self) -> None:
-        """The writer's one timer calls the sender itself (no bound method held per stream). It bounds the send in flight: its deadline is that send's start plus
-        ``send_timeout`` (one timer per writer instead of one per send; armed again only while a send is in
-        flight or a heartbeat runs). And it queues the heartbeat once the writer was silent long enough (one
-        that would find ``HIGH_WATER`` bytes queued is skipped: the client is behind, and the send bound
-        watches it)."""
+        """The writer's one timer, which calls the sender itself (no bound method held per stream). It bounds
+        the send in flight: its deadline is that send's start plus ``send_timeout`` (one timer per writer
+        instead of one per send; armed again only while a send is in flight or a heartbeat runs). It queues
+        the heartbeat once the writer was silent long enough (one that would find ``HIGH_WATER`` bytes queued
+        is skipped: the client is behind, and the send bound watches it)."""
         self._watchdog = None
         if self.stopped:
             return

@@ -7,7 +7,7 @@ import concurrent.futures
 import contextlib
 import inspect
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Coroutine, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Coroutine, Generator, Optional, Tuple, Union
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
@@ -169,30 +169,8 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
         client can tell the failure from an end; the context's reason is ``"error"``) and the error is
         raised, for the server to log; a connection error after the stream ended is not an error.
         """
-        if heartbeat:
-            self.start_heartbeat(heartbeat)
-        error: Optional[Exception] = None
-        try:
-            if not self.closed:  # else the client left before the handler started
-                self._owner = asyncio.current_task()
-                result = handler(self)
-                if inspect.isawaitable(result):
-                    await result
-        except asyncio.CancelledError:
-            if not self._uncancel():  # someone else cancelled the caller too
-                raise
-        except Exception as exc:
-            if self._failed_by(exc):
-                error = exc
-        finally:
-            self._uncancel()  # a handler that swallowed our cancellation
-            self._owner = None
-            await self._finish(error)
-        if error is not None:
-            try:
-                raise error
-            finally:  # else its traceback holds this frame, which holds it: what the handler held would wait for gc
-                error = None
+        async with Running(self, heartbeat) as running:
+            await running.call(handler)
 
     def _cancel_owner(self) -> None:
         if self._owner is not None:
@@ -291,6 +269,63 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
                     fut.cancel()
 
 
+class Running:
+    """``AsyncWriter.run`` around its handler, as an async context manager::
+
+        async with Running(writer, heartbeat) as running:
+            await running.call(handler)
+
+    so that an app which makes its writer itself (``ASGIResponse``) runs the handler in its own coroutine
+    frame: an idle stream holds one frame, not the app's and ``run``'s. ``call`` starts the handler in the
+    caller's task; the block's end closes the writer, takes back the cancellation a leaving client caused (it
+    ends here), and lets a handler's error go on after what it wrote was sent and the body cut off."""
+
+    __slots__ = ("_writer",)
+
+    def __init__(self, writer: AsyncWriter, heartbeat: Optional[float] = None) -> None:
+        self._writer = writer
+        if heartbeat:
+            writer.start_heartbeat(heartbeat)
+
+    async def __aenter__(self) -> Running:
+        return self
+
+    def call(self, handler: Handler) -> Awaitable[Any]:
+        """``handler(writer)``, from the caller's task: what to await (nothing if the client left before it
+        started, or the handler returned no awaitable)."""
+        writer = self._writer
+        if writer.closed:
+            return _NOTHING
+        writer._owner = asyncio.current_task()
+        result = handler(writer)
+        return result if inspect.isawaitable(result) else _NOTHING
+
+    async def __aexit__(self, kind: Any, exc: Optional[BaseException], tb: Any) -> bool:
+        """Close the writer; True (the block's exception ends here) for a cancellation the writer asked for
+        and nobody else did, and for a connection error after the stream ended (not an error)."""
+        writer = self._writer
+        ours = writer._uncancel()  # also when the handler swallowed the cancellation
+        writer._owner = None
+        failed = isinstance(exc, Exception) and writer._failed_by(exc)
+        await writer._finish(exc if failed else None)
+        if isinstance(exc, asyncio.CancelledError):
+            return ours
+        return isinstance(exc, Exception) and not failed
+
+
+class _Nothing:
+    """What ``Running.call`` gives to await when there is nothing to wait for."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
+
+
+_NOTHING = _Nothing()
+
+
 if not TYPE_CHECKING:  # the write path's own (BaseWriter's, one call less; compiled: no Python frame); set
     AsyncWriter.write_event = _write_event  # here, so the reference shows BaseWriter's signature and docstring
     AsyncWriter._send = _write  # a function of the class: no bound method held per writer
@@ -308,4 +343,4 @@ async def _queue_items(q: "asyncio.Queue[Any]") -> Any:
         yield item
 
 
-__all__ = ["AsyncWriter", "Handler"]
+__all__ = ["AsyncWriter", "Handler", "Running"]
