@@ -171,7 +171,7 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
         """
         if heartbeat:
             self.start_heartbeat(heartbeat)
-        try:  # ``async with Running(self):`` written out, sparing its object and bound __aexit__ (~100 B)
+        try:  # the steps of every run; ASGIResponse takes them in its own frame (one coroutine per stream)
             await self._call(handler)
         except BaseException as exc:
             if not await self._ran(exc):
@@ -180,8 +180,8 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
             await self._ran(None)
 
     def _call(self, handler: Handler) -> Awaitable[Any]:
-        """``handler(self)``, from the caller's task: what to await (nothing if the client left before it
-        started, or the handler returned no awaitable)."""
+        """``run``'s start: ``handler(self)``, from the caller's task: what to await (nothing if the client left
+        before it started, or the handler returned no awaitable)."""
         if self.closed:
             return _NOTHING
         self._owner = asyncio.current_task()
@@ -189,9 +189,9 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
         return result if inspect.isawaitable(result) else _NOTHING
 
     async def _ran(self, exc: Optional[BaseException]) -> bool:
-        """The handler ended (raising ``exc``): close the writer; True when ``exc`` ends here: a cancellation
-        the writer asked for and nobody else did, or a connection error after the stream ended (not an error).
-        Else ``exc`` goes on, once what the handler wrote was sent and the body cut off."""
+        """``run``'s end: the handler ended (raising ``exc``); close the writer. True when ``exc`` ends here: a
+        cancellation the writer asked for and nobody else did, or a connection error after the stream ended (not
+        an error). Else ``exc`` goes on, once what the handler wrote was sent and the body cut off."""
         ours = self._uncancel()  # also when the handler swallowed the cancellation
         self._owner = None
         failed = isinstance(exc, Exception) and self._failed_by(exc)
@@ -297,35 +297,8 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
                     fut.cancel()
 
 
-class Running:
-    """``AsyncWriter.run`` as an async context manager, for an ASGI app that makes its writer itself::
-
-        async with Running(writer, heartbeat) as running:
-            await running.call(handler)
-
-    The handler then runs in the app's own coroutine frame: an idle stream holds one frame, not the app's and
-    ``run``'s (the manager and its bound ``__aexit__`` cost ~100 B of the ~250 B frame spared)."""
-
-    __slots__ = ("_writer",)
-
-    def __init__(self, writer: AsyncWriter, heartbeat: Optional[float] = None) -> None:
-        self._writer = writer
-        if heartbeat:
-            writer.start_heartbeat(heartbeat)
-
-    async def __aenter__(self) -> Running:
-        return self
-
-    def call(self, handler: Handler) -> Awaitable[Any]:
-        """``handler(writer)``, from the caller's task: what to await in the block."""
-        return self._writer._call(handler)
-
-    async def __aexit__(self, kind: Any, exc: Optional[BaseException], tb: Any) -> bool:
-        return await self._writer._ran(exc)
-
-
 class _Nothing:
-    """What ``Running.call`` gives to await when there is nothing to wait for."""
+    """What ``AsyncWriter._call`` gives to await when there is nothing to wait for."""
 
     __slots__ = ()
 
@@ -354,4 +327,4 @@ async def _queue_items(q: "asyncio.Queue[Any]") -> Any:
         yield item
 
 
-__all__ = ["AsyncWriter", "Handler", "Running"]
+__all__ = ["AsyncWriter", "Handler"]
