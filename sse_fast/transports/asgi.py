@@ -11,7 +11,9 @@ and closes the connection without the final chunk).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Dict, Optional, Tuple
+import contextvars
+import sys
+from typing import Any, Awaitable, Callable, Coroutine, Dict, Optional, Tuple
 
 from .._endings import Ending, ended, start_took_over
 from ..errors import HTTPTransportFailed, InvalidType, NotHTTP, SendTimedOut, StreamingNotSupported
@@ -29,8 +31,8 @@ class ASGISink:
     ``more_body=True``, ``end()`` the closing ``more_body=False``.
 
     It watches ``receive`` for ``http.disconnect`` (or a broken ``receive``) with one task on ``receive()``
-    at a time and a done callback, no coroutine of its own: an idle stream holds little more than the
-    server's own receive."""
+    at a time and a done callback, the sink itself, no coroutine of its own: an idle stream holds little
+    more than the server's own receive."""
 
     __slots__ = ("_send", "_start", "_receive", "_receiving", "_lost")
 
@@ -49,10 +51,12 @@ class ASGISink:
         received = self._receive()
         if not asyncio.iscoroutine(received):  # a server's own awaitable (granian 2.5's is future-like, and
             received = _awaited(received)  # its callbacks never ran): awaited in a task of ours instead
-        self._receiving = receiving = asyncio.ensure_future(received)
-        receiving.add_done_callback(self._received)
+        context = contextvars.copy_context()  # the task's and, after it, its done callback's: one per stream
+        self._receiving = receiving = _task(received, context)
+        receiving.add_done_callback(self, context=context)
 
-    def _received(self, receiving: asyncio.Future[Any]) -> None:
+    def __call__(self, receiving: asyncio.Future[Any]) -> None:
+        """The watched ``receive()`` is done (the sink is its done callback: no bound method held per stream)."""
         if receiving.cancelled():  # the body ended: nobody needs to know
             return
         try:
@@ -94,6 +98,14 @@ class ASGISink:
 
     def abort(self) -> None:
         self._unwatch()
+
+
+def _task(coro: Coroutine[Any, Any, Any], context: contextvars.Context) -> "asyncio.Task[Any]":
+    """A task running ``coro`` in ``context`` (Python < 3.11 cannot pass one: the task copies the current)."""
+    loop = asyncio.get_running_loop()
+    if sys.version_info >= (3, 11):
+        return loop.create_task(coro, context=context)
+    return loop.create_task(coro)  # pragma: no cover - Python < 3.11
 
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:
@@ -173,9 +185,13 @@ def run_handler(handler: Handler, scope: Scope, receive: Receive, send: Send, op
     """Run ``handler(writer)`` on a new writer (``AsyncWriter.run``): the response starts beside it, the
     handler is cancelled when the client goes, the writer is closed at its end. A HEAD request gets the
     headers only; the handler does not run. Returns what to await (no coroutine of its own per stream)."""
-    if scope.get("type") == "http" and scope.get("method") == "HEAD":
+    if _is_head(scope):
         return answer_head(scope, send, options)
     return _starting(scope, receive, send, options).run(handler, options.heartbeat)
+
+
+def _is_head(scope: Scope) -> bool:
+    return scope.get("type") == "http" and scope.get("method") == "HEAD"
 
 
 class ASGIResponse:
@@ -208,4 +224,18 @@ class ASGIResponse:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await run_handler(self.handler, scope, receive, send, self.options)
+        """``run_handler``, with ``AsyncWriter.run``'s steps taken in this frame: an idle stream holds one
+        coroutine, not this one and ``run``'s (~250 B; a context manager would cost ~100 B of it back)."""
+        options = self.options
+        if _is_head(scope):
+            return await answer_head(scope, send, options)
+        writer = _starting(scope, receive, send, options)
+        if options.heartbeat:
+            writer.start_heartbeat(options.heartbeat)
+        try:
+            await writer._call(self.handler)
+        except BaseException as exc:
+            if not await writer._ran(exc):
+                raise
+        else:
+            await writer._ran(None)

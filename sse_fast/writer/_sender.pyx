@@ -122,7 +122,7 @@ cdef class Sender:
         self._started = None
         self._watchdog = None
         self._caller = None
-        self.pending = []
+        self.pending = None  # made at the first queued frame
         self.size = 0
         self.stopped = False
         self._holds = 0
@@ -158,7 +158,10 @@ cdef class Sender:
 
     cdef int _queue(self, frame, bint start) except -1:
         cdef Py_ssize_t size = len(frame)
-        self.pending.append(frame)
+        if self.pending is None:
+            self.pending = [frame]
+        else:
+            self.pending.append(frame)
         self.size += size
         self.frames += 1
         self.written += size
@@ -232,7 +235,8 @@ cdef class Sender:
     def stop(self):
         """Throw the queue away and send nothing more: the client can no longer get it."""
         self.stopped = True
-        self.pending.clear()
+        if self.pending:
+            self.pending.clear()
         self.size = 0
         self._wake_writers()
         self.stop_watchdog()
@@ -316,10 +320,10 @@ cdef class Sender:
                 due = timeout
             wait = due if wait is None else min(wait, due)
         if wait is not None:
-            self._watchdog = self._loop.call_later(wait, self._watch)
+            self._watchdog = self._loop.call_later(wait, self)
 
-    def _watch(self):
-        """The writer's one timer: the send bound and the heartbeat (see the twin)."""
+    def __call__(self):
+        """The writer's one timer calls the sender itself: the send bound and the heartbeat (see the twin)."""
         self._watchdog = None
         if self.stopped:
             return
@@ -527,7 +531,7 @@ cdef class _Write:
             s._caller = current_task(s._loop)
         s._started = self.began
         if s._watchdog is None and s._send_timeout is not None:
-            s._watchdog = s._loop.call_later(s._send_timeout, s._watch)
+            s._watchdog = s._loop.call_later(s._send_timeout, s)
         return 0
 
     cdef bint _failed(self, error) except -1:

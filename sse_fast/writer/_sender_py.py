@@ -53,7 +53,7 @@ class Sender:
         self._task: Optional[asyncio.Task[None]] = None  # the sender, while it runs (INLINE: a write's send)
         self._started: Optional[float] = None  # time.monotonic() at which the send in flight began
         self._watchdog: Optional[asyncio.TimerHandle] = None  # checks that send against send_timeout
-        self.pending: List[bytes] = []  # frames for the next send
+        self.pending: Optional[List[bytes]] = None  # frames for the next send (the list made at the first)
         self.size = 0  # their bytes
         self.stopped = False  # the stream was dropped: nothing more is sent
         self._holds = 0  # > 0 while writes must queue: one went straight to the sink, or a burst resumes, this turn
@@ -104,7 +104,10 @@ class Sender:
     def queue(self, frame: bytes, start: bool = True) -> None:
         """Add ``frame``; the sender starts once the loop has run what is ready (so a ``flush()`` in this turn
         sends it from its caller instead); ``start=False`` leaves the sender for a later ``kick()``."""
-        self.pending.append(frame)
+        if self.pending is None:
+            self.pending = [frame]
+        else:
+            self.pending.append(frame)
         size = len(frame)
         self.size += size
         self.frames += 1
@@ -181,7 +184,8 @@ class Sender:
     def stop(self) -> None:
         """Throw the queue away and send nothing more: the client can no longer get it."""
         self.stopped = True
-        self.pending.clear()
+        if self.pending:
+            self.pending.clear()
         self.size = 0
         self._wake_writers()
         self.stop_watchdog()
@@ -223,8 +227,10 @@ class Sender:
     def _take(self) -> bytes:
         """Everything queued, as one send; writes waiting for room may go on, and what they write next
         queues behind it (they are a burst's rest: it must not go out a frame at a time)."""
-        data = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
-        self.pending.clear()
+        pending = self.pending
+        assert pending  # called with frames queued only
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
+        pending.clear()
         self.size = 0
         if self._room:
             self._wake_writers()
@@ -246,7 +252,7 @@ class Sender:
         the one send step of every path (a write's, ``flush``'s, the sender task's)."""
         self._started = time.monotonic()
         if self._watchdog is None and self._send_timeout is not None:
-            self._watchdog = self._loop.call_later(self._send_timeout, self._watch)
+            self._watchdog = self._loop.call_later(self._send_timeout, self)
         try:
             await send(*data)
         except BaseException as exc:
@@ -297,14 +303,14 @@ class Sender:
                 due = timeout
             wait = due if wait is None else min(wait, due)
         if wait is not None:
-            self._watchdog = self._loop.call_later(wait, self._watch)
+            self._watchdog = self._loop.call_later(wait, self)
 
-    def _watch(self) -> None:
-        """The writer's one timer. It bounds the send in flight: its deadline is that send's start plus
-        ``send_timeout`` (one timer per writer instead of one per send; armed again only while a send is in
-        flight or a heartbeat runs). And it queues the heartbeat once the writer was silent long enough (one
-        that would find ``HIGH_WATER`` bytes queued is skipped: the client is behind, and the send bound
-        watches it)."""
+    def __call__(self) -> None:
+        """The writer's one timer, which calls the sender itself (no bound method held per stream). It bounds
+        the send in flight: its deadline is that send's start plus ``send_timeout`` (one timer per writer
+        instead of one per send; armed again only while a send is in flight or a heartbeat runs). It queues
+        the heartbeat once the writer was silent long enough (one that would find ``HIGH_WATER`` bytes queued
+        is skipped: the client is behind, and the send bound watches it)."""
         self._watchdog = None
         if self.stopped:
             return

@@ -7,7 +7,7 @@ import concurrent.futures
 import contextlib
 import inspect
 import time
-from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Coroutine, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, AsyncIterable, Awaitable, Callable, Coroutine, Generator, Optional, Tuple, Union
 
 from ..context import StreamContext
 from ..errors import ClientDisconnected
@@ -171,31 +171,34 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
         """
         if heartbeat:
             self.start_heartbeat(heartbeat)
-        error: Optional[Exception] = None
-        try:
-            if not self.closed:  # else the client left before the handler started
-                self._owner = asyncio.current_task()
-                result = handler(self)
-                try:
-                    if inspect.isawaitable(result):
-                        await result
-                finally:  # else a task's error would hold this frame and it the task, a cycle only the gc frees
-                    result = None
-        except asyncio.CancelledError:
-            if not self._uncancel():  # someone else cancelled the caller too
+        try:  # the steps of every run; ASGIResponse takes them in its own frame (one coroutine per stream)
+            await self._call(handler)
+        except BaseException as exc:
+            if not await self._ran(exc):
                 raise
-        except Exception as exc:
-            if self._failed_by(exc):
-                error = exc
-        finally:
-            self._uncancel()  # a handler that swallowed our cancellation
-            self._owner = None
-            await self._finish(error)
-        if error is not None:
-            try:
-                raise error
-            finally:  # else its traceback holds this frame, which holds it: what the handler held would wait for gc
-                error = None
+        else:
+            await self._ran(None)
+
+    def _call(self, handler: Handler) -> Awaitable[Any]:
+        """``run``'s start: ``handler(self)``, from the caller's task: what to await (nothing if the client left
+        before it started, or the handler returned no awaitable)."""
+        if self.closed:
+            return _NOTHING
+        self._owner = asyncio.current_task()
+        result = handler(self)
+        return result if inspect.isawaitable(result) else _NOTHING
+
+    async def _ran(self, exc: Optional[BaseException]) -> bool:
+        """``run``'s end: the handler ended (raising ``exc``); close the writer. True when ``exc`` ends here: a
+        cancellation the writer asked for and nobody else did, or a connection error after the stream ended (not
+        an error). Else ``exc`` goes on, once what the handler wrote was sent and the body cut off."""
+        ours = self._uncancel()  # also when the handler swallowed the cancellation
+        self._owner = None
+        failed = isinstance(exc, Exception) and self._failed_by(exc)
+        await self._finish(exc if failed else None)
+        if isinstance(exc, asyncio.CancelledError):
+            return ours
+        return isinstance(exc, Exception) and not failed
 
     def _cancel_owner(self) -> None:
         if self._owner is not None:
@@ -292,6 +295,19 @@ class AsyncWriter(BaseWriter[Coroutine[Any, Any, None]]):
             for fut in (next_item, next_error):
                 if fut is not None and not fut.done():
                     fut.cancel()
+
+
+class _Nothing:
+    """What ``AsyncWriter._call`` gives to await when there is nothing to wait for."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return
+        yield
+
+
+_NOTHING = _Nothing()
 
 
 if not TYPE_CHECKING:  # the write path's own (BaseWriter's, one call less; compiled: no Python frame); set

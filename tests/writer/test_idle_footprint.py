@@ -8,6 +8,7 @@ import asyncio
 import gc
 import threading
 import time
+import types
 from collections import Counter
 from typing import Any, Awaitable, Callable
 
@@ -25,13 +26,15 @@ def run(body: Callable[[], Awaitable[Any]]) -> Any:
 
 
 def _timers_of(writer: sse_fast.AsyncWriter) -> int:
-    """Timers armed on the loop whose callback belongs to ``writer`` or its sender."""
+    """Timers armed on the loop whose callback is ``writer``'s sender (the timer calls it) or belongs to
+    ``writer`` or its sender."""
     owners = (writer, writer._sender)
     loop = asyncio.get_running_loop()
     return sum(
         1
         for handle in loop._scheduled  # type: ignore[attr-defined]
-        if not handle.cancelled() and any(getattr(handle._callback, "__self__", None) is o for o in owners)
+        if not handle.cancelled()
+        and any(handle._callback is o or getattr(handle._callback, "__self__", None) is o for o in owners)
     )
 
 
@@ -51,6 +54,44 @@ def test_an_idle_stream_with_a_heartbeat_holds_one_timer_after_a_send() -> None:
         assert _timers_of(writer) == 1
         await writer.close()
         assert _timers_of(writer) == 0
+
+    run(body)
+
+
+def _bound_to(*owners: Any) -> int:
+    """Bound methods of ``owners`` that the cyclic garbage collector tracks (what an idle stream would hold
+    per stream for a loop callback)."""
+    methods = (types.MethodType, types.BuiltinMethodType)
+    return sum(1 for o in gc.get_objects() if isinstance(o, methods) and any(o.__self__ is x for x in owners))
+
+
+def test_an_idle_asgi_stream_holds_no_bound_method_of_its_sender_or_sink_and_no_queue_list(sender: Any) -> None:
+    """The loop calls the sender itself (its timer) and the sink itself (the watched ``receive()``'s done
+    callback), and the sender's queue list is made at the first queued frame: objects, not bytes, so the
+    count does not move with the machine or the Python version."""
+    disconnect = asyncio.Event()
+
+    async def receive() -> Any:
+        await disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        pass
+
+    async def body() -> None:
+        scope = {"type": "http", "method": "GET", "http_version": "1.1"}
+        writer, _ = await sse_fast.new_writer(scope, receive, send)
+        writer.start_heartbeat(15)
+        await writer.write_event(1)  # straight to the sink: nothing queued
+        await asyncio.sleep(0)
+        gc.collect()
+        sink = writer.sink
+        assert _bound_to(writer._sender, sink) == 0
+        assert _timers_of(writer) == 1 and writer._sender.pending is None
+        disconnect.set()
+        await _until(lambda: writer.closed)
+        assert writer.state is State.LOST
+        await writer.close()
 
     run(body)
 
