@@ -52,11 +52,18 @@ cdef extern from *:
     }
     #endif
 
-    /* What ``await aw`` resumes: a coroutine or generator itself (3.10+), else what its __await__ returns. */
+    /* What ``await aw`` resumes: a coroutine or generator itself (3.10+), else what its __await__ returns;
+       before 3.10 a generator has no __await__, so a @types.coroutine one (``resumed``) is taken as it is. */
     static PyObject *sse_fast_awaited(PyObject *aw) {
         PyAsyncMethods *am;
     #if PY_VERSION_HEX >= 0x030A0000
         if (PyCoro_CheckExact(aw) || PyGen_CheckExact(aw)) { Py_INCREF(aw); return aw; }
+    #else
+        if (PyGen_CheckExact(aw) &&
+                (((PyCodeObject *)((PyGenObject *)aw)->gi_code)->co_flags & CO_ITERABLE_COROUTINE)) {
+            Py_INCREF(aw);
+            return aw;
+        }
     #endif
         am = Py_TYPE(aw)->tp_as_async;
         if (am != NULL && am->am_await != NULL) return am->am_await(aw);
