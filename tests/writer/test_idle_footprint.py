@@ -69,16 +69,17 @@ def test_an_idle_asgi_stream_holds_no_bound_method_of_its_sender_or_sink_and_no_
     """The loop calls the sender itself (its timer) and the sink itself (the watched ``receive()``'s done
     callback), and the sender's queue list is made at the first queued frame: objects, not bytes, so the
     count does not move with the machine or the Python version."""
-    disconnect = asyncio.Event()
-
-    async def receive() -> Any:
-        await disconnect.wait()
-        return {"type": "http.disconnect"}
 
     async def send(message: Any) -> None:
         pass
 
     async def body() -> None:
+        disconnect = asyncio.Event()  # made in the loop (on 3.9 an Event binds the loop it is made in)
+
+        async def receive() -> Any:
+            await disconnect.wait()
+            return {"type": "http.disconnect"}
+
         scope = {"type": "http", "method": "GET", "http_version": "1.1"}
         writer, _ = await sse_fast.new_writer(scope, receive, send)
         writer.start_heartbeat(15)
